@@ -1,0 +1,321 @@
+"""Declared endpoints: one decorator validates the request and documents it in OpenAPI.
+
+A view declares its auth, body/query models and responses once; the same pydantic models validate
+the input and produce the OpenAPI document, so the two cannot drift::
+
+    @bp.post("/")
+    @endpoint("Sign up", auth=None, body=SignupIn, responses={201: SignupOut, 409: None})
+    def signup(body: SignupIn) -> tuple[dict, int]: ...
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from flask import current_app, request
+from pydantic import BaseModel, ValidationError
+
+from salesync_common.errors import ApiError, ValidationFailed
+
+AuthKind = Literal["store", "service"] | None
+
+
+@dataclass(frozen=True)
+class EndpointSpec:
+    summary: str
+    auth: AuthKind
+    body: type[BaseModel] | None
+    query: type[BaseModel] | None
+    responses: dict[int, type[BaseModel] | None]
+    tags: tuple[str, ...] = ()
+    idempotent: bool = False
+    description: str | None = None
+    extra_errors: tuple[int, ...] = field(default=())
+
+
+def _field_errors(error: ValidationError) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    for item in error.errors(include_url=False, include_input=False):
+        location = ".".join(str(part) for part in item["loc"]) or "body"
+        fields.setdefault(location, item["msg"])
+    return fields
+
+
+def parse_json_object() -> dict[str, Any]:
+    if request.mimetype != "application/json":
+        raise ApiError(status=415)
+    data = request.get_json(silent=True)
+    if data is None:
+        raise ApiError("요청 본문이 올바른 JSON이 아닙니다.", status=400, code="malformed_json")
+    if not isinstance(data, dict):
+        raise ApiError("요청 본문은 JSON 객체여야 합니다.", status=400, code="invalid_body")
+    return data
+
+
+def validate(model: type[BaseModel], data: dict[str, Any]) -> BaseModel:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ValidationFailed(fields=_field_errors(exc)) from exc
+
+
+def parse_query(model: type[BaseModel]) -> BaseModel:
+    # Repeated keys are ambiguous; the first value wins, as browsers and proxies mostly agree.
+    return validate(model, {key: request.args.get(key) for key in request.args})
+
+
+def endpoint(
+    summary: str,
+    *,
+    auth: AuthKind = "store",
+    body: type[BaseModel] | None = None,
+    query: type[BaseModel] | None = None,
+    responses: dict[int, type[BaseModel] | None] | None = None,
+    tags: tuple[str, ...] = (),
+    idempotent: bool = False,
+    description: str | None = None,
+    extra_errors: tuple[int, ...] = (),
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Authenticate, validate and document a view. Validated models arrive as ``body``/``query``."""
+    spec = EndpointSpec(
+        summary=summary,
+        auth=auth,
+        body=body,
+        query=query,
+        responses=responses or {200: None},
+        tags=tags,
+        idempotent=idempotent,
+        description=description,
+        extra_errors=extra_errors,
+    )
+
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            runtime = current_app.extensions["salesync"]
+            if auth == "store":
+                runtime.authenticate_store()
+            elif auth == "service":
+                runtime.authenticate_service()
+            if body is not None:
+                kwargs["body"] = validate(body, parse_json_object())
+            if query is not None:
+                kwargs["query"] = parse_query(query)
+            if idempotent and runtime.idempotency is not None:
+                return runtime.idempotency.run(lambda: view(*args, **kwargs))
+            return view(*args, **kwargs)
+
+        wrapper._endpoint_spec = spec  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorate
+
+
+# ---------------------------------------------------------------------------------------------
+# OpenAPI 3.0 document built from the declared endpoints.
+
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["result", "message"],
+    "properties": {
+        "result": {"type": "string", "enum": ["failed"]},
+        "message": {"type": "string"},
+        "error": {
+            "type": "object",
+            "properties": {
+                "code": {"type": "string"},
+                "fields": {"type": "object", "additionalProperties": {"type": "string"}},
+            },
+        },
+    },
+}
+
+_STATUS_TEXT = {
+    200: "OK",
+    201: "Created",
+    400: "Bad request (malformed JSON, not an object)",
+    401: "Missing or invalid token",
+    403: "Forbidden",
+    404: "Not found",
+    409: "Conflict",
+    413: "Payload too large",
+    415: "Content-Type must be application/json",
+    422: "Validation failed",
+    429: "Rate limited",
+    502: "A dependency answered badly",
+    503: "A dependency is unavailable",
+    504: "A dependency timed out",
+}
+_CONVERTER = re.compile(r"<(?:(?P<conv>[a-zA-Z_]+)(?:\([^)]*\))?:)?(?P<name>[a-zA-Z_]+)>")
+ID_MAX = 2_147_483_647
+
+
+def _to_oas30(node: Any) -> Any:
+    """Rewrite pydantic's JSON Schema (2020-12) into the OpenAPI 3.0 dialect."""
+    if isinstance(node, list):
+        return [_to_oas30(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    node = {key: _to_oas30(value) for key, value in node.items()}
+    if "$ref" in node:
+        node["$ref"] = node["$ref"].replace("#/$defs/", "#/components/schemas/")
+        if len(node) > 1:  # siblings of $ref are ignored in 3.0: wrap it
+            ref = node.pop("$ref")
+            node["allOf"] = [{"$ref": ref}]
+    for key in ("anyOf", "oneOf"):
+        options = node.get(key)
+        if isinstance(options, list) and {"type": "null"} in options:
+            rest = [option for option in options if option != {"type": "null"}]
+            del node[key]
+            node["nullable"] = True
+            if len(rest) == 1:
+                only = rest[0]
+                if "$ref" in only:
+                    node["allOf"] = [only]
+                else:
+                    node.update(only)
+            else:
+                node[key] = rest
+    if "const" in node:
+        node["enum"] = [node.pop("const")]
+    if node.get("type") == "null":
+        del node["type"]
+        node["nullable"] = True
+        node.setdefault("enum", [None])
+    for bound, plain in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+        if isinstance(node.get(bound), int | float) and not isinstance(node.get(bound), bool):
+            node[plain] = node.pop(bound)
+            node[bound] = True
+    if "examples" in node and isinstance(node["examples"], list):
+        examples = node.pop("examples")
+        if examples:
+            node["example"] = examples[0]
+    node.pop("$defs", None)
+    return node
+
+
+class _Components:
+    def __init__(self) -> None:
+        self.schemas: dict[str, Any] = {"Error": ERROR_SCHEMA}
+
+    def ref(self, model: type[BaseModel], mode: Literal["validation", "serialization"]) -> dict:
+        schema = model.model_json_schema(ref_template="#/$defs/{model}", mode=mode)
+        for name, definition in schema.pop("$defs", {}).items():
+            self.schemas.setdefault(name, _to_oas30(definition))
+        self.schemas.setdefault(model.__name__, _to_oas30(schema))
+        return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+def _path_and_params(rule: str) -> tuple[str, list[dict[str, Any]]]:
+    params: list[dict[str, Any]] = []
+
+    def replace(match: re.Match[str]) -> str:
+        conv, name = match.group("conv") or "string", match.group("name")
+        schema: dict[str, Any] = {"type": "string"}
+        if conv in {"int", "id"}:
+            schema = {"type": "integer", "minimum": 0, "maximum": ID_MAX}
+        params.append({"name": name, "in": "path", "required": True, "schema": schema})
+        return "{" + name + "}"
+
+    return _CONVERTER.sub(replace, rule), params
+
+
+def _query_params(model: type[BaseModel], components: _Components) -> list[dict[str, Any]]:
+    schema = _to_oas30(model.model_json_schema(mode="validation"))
+    required = set(schema.get("required", []))
+    return [
+        {"name": name, "in": "query", "required": name in required, "schema": prop}
+        for name, prop in schema.get("properties", {}).items()
+    ]
+
+
+def build_openapi(
+    app: Any,
+    *,
+    title: str,
+    version: str = "1.0.0",
+    description: str = "",
+    include: Callable[[str], bool] = lambda path: True,
+) -> dict[str, Any]:
+    components = _Components()
+    paths: dict[str, dict[str, Any]] = {}
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
+        view = app.view_functions.get(rule.endpoint)
+        spec: EndpointSpec | None = getattr(view, "_endpoint_spec", None)
+        if spec is None or not include(rule.rule):
+            continue
+        path, path_params = _path_and_params(rule.rule)
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            operation: dict[str, Any] = {
+                "operationId": f"{rule.endpoint.replace('.', '_')}_{method.lower()}",
+                "summary": spec.summary,
+                "tags": list(spec.tags),
+                "parameters": list(path_params),
+                "responses": {},
+            }
+            if spec.description:
+                operation["description"] = spec.description
+            if spec.query is not None:
+                operation["parameters"] += _query_params(spec.query, components)
+            if spec.idempotent:
+                operation["parameters"].append(
+                    {
+                        "name": "Idempotency-Key",
+                        "in": "header",
+                        "required": False,
+                        "description": "A retry with the same key returns the first answer.",
+                        "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+                    }
+                )
+            if spec.body is not None:
+                operation["requestBody"] = {
+                    "required": True,
+                    "content": {"application/json": {"schema": components.ref(spec.body, "validation")}},
+                }
+            if spec.auth == "store":
+                operation["security"] = [{"bearerAuth": []}]
+            elif spec.auth == "service":
+                operation["security"] = [{"serviceToken": []}]
+            else:
+                operation["security"] = []
+            errors = set(spec.extra_errors)
+            if spec.auth:
+                errors.add(401)
+            if path_params:
+                errors.add(404)
+            if spec.body is not None:
+                errors |= {400, 413, 415, 422}
+            if spec.query is not None:
+                errors.add(422)
+            if spec.idempotent:
+                errors |= {409, 422}
+            for status, model in sorted(spec.responses.items()):
+                content_schema = (
+                    components.ref(model, "serialization") if model is not None else {"type": "object"}
+                )
+                operation["responses"][str(status)] = {
+                    "description": _STATUS_TEXT.get(status, "Response"),
+                    "content": {"application/json": {"schema": content_schema}},
+                }
+            for status in sorted(errors - set(spec.responses)):
+                operation["responses"][str(status)] = {
+                    "description": _STATUS_TEXT.get(status, "Error"),
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+                }
+            paths.setdefault(path, {})[method.lower()] = operation
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": title, "version": version, "description": description},
+        "paths": paths,
+        "components": {
+            "schemas": dict(sorted(components.schemas.items())),
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+                "serviceToken": {"type": "apiKey", "in": "header", "name": "X-Service-Token"},
+            },
+        },
+    }

@@ -1,0 +1,148 @@
+"""Tokens: user access tokens (issued by the store service) and service-to-service credentials.
+
+User tokens: HS256, ``sub`` = store id as a string, ``iat``/``exp``/``iss``/``aud``/``jti`` and the
+store's time zone ``tz`` (so that every service computes business days without a call). Service
+tokens: a different secret and audience, 5 minutes, so a leaked user token can never reach
+``/internal`` endpoints and a service token can never act as a user.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+
+import jwt
+from flask import g, request
+
+from salesync_common.context import store_id_var
+from salesync_common.errors import Unauthorized
+from salesync_common.settings import ServiceSettings
+
+ALGORITHM = "HS256"
+SERVICE_AUDIENCE = "salesync-internal"
+SERVICE_ISSUER = "salesync-services"
+SERVICE_TOKEN_TTL = 300
+SERVICE_TOKEN_HEADER = "X-Service-Token"
+DEFAULT_TZ = "Asia/Seoul"
+
+
+@dataclass(frozen=True)
+class StoreIdentity:
+    store_id: int
+    tz: str = DEFAULT_TZ
+
+
+def issue_access_token(settings: ServiceSettings, store_id: int, tz: str = DEFAULT_TZ) -> str:
+    now = int(time.time())
+    claims = {
+        "sub": str(store_id),
+        "iat": now,
+        "exp": now + settings.jwt_ttl_seconds,
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+        "jti": uuid.uuid4().hex,
+        "tz": tz,
+    }
+    return jwt.encode(claims, settings.jwt_secret, algorithm=ALGORITHM)
+
+
+def new_csrf_token() -> str:
+    # The frontend echoes it as X-CSRF-Token; it is accepted and never required (no cookies exist).
+    return secrets.token_urlsafe(32)
+
+
+def decode_access_token(settings: ServiceSettings, token: str) -> StoreIdentity:
+    try:
+        claims = jwt.decode(
+            token,
+            settings.jwt_secret,
+            algorithms=[ALGORITHM],
+            audience=settings.jwt_audience,
+            issuer=settings.jwt_issuer,
+            options={"require": ["exp", "iat", "sub", "iss", "aud"]},
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise Unauthorized("토큰이 만료되었습니다.", code="token_expired") from exc
+    except jwt.PyJWTError as exc:
+        raise Unauthorized("유효하지 않은 토큰입니다.", code="invalid_token") from exc
+    sub = claims.get("sub")
+    if not isinstance(sub, str) or not sub.isdigit() or len(sub) > 10:
+        raise Unauthorized("유효하지 않은 토큰입니다.", code="invalid_token")
+    tz = claims.get("tz") if isinstance(claims.get("tz"), str) else DEFAULT_TZ
+    return StoreIdentity(store_id=int(sub), tz=tz)
+
+
+def bearer_token() -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("인증 토큰이 필요합니다.", code="missing_token")
+    return token.strip()
+
+
+def authenticate_store(settings: ServiceSettings) -> StoreIdentity:
+    identity = decode_access_token(settings, bearer_token())
+    g.identity = identity
+    store_id_var.set(identity.store_id)
+    return identity
+
+
+def current_identity() -> StoreIdentity:
+    identity = g.get("identity")
+    if identity is None:  # a view declared without auth asked for the store: a programming error
+        raise RuntimeError("no authenticated store in this request")
+    return identity
+
+
+def current_store_id() -> int:
+    return current_identity().store_id
+
+
+class ServiceTokenIssuer:
+    """Mints and caches the short-lived credential this service presents to its siblings."""
+
+    def __init__(self, settings: ServiceSettings) -> None:
+        self._settings = settings
+        self._lock = threading.Lock()
+        self._token: str | None = None
+        self._expires = 0.0
+
+    def token(self) -> str:
+        with self._lock:
+            now = time.time()
+            if self._token is None or now > self._expires - 60:
+                self._token = jwt.encode(
+                    {
+                        "sub": self._settings.service_name,
+                        "iat": int(now),
+                        "exp": int(now) + SERVICE_TOKEN_TTL,
+                        "iss": SERVICE_ISSUER,
+                        "aud": SERVICE_AUDIENCE,
+                    },
+                    self._settings.service_token_secret,
+                    algorithm=ALGORITHM,
+                )
+                self._expires = now + SERVICE_TOKEN_TTL
+            return self._token
+
+
+def authenticate_service(settings: ServiceSettings) -> str:
+    token = request.headers.get(SERVICE_TOKEN_HEADER, "")
+    if not token:
+        raise Unauthorized("서비스 인증이 필요합니다.", code="missing_service_token")
+    try:
+        claims = jwt.decode(
+            token,
+            settings.service_token_secret,
+            algorithms=[ALGORITHM],
+            audience=SERVICE_AUDIENCE,
+            issuer=SERVICE_ISSUER,
+            options={"require": ["exp", "iat", "sub", "iss", "aud"]},
+        )
+    except jwt.PyJWTError as exc:
+        raise Unauthorized("유효하지 않은 서비스 토큰입니다.", code="invalid_service_token") from exc
+    g.calling_service = claims["sub"]
+    return str(claims["sub"])

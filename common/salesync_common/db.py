@@ -1,0 +1,90 @@
+"""Database per service: PostgreSQL in the service's own schema, or a SQLite file when embedded.
+
+Models carry no schema name: the connection's ``search_path`` puts them in the service's schema,
+so the same models and migrations run on PostgreSQL and on the embedded SQLite files.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import MetaData, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase
+
+from salesync_common.settings import ServiceSettings
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def make_db() -> SQLAlchemy:
+    """A Flask-SQLAlchemy handle with its own metadata (one per service)."""
+
+    class Base(DeclarativeBase):
+        metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+    return SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
+
+
+def quote_schema(schema: str) -> str:
+    return '"' + schema.replace('"', '""') + '"'
+
+
+def database_url(settings: ServiceSettings, name: str) -> str:
+    if settings.database_url:
+        url = settings.database_url
+        # SQLAlchemy 2.1 defaults postgresql:// to psycopg 3; the project ships psycopg2.
+        for prefix in ("postgres://", "postgresql://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg2://" + url[len(prefix) :]
+        return url
+    directory = Path(settings.sqlite_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{directory / name}.db"
+
+
+def engine_options(settings: ServiceSettings, url: str, schema: str) -> dict[str, Any]:
+    if url.startswith("sqlite"):
+        return {"connect_args": {"timeout": 15, "check_same_thread": False}}
+    return {
+        "pool_size": settings.db_pool_size,
+        "max_overflow": settings.db_max_overflow,
+        "pool_pre_ping": True,
+        "pool_recycle": 1800,
+        "connect_args": {
+            "options": f"-c search_path={quote_schema(schema)} -c statement_timeout=15000",
+            "connect_timeout": 5,
+            "application_name": settings.service_name,
+        },
+    }
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=15000")
+        cursor.close()
+
+
+def init_db(app: Flask, db: SQLAlchemy, settings: ServiceSettings, schema: str) -> None:
+    url = database_url(settings, schema)
+    app.config["SQLALCHEMY_DATABASE_URI"] = url
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(settings, url, schema)
+    db.init_app(app)
+
+
+def is_postgres(db: SQLAlchemy) -> bool:
+    return db.engine.dialect.name == "postgresql"

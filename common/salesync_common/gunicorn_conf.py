@@ -1,0 +1,34 @@
+"""Gunicorn settings shared by every service (workers and threads from the environment)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from typing import Any
+
+bind = os.environ.get("BIND", f"0.0.0.0:{os.environ.get('PORT', '8080')}")
+workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+worker_class = "gthread" if threads > 1 else "sync"
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+graceful_timeout = 20
+keepalive = 15
+accesslog = None  # the app logs each request as JSON itself
+errorlog = "-"
+loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+proc_name = os.environ.get("SERVICE_NAME", "salesync")
+
+
+def on_starting(server: Any) -> None:
+    # Stale multiprocess metric files from a previous run would be summed in: start clean.
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        shutil.rmtree(directory, ignore_errors=True)
+        os.makedirs(directory, exist_ok=True)
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

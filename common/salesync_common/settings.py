@@ -1,0 +1,90 @@
+"""Settings from the environment.
+
+Every service subclasses :class:`ServiceSettings` in its ``config`` package. Development and test
+mode get safe local defaults; production mode refuses to start without real secrets.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from pathlib import Path
+from typing import Literal
+
+from pydantic import model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+log = logging.getLogger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+MIN_SECRET_LENGTH = 32
+
+
+def _dev_secret(purpose: str) -> str:
+    # Deterministic so that separately started dev processes agree; never used in production.
+    return "dev-only-" + hashlib.sha256(f"salesync-{purpose}-not-secret".encode()).hexdigest()
+
+
+class ServiceSettings(BaseSettings):
+    """Configuration shared by every service (each field maps to an UPPER_CASE env variable)."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=False)
+
+    service_name: str = "salesync"
+    salesync_env: Literal["development", "test", "production"] = "development"
+    log_level: str = "INFO"
+
+    # Database: PostgreSQL URL (own role per service) or, when unset, a SQLite file per service.
+    database_url: str | None = None
+    db_schema: str | None = None
+    db_pool_size: int = 5
+    db_max_overflow: int = 5
+    sqlite_dir: str = str(REPO_ROOT / "var" / "embedded")
+
+    # Tokens: the store service issues user tokens; every service verifies them.
+    jwt_secret: str | None = None
+    jwt_issuer: str = "salesync-store"
+    jwt_audience: str = "salesync-pos"
+    jwt_ttl_seconds: int = 30 * 24 * 3600
+    service_token_secret: str | None = None
+
+    # Outbound HTTP to sibling services.
+    http_timeout_seconds: float = 5.0
+    http_connect_timeout_seconds: float = 1.0
+    http_retries: int = 2
+    store_service_url: str = "http://127.0.0.1:8101"
+    item_service_url: str = "http://127.0.0.1:8102"
+    order_service_url: str = "http://127.0.0.1:8103"
+    sale_service_url: str = "http://127.0.0.1:8104"
+    dashboard_service_url: str = "http://127.0.0.1:8105"
+    consulting_service_url: str = "http://127.0.0.1:8106"
+
+    # Kafka: unset means the in-process event bus (embedded mode only).
+    kafka_bootstrap_servers: str | None = None
+    kafka_security_protocol: str = "PLAINTEXT"
+
+    # Background threads (outbox relay, consumers, recovery passes) run inside the app process.
+    background_workers: bool = True
+
+    @property
+    def is_production(self) -> bool:
+        return self.salesync_env == "production"
+
+    @model_validator(mode="after")
+    def _secrets_for_mode(self) -> ServiceSettings:
+        for name in ("jwt_secret", "service_token_secret"):
+            value = getattr(self, name)
+            if self.is_production:
+                if not value or len(value) < MIN_SECRET_LENGTH:
+                    raise ValueError(
+                        f"{name.upper()} must be set to a random value of at least "
+                        f"{MIN_SECRET_LENGTH} characters in production"
+                    )
+            elif not value:
+                setattr(self, name, _dev_secret(name))
+        if self.is_production and not self.database_url:
+            raise ValueError("DATABASE_URL is required in production")
+        return self
+
+    def service_url(self, service: str) -> str:
+        return str(getattr(self, f"{service}_service_url")).rstrip("/")

@@ -1,0 +1,43 @@
+"""Business days and dates: a business day is a calendar day in the store's time zone."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+DEFAULT_TZ = "Asia/Seoul"
+MAX_RANGE_DAYS = 366
+
+
+@lru_cache(maxsize=64)
+def zone(name: str | None) -> ZoneInfo:
+    try:
+        return ZoneInfo(name or DEFAULT_TZ)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo(DEFAULT_TZ)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def business_date(moment: datetime, tz: str | None = DEFAULT_TZ) -> date:
+    if moment.tzinfo is None:  # stored naive means UTC (SQLite drops offsets)
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(zone(tz)).date()
+
+
+def day_start_utc(day: date, tz: str | None = DEFAULT_TZ) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=zone(tz)).astimezone(UTC)
+
+
+def iso(moment: datetime, tz: str | None = DEFAULT_TZ) -> str:
+    """ISO 8601 with the store's offset, e.g. ``2026-11-23T21:05:00+09:00``."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(zone(tz)).isoformat(timespec="seconds")
+
+
+def days(start: date, end: date) -> list[date]:
+    return [start + timedelta(days=offset) for offset in range((end - start).days + 1)]

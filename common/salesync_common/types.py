@@ -1,0 +1,108 @@
+"""Input types shared by the services' schemas: the contract's rules in one place.
+
+Names are 1-100 characters after trimming (any Unicode), ids fit PostgreSQL integers, money is
+integer won (0-100,000,000), a price may arrive as a numeric string, dates are ``YYYY-MM-DD``.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+)
+
+ID_MAX = 2_147_483_647
+MONEY_MAX = 100_000_000
+_DIGITS = re.compile(r"^\s*\d{1,9}\s*$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+class Model(BaseModel):
+    """Request/response base: unknown fields are ignored, values are not coerced silently."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+
+def _no_control_chars(value: str) -> str:
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise ValueError("control characters are not allowed")
+    return value
+
+
+def text(max_length: int, min_length: int = 1) -> Any:
+    return Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length),
+        AfterValidator(_no_control_chars),
+    ]
+
+
+Name = text(100)
+Id = Annotated[int, Field(ge=1, le=ID_MAX)]
+TableNo = Annotated[int, Field(ge=0, le=9999)]
+Quantity = Annotated[int, Field(ge=1, le=999)]
+Money = Annotated[int, Field(ge=0, le=MONEY_MAX)]
+
+
+def _lenient_money(value: Any) -> Any:
+    # The frontend posts the price text box as a string ("2000"); numbers are accepted as well.
+    if isinstance(value, bool):
+        raise ValueError("must be an integer or a numeric string")
+    if isinstance(value, str):
+        if not _DIGITS.match(value):
+            raise ValueError("must be an integer or a numeric string")
+        return int(value)
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+PriceInput = Annotated[
+    Money,
+    BeforeValidator(_lenient_money),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "integer", "minimum": 0, "maximum": MONEY_MAX},
+                {"type": "string", "pattern": r"^\d{1,9}$"},
+            ]
+        }
+    ),
+]
+
+
+def _parse_date(value: Any) -> Any:
+    if isinstance(value, str):
+        if not _DATE.match(value):
+            raise ValueError("must be a date as YYYY-MM-DD")
+        try:
+            return date.fromisoformat(value)
+        except ValueError as exc:
+            raise ValueError("must be a real calendar date (YYYY-MM-DD)") from exc
+    return value
+
+
+BusinessDate = Annotated[
+    date,
+    BeforeValidator(_parse_date),
+    WithJsonSchema({"type": "string", "format": "date", "pattern": r"^\d{4}-\d{2}-\d{2}$"}),
+]
+
+
+class Message(Model):
+    result: str
+    message: str
+
+
+class Failed(Model):
+    result: str = "failed"
+    message: str

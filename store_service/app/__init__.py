@@ -1,0 +1,30 @@
+"""Store service: accounts, login, JWT issuing, profile and password."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from salesync_common.app import create_service_app
+
+from ..config import SCHEMA, Settings
+from .api import internal, stores
+from .api.limits import limiter
+from .models import IdempotencyKeys, db
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    settings = settings or Settings()
+    app = create_service_app(
+        "store",
+        settings,
+        title="Salesync store service",
+        description="Stores (accounts): signup, login, profile, password.",
+        blueprints=[stores.bp, internal.bp],
+        db=db,
+        schema=SCHEMA,
+        idempotency_table=IdempotencyKeys,
+    )
+    app.config["RATELIMIT_STORAGE_URI"] = settings.rate_limit_storage_uri
+    app.config["RATELIMIT_ENABLED"] = settings.rate_limits_enabled
+    limiter.init_app(app)
+    return app

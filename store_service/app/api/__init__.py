@@ -1,0 +1,1 @@
+"""Routes of the store service: public ``/stores`` and ``/internal/stores`` for sibling services."""

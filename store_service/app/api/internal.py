@@ -1,0 +1,27 @@
+"""Internal endpoints for sibling services (service credential required, never routed by the BFF)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint
+
+from salesync_common.api import endpoint
+
+from .. import services
+from ..models import db
+from ..schemas import InternalStoreOut
+
+bp = Blueprint("internal_stores", __name__, url_prefix="/internal/stores")
+
+
+@bp.get("/<id:store_id>")
+@endpoint(
+    "Store profile with time zone (dashboard settlement)",
+    auth="service",
+    responses={200: InternalStoreOut},
+    tags=("internal",),
+)
+def get_store(store_id: int) -> dict[str, Any]:
+    store = services.get_store(db.session, store_id)
+    return {**store.profile(), "time_zone": store.time_zone}
