@@ -274,7 +274,9 @@ def build_openapi(
             if spec.body is not None:
                 operation["requestBody"] = {
                     "required": True,
-                    "content": {"application/json": {"schema": components.ref(spec.body, "validation")}},
+                    "content": {
+                        "application/json": {"schema": components.ref(spec.body, "validation")}
+                    },
                 }
             if spec.auth == "store":
                 operation["security"] = [{"bearerAuth": []}]
@@ -295,7 +297,9 @@ def build_openapi(
                 errors |= {409, 422}
             for status, model in sorted(spec.responses.items()):
                 content_schema = (
-                    components.ref(model, "serialization") if model is not None else {"type": "object"}
+                    components.ref(model, "serialization")
+                    if model is not None
+                    else {"type": "object"}
                 )
                 operation["responses"][str(status)] = {
                     "description": _STATUS_TEXT.get(status, "Response"),
@@ -304,7 +308,9 @@ def build_openapi(
             for status in sorted(errors - set(spec.responses)):
                 operation["responses"][str(status)] = {
                     "description": _STATUS_TEXT.get(status, "Error"),
-                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
+                    },
                 }
             paths.setdefault(path, {})[method.lower()] = operation
     return {

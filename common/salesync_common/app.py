@@ -190,7 +190,10 @@ def _system_blueprint() -> Blueprint:
 
     @system.get("/readyz")
     @endpoint(
-        "Readiness: dependencies reachable", auth=None, tags=("system",), responses={200: None, 503: None}
+        "Readiness: dependencies reachable",
+        auth=None,
+        tags=("system",),
+        responses={200: None, 503: None},
     )
     def readyz() -> tuple[dict[str, Any], int]:
         checks: dict[str, str] = {}
@@ -203,7 +206,11 @@ def _system_blueprint() -> Blueprint:
                 ready = False
                 checks[check_name] = f"unavailable: {type(exc).__name__}"
         status = "ready" if ready else "unavailable"
-        return {"status": status, "service": runtime().name, "checks": checks}, 200 if ready else 503
+        return {
+            "status": status,
+            "service": runtime().name,
+            "checks": checks,
+        }, 200 if ready else 503
 
     @system.get("/metrics")
     def metrics() -> Response:

@@ -25,7 +25,7 @@ ALGORITHM = "HS256"
 SERVICE_AUDIENCE = "salesync-internal"
 SERVICE_ISSUER = "salesync-services"
 SERVICE_TOKEN_TTL = 300
-SERVICE_TOKEN_HEADER = "X-Service-Token"
+SERVICE_TOKEN_HEADER = "X-Service-Token"  # noqa: S105 - a header name, not a secret
 DEFAULT_TZ = "Asia/Seoul"
 
 
@@ -143,6 +143,8 @@ def authenticate_service(settings: ServiceSettings) -> str:
             options={"require": ["exp", "iat", "sub", "iss", "aud"]},
         )
     except jwt.PyJWTError as exc:
-        raise Unauthorized("유효하지 않은 서비스 토큰입니다.", code="invalid_service_token") from exc
+        raise Unauthorized(
+            "유효하지 않은 서비스 토큰입니다.", code="invalid_service_token"
+        ) from exc
     g.calling_service = claims["sub"]
     return str(claims["sub"])

@@ -58,7 +58,9 @@ class InProcessBus:
     def _ensure_thread(self) -> None:
         with self._lock:
             if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._deliver, name="inprocess-bus", daemon=True)
+                self._thread = threading.Thread(
+                    target=self._deliver, name="inprocess-bus", daemon=True
+                )
                 self._thread.start()
 
     def _deliver(self) -> None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextvars
 import uuid
 
-request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "request_id", default=None
+)
 service_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("service", default=None)
 store_id_var: contextvars.ContextVar[int | None] = contextvars.ContextVar("store_id", default=None)
 

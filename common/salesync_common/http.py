@@ -116,7 +116,9 @@ class ServiceClient:
                 DEPENDENCY_LATENCY.labels(self.name).observe(time.perf_counter() - started)
             if response.status_code >= 500:
                 last_error = self._failure(
-                    503 if response.status_code == 503 else 502, f"status_{response.status_code}", None
+                    503 if response.status_code == 503 else 502,
+                    f"status_{response.status_code}",
+                    None,
                 )
                 continue
             return UpstreamResponse(
@@ -139,7 +141,9 @@ class ServiceClient:
         return UpstreamError(
             messages[status],
             status=status,
-            code={503: "dependency_unavailable", 504: "dependency_timeout", 502: "bad_gateway"}[status],
+            code={503: "dependency_unavailable", 504: "dependency_timeout", 502: "bad_gateway"}[
+                status
+            ],
             extra={"dependency": self.name},
         )
 

@@ -147,7 +147,9 @@ class IdempotencyStore:
             conn.execute(
                 update(table)
                 .where(table.c.store_id == store_id, table.c.key == key)
-                .values(status="completed", response_status=response.status_code, response_body=body)
+                .values(
+                    status="completed", response_status=response.status_code, response_body=body
+                )
             )
 
     def _release(self, store_id: int, key: str) -> None:

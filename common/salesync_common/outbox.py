@@ -103,7 +103,9 @@ class OutboxRelay:
                     )
                     failure = exc
                     break
-                conn.execute(update(table).where(table.c.id == row.id).values(published_at=utcnow()))
+                conn.execute(
+                    update(table).where(table.c.id == row.id).values(published_at=utcnow())
+                )
                 OUTBOX_PUBLISHED.labels(row.topic).inc()
                 published += 1
         self._observe()

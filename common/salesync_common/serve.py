@@ -34,7 +34,7 @@ def main(argv: list[str]) -> int:
     if command != "serve":
         print(f"unknown command {command!r}", file=sys.stderr)
         return 2
-    os.execvp(
+    os.execvp(  # noqa: S606 - replace this process with gunicorn, no shell involved
         sys.executable,
         [
             sys.executable,

@@ -79,7 +79,10 @@ def test_signup_check_login_profile(client):
         }
     }
     # the signup token works as well, and the path without the slash is served without redirect
-    assert client.get("/stores", headers=auth_headers(body["token"]["access_token"])).status_code == 200
+    assert (
+        client.get("/stores", headers=auth_headers(body["token"]["access_token"])).status_code
+        == 200
+    )
 
 
 def test_token_claims(client):
@@ -254,7 +257,13 @@ def test_bad_tokens_are_401(client, app):
     created = signup(client, username="tokens").json
     sid = str(created["store_id"])
     now = int(time.time())
-    valid = {"sub": sid, "iat": now, "exp": now + 60, "iss": "salesync-store", "aud": "salesync-pos"}
+    valid = {
+        "sub": sid,
+        "iat": now,
+        "exp": now + 60,
+        "iss": "salesync-store",
+        "aud": "salesync-pos",
+    }
     header, payload, _ = forge(valid).split(".")
     unsigned = jwt.encode(valid, None, algorithm="none")
     bad = [
@@ -274,7 +283,10 @@ def test_bad_tokens_are_401(client, app):
         response = client.get("/stores/", headers=headers)
         assert response.status_code == 401, value
         assert response.json["result"] == "failed"
-    assert client.get("/stores/", headers={"Authorization": "Bearer " + forge(valid)}).status_code == 200
+    assert (
+        client.get("/stores/", headers={"Authorization": "Bearer " + forge(valid)}).status_code
+        == 200
+    )
 
 
 def test_token_of_deleted_store_is_401(client, app):
@@ -294,9 +306,12 @@ def test_login_rate_limited(service_app):
     statuses = [login(client, "brute", f"guess-{i}").status_code for i in range(5)]
     assert statuses[:3] == [400, 400, 400]
     assert statuses[3:] == [429, 429]
-    assert client.post("/stores/login", json={"username": "brute", "password": "x"}).json[
-        "error"
-    ]["code"] == "rate_limited"
+    assert (
+        client.post("/stores/login", json={"username": "brute", "password": "x"}).json["error"][
+            "code"
+        ]
+        == "rate_limited"
+    )
 
 
 def test_internal_requires_service_token(client, app):

@@ -1,4 +1,4 @@
-"""Internal endpoints for sibling services (service credential required, never routed by the BFF)."""
+"""Internal endpoints for sibling services (service credential; never routed by the BFF)."""
 
 from __future__ import annotations
 

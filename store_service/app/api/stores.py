@@ -7,9 +7,9 @@ from typing import Any
 from flask import Blueprint, request
 
 from salesync_common.api import endpoint
+from salesync_common.app import runtime
 from salesync_common.auth import current_store_id, issue_access_token, new_csrf_token
 from salesync_common.errors import ApiError, Forbidden, Unauthorized
-from salesync_common.app import runtime
 
 from .. import services
 from ..models import Store, db
@@ -131,5 +131,3 @@ def update(store_id: int, body: StoreUpdateIn) -> dict[str, Any]:
         raise ApiError("수정할 항목이 없습니다.", status=422, code="nothing_to_update")
     services.update_store(db.session, store, body)
     return {"result": "success", "message": "매장 정보 수정 성공", "store_id": store.store_id}
-
-

@@ -30,8 +30,12 @@ def upgrade() -> None:
         sa.Column("address", sa.String(200), nullable=False),
         sa.Column("store_type", sa.String(50), nullable=False),
         sa.Column("time_zone", sa.String(64), nullable=False, server_default="Asia/Seoul"),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
+        sa.Column(
+            "updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
         sa.PrimaryKeyConstraint("store_id", name="pk_stores"),
         sa.UniqueConstraint("username", name="uq_stores_username"),
     )

@@ -1,0 +1,1 @@
+"""Gateway routes: the proxy for every contract route."""

@@ -1,0 +1,122 @@
+"""The public OpenAPI document: the services' own documents, cut down to the public routes.
+
+Each service documents its endpoints from the models that validate them; the gateway takes the
+operations it routes, renames their schemas per service (``store.SignupIn``) so they cannot clash,
+and adds what the edge itself can answer (401, 429, 502-504).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import re
+import threading
+import time
+from typing import Any
+
+from flask import Flask
+
+from salesync_common.api import _path_and_params, build_openapi
+from salesync_common.errors import UpstreamError
+
+from .routes import ROUTES, Route
+
+log = logging.getLogger(__name__)
+_PARAM = re.compile(r"\{[^}]+\}")
+_lock = threading.Lock()
+_cache: dict[str, tuple[float, dict[str, Any]]] = {}
+
+EDGE_ERRORS = {
+    "401": "Missing or invalid token",
+    "429": "Rate limited",
+    "502": "A service answered badly",
+    "503": "A service is unavailable",
+    "504": "A service timed out",
+}
+
+
+def _service_document(app: Flask, service: str) -> dict[str, Any]:
+    runtime = app.extensions["salesync"]
+    ttl = runtime.settings.openapi_cache_seconds
+    with _lock:
+        cached = _cache.get(service)
+        if cached and time.monotonic() - cached[0] < ttl:
+            return cached[1]
+    response = runtime.client(service).get("/openapi.json")
+    if not response.ok or not isinstance(response.body, dict):
+        raise UpstreamError(
+            f"{service} OpenAPI document unavailable", status=502, code="bad_gateway"
+        )
+    with _lock:
+        _cache[service] = (time.monotonic(), response.body)
+    return response.body
+
+
+def _rename_refs(node: Any, prefix: str) -> Any:
+    if isinstance(node, dict):
+        return {
+            key: (
+                value.replace("#/components/schemas/", f"#/components/schemas/{prefix}.")
+                if key == "$ref" and isinstance(value, str)
+                else _rename_refs(value, prefix)
+            )
+            for key, value in node.items()
+        }
+    if isinstance(node, list):
+        return [_rename_refs(item, prefix) for item in node]
+    return node
+
+
+def _error_response(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+
+
+def _operation(route: Route, document: dict[str, Any]) -> dict[str, Any] | None:
+    upstream, _ = _path_and_params(route.upstream_rule)
+    wanted = _PARAM.sub("{}", upstream)
+    for path, operations in document.get("paths", {}).items():
+        if _PARAM.sub("{}", path) == wanted and route.method.lower() in operations:
+            return copy.deepcopy(operations[route.method.lower()])
+    return None
+
+
+def build_public_openapi(
+    app: Flask, *, title: str, description: str = "", **_: Any
+) -> dict[str, Any]:
+    own = build_openapi(
+        app, title=title, description=description, include=lambda p: p.startswith("/")
+    )
+    schemas: dict[str, Any] = dict(own["components"]["schemas"])
+    paths: dict[str, Any] = {
+        path: item for path, item in own["paths"].items() if path in {"/healthz", "/readyz"}
+    }
+    for route in ROUTES:
+        document = _service_document(app, route.service)
+        operation = _operation(route, document)
+        if operation is None:
+            log.warning("no documented operation for %s %s", route.method, route.upstream_rule)
+            continue
+        operation = _rename_refs(operation, route.service)
+        public_path, path_params = _path_and_params(route.rule)
+        other_params = [p for p in operation.get("parameters", []) if p.get("in") != "path"]
+        operation["parameters"] = path_params + other_params
+        slug = re.sub(r"[^a-zA-Z0-9]+", "_", public_path).strip("_")
+        operation["operationId"] = f"{route.method.lower()}_{slug}"
+        responses = operation.setdefault("responses", {})
+        edge = (
+            ["502", "503", "504"]
+            + (["401"] if route.auth else [])
+            + (["429"] if route.limit else [])
+        )
+        for status in edge:
+            responses.setdefault(status, _error_response(EDGE_ERRORS[status]))
+        paths.setdefault(public_path, {})[route.method.lower()] = operation
+        for name, schema in document.get("components", {}).get("schemas", {}).items():
+            if name != "Error":
+                schemas[f"{route.service}.{name}"] = _rename_refs(schema, route.service)
+    own["paths"] = dict(sorted(paths.items()))
+    own["components"]["schemas"] = dict(sorted(schemas.items()))
+    return own
