@@ -1,0 +1,79 @@
+"""``make test``: start real PostgreSQL and Kafka, lint, run every test, stop what was started.
+
+With ``CI=true`` nothing may be missing: a PostgreSQL or Kafka that cannot start fails the run.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from devstack import kafka, postgres
+
+REPO = Path(__file__).resolve().parents[1]
+TEST_PATHS = [
+    "store_service/tests",
+    "item_service/tests",
+    "order_service/tests",
+    "sale_service/tests",
+    "dashboard_service/tests",
+    "consulting_service/tests",
+    "bff/tests",
+    "tests",
+]
+
+
+def _step(title: str) -> float:
+    print(f"\n==> {title}", flush=True)
+    return time.monotonic()
+
+
+def main(argv: list[str]) -> int:
+    python = sys.executable
+    started = _step("lint (ruff check, ruff format --check)")
+    lint = subprocess.run([python, "-m", "ruff", "check", "."], cwd=REPO, check=False)
+    fmt = subprocess.run([python, "-m", "ruff", "format", "--check", "."], cwd=REPO, check=False)
+    if lint.returncode or fmt.returncode:
+        print("lint failed")
+        return 1
+    print(f"lint ok ({time.monotonic() - started:.1f}s)")
+
+    started = _step("PostgreSQL (Debian package, cluster under var/pg)")
+    pg_was_running = postgres.main(["", "status"]) == 0
+    postgres.start()
+    print(f"PostgreSQL ready ({time.monotonic() - started:.1f}s)")
+
+    started = _step("Kafka broker (Maven Central jars, KRaft, var/kafka)")
+    kafka_was_running = kafka.is_running()
+    kafka.start()
+    print(f"Kafka ready ({time.monotonic() - started:.1f}s)")
+
+    started = _step("deployment validation tools")
+    tools = subprocess.run(
+        [python, "-m", "devstack.deploy_tools", "install"], cwd=REPO, check=False
+    )
+    if tools.returncode:
+        print("could not install the deployment validation tools")
+        return 1
+    print(f"tools ready ({time.monotonic() - started:.1f}s)")
+
+    started = _step("pytest: unit, integration, e2e, deploy, schemathesis")
+    paths = [p for p in TEST_PATHS if (REPO / p).exists()]
+    try:
+        result = subprocess.run(
+            [python, "-m", "pytest", *paths, *argv[1:]], cwd=REPO, env=os.environ, check=False
+        )
+    finally:
+        if not kafka_was_running:
+            kafka.stop()
+        if not pg_was_running:
+            postgres.stop()
+    print(f"pytest finished in {time.monotonic() - started:.1f}s")
+    return result.returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
