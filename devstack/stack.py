@@ -7,6 +7,7 @@ database role and schema, exactly as in production; the BFF listens on 127.0.0.1
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -190,10 +191,8 @@ class Stack:
             return
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and self._alive(name):
-            try:
+            with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, os.WNOHANG)
-            except ChildProcessError:
-                pass
             time.sleep(0.1)
         if self._alive(name):
             os.killpg(pid, signal.SIGKILL)
@@ -213,7 +212,7 @@ def main(argv: list[str]) -> int:
         print(f"Salesync distributed stack up in {time.monotonic() - started:.1f}s")
         for service in SERVICES:
             print(
-                f"  {service.name:<11} {stack.url(service.name)}   log: var/stack/{service.name}.log"
+                f"  {service.name:<11} {stack.url(service.name)}  log: var/stack/{service.name}.log"
             )
         print(f"  kafka       {stack.bootstrap}\n  postgres    {postgres.admin_url()}")
         print("Public API: http://127.0.0.1:8000  (docs: /docs)   stop with: make down")
