@@ -1,0 +1,1 @@
+"""Routes of the item service: public ``/categories`` and ``/internal/stores/<sid>/...``."""

@@ -1,0 +1,114 @@
+"""Public menu endpoints (``/categories``), exactly as the contract describes them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint
+
+from salesync_common.api import endpoint
+from salesync_common.auth import current_store_id
+
+from .. import services
+from ..models import db
+from ..schemas import (
+    CategoriesOut,
+    CategoryDeletedOut,
+    CategoryIn,
+    CreatedOut,
+    FailedOut,
+    ItemChangedOut,
+    ItemCreateIn,
+    ItemUpdateIn,
+    MenuOut,
+)
+
+bp = Blueprint("categories", __name__, url_prefix="/categories")
+TAGS = ("categories",)
+
+
+@bp.get("/")
+@endpoint("Live categories of the store, ascending id", responses={200: CategoriesOut}, tags=TAGS)
+def list_categories() -> dict[str, Any]:
+    store_id = current_store_id()
+    categories = services.list_categories(db.session, store_id)
+    return {
+        "categories": [{"id": category.id, "name": category.name} for category in categories],
+        "store_id": store_id,
+    }
+
+
+@bp.post("/")
+@endpoint(
+    "Create a category",
+    body=CategoryIn,
+    responses={201: CreatedOut, 409: FailedOut},
+    idempotent=True,
+    tags=TAGS,
+)
+def create_category(body: CategoryIn) -> tuple[dict[str, Any], int]:
+    category = services.create_category(db.session, current_store_id(), body.name)
+    return {"result": "success", "message": "카테고리 등록 성공", "id": category.id}, 201
+
+
+@bp.put("/<id:category_id>")
+@endpoint(
+    "Rename a category (its own name again is a no-op success)",
+    body=CategoryIn,
+    responses={200: CreatedOut, 409: FailedOut},
+    tags=TAGS,
+)
+def rename_category(category_id: int, body: CategoryIn) -> dict[str, Any]:
+    category = services.rename_category(db.session, current_store_id(), category_id, body.name)
+    return {"result": "success", "message": "카테고리 수정 성공", "id": category.id}
+
+
+@bp.delete("/<id:category_id>")
+@endpoint(
+    "Delete (retire) a category and its items", responses={200: CategoryDeletedOut}, tags=TAGS
+)
+def delete_category(category_id: int) -> dict[str, Any]:
+    services.retire_category(db.session, current_store_id(), category_id)
+    return {"result": "success", "message": "카테고리 삭제 성공", "category_id": category_id}
+
+
+@bp.get("/items")
+@endpoint(
+    "The whole menu: live categories with their live items (one query)",
+    responses={200: MenuOut},
+    tags=TAGS,
+)
+def menu() -> dict[str, Any]:
+    return {"categories": services.menu(db.session, current_store_id())}
+
+
+@bp.post("/<id:category_id>/items")
+@endpoint(
+    "Create an item in a category",
+    body=ItemCreateIn,
+    responses={201: CreatedOut, 409: FailedOut},
+    idempotent=True,
+    tags=TAGS,
+)
+def create_item(category_id: int, body: ItemCreateIn) -> tuple[dict[str, Any], int]:
+    item = services.create_item(db.session, current_store_id(), category_id, body)
+    return {"result": "success", "message": "품목 등록 성공", "id": item.id}, 201
+
+
+@bp.put("/items/<id:item_id>")
+@endpoint(
+    "Update an item (name, price, optionally category, description, cost)",
+    body=ItemUpdateIn,
+    responses={200: ItemChangedOut, 409: FailedOut},
+    tags=TAGS,
+)
+def update_item(item_id: int, body: ItemUpdateIn) -> dict[str, Any]:
+    item = services.update_item(db.session, current_store_id(), item_id, body)
+    return {"result": "success", "message": "품목 수정 성공", "item_id": item.id}
+
+
+@bp.delete("/items/<id:item_id>")
+@endpoint("Delete (retire) an item", responses={200: ItemChangedOut}, tags=TAGS)
+def delete_item(item_id: int) -> dict[str, Any]:
+    services.retire_item(db.session, current_store_id(), item_id)
+    return {"result": "success", "message": "품목 삭제 성공", "item_id": item_id}

@@ -1,0 +1,90 @@
+"""Menu tables: categories, items and the unit-cost history.
+
+Rows are never deleted: ``retired_at`` marks a deleted category or item, so order and cost history
+keep pointing at real rows. Names are unique among *live* rows only, by partial unique indexes.
+``items.cost`` is the current cost, written in the same transaction as the newest ``item_costs``
+entry, so listings read it without touching the history.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, String, func
+from sqlalchemy.orm import Mapped, mapped_column
+
+from salesync_common.db import make_db
+from salesync_common.tables import BigId, idempotency_table
+
+db = make_db()
+IdempotencyKeys = idempotency_table(db.metadata)
+
+LIVE = sa.text("retired_at IS NULL")
+CATEGORY_NAME_INDEX = "ux_categories_store_id_name_live"
+ITEM_NAME_INDEX = "ux_items_category_id_name_live"
+
+
+class Category(db.Model):  # type: ignore[name-defined]
+    __tablename__ = "categories"
+    __table_args__ = (
+        Index(
+            CATEGORY_NAME_INDEX,
+            "store_id",
+            "name",
+            unique=True,
+            postgresql_where=LIVE,
+            sqlite_where=LIVE,
+        ),
+        Index("ix_categories_store_id_id", "store_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    store_id: Mapped[int] = mapped_column(BigInteger(), nullable=False)
+    name: Mapped[str] = mapped_column(String(100), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+    retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Item(db.Model):  # type: ignore[name-defined]
+    __tablename__ = "items"
+    __table_args__ = (
+        Index(
+            ITEM_NAME_INDEX,
+            "category_id",
+            "name",
+            unique=True,
+            postgresql_where=LIVE,
+            sqlite_where=LIVE,
+        ),
+        Index("ix_items_store_id_id", "store_id", "id"),
+        Index("ix_items_category_id", "category_id"),
+        sa.CheckConstraint("price >= 0", name="price_non_negative"),
+        sa.CheckConstraint("cost IS NULL OR cost >= 0", name="cost_non_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    store_id: Mapped[int] = mapped_column(BigInteger(), nullable=False)
+    category_id: Mapped[int] = mapped_column(BigId, ForeignKey("categories.id"), nullable=False)
+    name: Mapped[str] = mapped_column(String(100), nullable=False)
+    price: Mapped[int] = mapped_column(Integer(), nullable=False)
+    description: Mapped[str | None] = mapped_column(String(500))
+    cost: Mapped[int | None] = mapped_column(Integer())
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+    retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ItemCost(db.Model):  # type: ignore[name-defined]
+    """One entry per cost change; ``cost`` NULL means "no cost recorded" from then on."""
+
+    __tablename__ = "item_costs"
+    __table_args__ = (Index("ix_item_costs_item_id_effective_from", "item_id", "effective_from"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    item_id: Mapped[int] = mapped_column(BigId, ForeignKey("items.id"), nullable=False)
+    cost: Mapped[int | None] = mapped_column(Integer())
+    effective_from: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
