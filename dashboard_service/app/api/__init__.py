@@ -1,0 +1,1 @@
+"""Routes of the dashboard service: public ``/dashboard`` and ``/internal/stores`` (consulting)."""

@@ -1,0 +1,165 @@
+"""Public dashboard endpoints, exactly as the contract describes them."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, TypeVar
+
+from flask import Blueprint, current_app, request
+from pydantic import BaseModel, ValidationError
+
+from salesync_common.api import endpoint
+from salesync_common.auth import current_store_id
+from salesync_common.errors import ApiError, NotFound
+
+from .. import services
+from ..models import db
+from ..schemas import (
+    REQ_ID_PATTERN,
+    ConsultingOut,
+    CostsIn,
+    CostsOut,
+    CostsSavedOut,
+    DateQuery,
+    PeriodQuery,
+    SalesOut,
+    SettlementOut,
+    VolumesOut,
+)
+from .limits import limiter, setting
+
+bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
+TAGS = ("dashboard",)
+_REQ_ID = re.compile(REQ_ID_PATTERN)
+NOT_COMPLETED = {"result": "not completed", "message": "컨설팅 진행 중"}
+Q = TypeVar("Q", bound=BaseModel)
+
+
+def parse_dates(model: type[Q]) -> Q:
+    """Dates from the query; the contract answers 400 (not 422) to bad or reversed dates."""
+    try:
+        return model.model_validate({key: request.args.get(key) for key in request.args})
+    except ValidationError as exc:
+        fields = {
+            ".".join(str(p) for p in e["loc"]) or "query": e["msg"]
+            for e in exc.errors(include_url=False, include_input=False)
+        }
+        raise ApiError(
+            "날짜를 YYYY-MM-DD 형식으로, 시작일이 종료일보다 늦지 않게(최대 366일) 입력하세요.",
+            status=400,
+            code="invalid_dates",
+            fields=fields,
+        ) from exc
+
+
+def sales_body(period: PeriodQuery) -> dict[str, Any]:
+    report = services.sales_report(current_store_id(), period.start, period.end)
+    return {
+        "result": "success",
+        "message": "매출 조회 성공",
+        "start_date": period.start.isoformat(),
+        "end_date": period.end.isoformat(),
+        "sales_volume": report.sales_volume,
+        "items": report.items_json(),
+    }
+
+
+@bp.get("/sales")
+@endpoint(
+    "Sales and profit per item over [start, end] (query start, end: YYYY-MM-DD)",
+    responses={200: SalesOut, 400: None},
+    extra_errors=(502, 503, 504),
+    tags=TAGS,
+)
+def sales() -> dict[str, Any]:
+    return sales_body(parse_dates(PeriodQuery))
+
+
+@bp.get("/volumes")
+@endpoint(
+    "Sales and profit per business day over [start, end], zeros included (≤ 366 days)",
+    responses={200: VolumesOut, 400: None},
+    extra_errors=(502, 503, 504),
+    tags=TAGS,
+)
+def volumes() -> dict[str, Any]:
+    period = parse_dates(PeriodQuery)
+    report = services.sales_report(current_store_id(), period.start, period.end)
+    return {
+        "result": "success",
+        "message": "기간별 매출 조회 성공",
+        "start_date": period.start.isoformat(),
+        "end_date": period.end.isoformat(),
+        "total": report.days,
+    }
+
+
+@bp.get("/costs")
+@endpoint("Items with their unit cost, by category", responses={200: CostsOut}, tags=TAGS)
+def costs() -> dict[str, Any]:
+    return {
+        "result": "success",
+        "message": "원가 조회 성공",
+        "items": services.get_costs(current_store_id()),
+    }
+
+
+@bp.post("/costs")
+@endpoint(
+    "Save edited unit costs (all or nothing; cost null = unchanged)",
+    body=CostsIn,
+    responses={200: CostsSavedOut},
+    tags=TAGS,
+)
+def save_costs(body: CostsIn) -> dict[str, Any]:
+    return {
+        "result": "success",
+        "message": "원가 등록 성공",
+        "items": services.save_costs(current_store_id(), body),
+    }
+
+
+@bp.get("/calculate")
+@limiter.limit(lambda: setting("settlement_rate_limit"))
+@endpoint(
+    "Settlement: text the day's total to the owner's phone (once per distinct figures)",
+    responses={200: SettlementOut, 400: None},
+    extra_errors=(422, 429, 502, 503, 504),
+    tags=TAGS,
+)
+def calculate() -> dict[str, Any]:
+    query = parse_dates(DateQuery)
+    sender = current_app.extensions["dashboard_sms"]
+    return services.settle(db.session, sender, current_store_id(), query.date)
+
+
+def consulting_body(req_id: str) -> dict[str, Any]:
+    if not _REQ_ID.match(req_id):
+        raise NotFound("존재하지 않는 컨설팅 요청입니다.", code="consulting_not_found")
+    row = services.find_result(db.session, current_store_id(), req_id)
+    if row is None:
+        # Not delivered yet (or never asked): the dashboard only knows what Kafka brought.
+        return dict(NOT_COMPLETED)
+    if row.status != "succeeded":
+        return {"result": "failed", "message": "컨설팅 생성에 실패했습니다. 다시 요청해 주세요."}
+    return {"result": "success", "message": "상담 요청 조회 성공", "consulting": row.advice or ""}
+
+
+@bp.get("/consulting/<req_id>")
+@endpoint(
+    "The advice for a consulting request (never blocks)",
+    responses={200: ConsultingOut, 404: None},
+    tags=TAGS,
+)
+def consulting(req_id: str) -> dict[str, Any]:
+    return consulting_body(req_id)
+
+
+@bp.get("/consulting/test/<req_id>")
+@endpoint(
+    "Same as /dashboard/consulting/<req_id> (path the frontend ships with)",
+    responses={200: ConsultingOut, 404: None},
+    tags=TAGS,
+)
+def consulting_test(req_id: str) -> dict[str, Any]:
+    return consulting_body(req_id)

@@ -1,0 +1,56 @@
+"""Internal endpoints for the consulting service (service credential, never routed by the BFF)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint
+
+from salesync_common.api import endpoint
+
+from .. import services
+from ..models import ConsultingResult, db
+from ..schemas import ConsultingStatusOut, PeriodQuery, SalesReportOut
+from .dashboard import parse_dates
+
+bp = Blueprint("internal_dashboard", __name__, url_prefix="/internal/stores")
+TAGS = ("internal",)
+
+
+@bp.get("/<id:store_id>/sales-report")
+@endpoint(
+    "The period's figures for the consulting prompt (sales + days + uncosted items)",
+    auth="service",
+    responses={200: SalesReportOut, 400: None},
+    extra_errors=(502, 503, 504),
+    tags=TAGS,
+)
+def sales_report(store_id: int) -> dict[str, Any]:
+    period = parse_dates(PeriodQuery)
+    report = services.sales_report(store_id, period.start, period.end)
+    return {
+        "result": "success",
+        "message": "매출 조회 성공",
+        "start_date": period.start.isoformat(),
+        "end_date": period.end.isoformat(),
+        "sales_volume": report.sales_volume,
+        "items": report.items_json(),
+        "days": report.days,
+        "uncosted_items": report.uncosted_items,
+    }
+
+
+@bp.get("/<id:store_id>/consulting/<req_id>")
+@endpoint(
+    "Has the dashboard received this consulting result? (status or null)",
+    auth="service",
+    responses={200: ConsultingStatusOut},
+    tags=TAGS,
+)
+def consulting_status(store_id: int, req_id: str) -> dict[str, Any]:
+    row = db.session.execute(
+        db.select(ConsultingResult.status).where(
+            ConsultingResult.req_id == req_id[:64], ConsultingResult.store_id == store_id
+        )
+    ).scalar_one_or_none()
+    return {"status": row}

@@ -1,0 +1,218 @@
+"""Dashboard use-cases: plain functions over a session and the sibling-service clients.
+
+Every cross-service read is one aggregated or batched call per data owner (no N+1): order
+``item-sales``, item ``cost-history`` (only for items with uncosted units), sale ``daily-totals``,
+store profile for the settlement text.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import Table, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
+
+from salesync_common.app import runtime
+from salesync_common.errors import ApiError, NotFound, UpstreamError
+from salesync_common.http import UpstreamResponse, expect_ok
+from salesync_common.timeutil import utcnow
+
+from .models import ConsultingResult, Settlement
+from .report import Report, build_report, items_needing_history
+from .schemas import CostsIn, ResultEvent
+from .sms import SmsSender, to_e164
+
+log = logging.getLogger(__name__)
+
+HISTORY_BATCH = 500  # the item service's limit of ids per call
+
+
+def _bad_gateway(dependency: str) -> UpstreamError:
+    return UpstreamError(
+        f"{dependency} 서비스가 올바르지 않은 응답을 보냈습니다.",
+        status=502,
+        code="bad_gateway",
+        extra={"dependency": dependency},
+    )
+
+
+def _get(service: str, path: str, params: dict[str, str] | None = None) -> Any:
+    return expect_ok(runtime().client(service).get(path, params=params), service)
+
+
+# --------------------------------------------------------------------------- reports
+
+
+def sales_report(store_id: int, start: date, end: date) -> Report:
+    period = {"start": start.isoformat(), "end": end.isoformat()}
+    base = f"/internal/stores/{store_id}"
+    order_body = _get("order", f"{base}/item-sales", period)
+    try:
+        rows = list(order_body["rows"])
+        ids = items_needing_history(rows)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise _bad_gateway("order") from exc
+    histories: dict[int, list[Mapping[str, Any]]] = {}
+    for offset in range(0, len(ids), HISTORY_BATCH):  # one call unless > 500 uncosted items
+        chunk = ids[offset : offset + HISTORY_BATCH]
+        body = _get("item", f"{base}/cost-history", {"ids": ",".join(map(str, chunk))})
+        try:
+            for entry in body["items"]:
+                histories[int(entry["item_id"])] = list(entry["history"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise _bad_gateway("item") from exc
+    totals = _get("sale", f"{base}/daily-totals", period)
+    try:
+        return build_report(start, end, rows, histories, totals)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise _bad_gateway("order/sale") from exc
+
+
+# --------------------------------------------------------------------------- costs
+
+
+def get_costs(store_id: int) -> list[dict[str, Any]]:
+    body = _get("item", f"/internal/stores/{store_id}/costs")
+    if not isinstance(body.get("items"), list):
+        raise _bad_gateway("item")
+    return body["items"]
+
+
+def _passthrough(response: UpstreamResponse) -> ApiError:
+    body = response.body if isinstance(response.body, dict) else {}
+    error = body.get("error") if isinstance(body.get("error"), dict) else {}
+    return ApiError(
+        body.get("message") or None,
+        status=response.status,
+        code=error.get("code"),
+        fields=error.get("fields") if isinstance(error.get("fields"), dict) else None,
+    )
+
+
+def save_costs(store_id: int, data: CostsIn) -> list[dict[str, Any]]:
+    changes = data.flatten()
+    if not changes:
+        return []
+    # Setting a cost is idempotent at the item service (same cost = no new history entry),
+    # so a retry after a timeout is safe.
+    response = (
+        runtime()
+        .client("item")
+        .post(
+            f"/internal/stores/{store_id}/costs",
+            json={"items": [{"item_id": item_id, "cost": cost} for item_id, cost in changes]},
+            idempotent=True,
+        )
+    )
+    if 400 <= response.status < 500:
+        raise _passthrough(response)  # unknown/foreign item: all or nothing, nothing changed
+    body = expect_ok(response, "item")
+    return list(body.get("items", []))
+
+
+# --------------------------------------------------------------------------- settlement
+
+
+def won(amount: int) -> str:
+    return f"{amount:,}원"
+
+
+def settlement_text(store_name: str, day: date, sales_volume: int, payments: int) -> str:
+    total = won(sales_volume)
+    return f"[Salesync] {store_name} {day.isoformat()} 매출 합계 {total} (결제 {payments}건)"
+
+
+def _insert_ignoring_duplicates(conn: Connection | Session, table: Table, values: dict) -> int:
+    """INSERT ... ON CONFLICT DO NOTHING (PostgreSQL and SQLite); returns rows inserted."""
+    dialect = conn.get_bind().dialect.name if isinstance(conn, Session) else conn.dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    result = conn.execute(insert(table).values(**values).on_conflict_do_nothing())
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def settle(session: Session, sender: SmsSender, store_id: int, day: date) -> dict[str, Any]:
+    store_response = runtime().client("store").get(f"/internal/stores/{store_id}")
+    if store_response.status == 404:
+        raise NotFound("존재하지 않는 매장입니다.", code="store_not_found")
+    store = expect_ok(store_response, "store")
+    totals = _get(
+        "sale",
+        f"/internal/stores/{store_id}/daily-totals",
+        {"start": day.isoformat(), "end": day.isoformat()},
+    )
+    try:
+        sales_volume, payments = int(totals["sales_volume"]), int(totals["payments"])
+        phone, store_name = str(store["phone"]), str(store["store_name"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise _bad_gateway("store/sale") from exc
+    phone_e164 = to_e164(phone)
+    text = settlement_text(store_name, day, sales_volume, payments)
+
+    # The (store, day) row is created if missing and locked: concurrent taps wait here, so one
+    # text goes out per distinct set of figures (the SNS call is bounded by its timeouts).
+    _insert_ignoring_duplicates(
+        session, Settlement.__table__, {"store_id": store_id, "business_date": day}
+    )
+    row = session.execute(
+        select(Settlement)
+        .where(Settlement.store_id == store_id, Settlement.business_date == day)
+        .with_for_update()
+    ).scalar_one()
+    if row.sent_at is not None and (row.sales_volume, row.payments) == (sales_volume, payments):
+        session.commit()
+        return {"result": "success", "message": "정산 완료: 메시지 전송 완료", "already_sent": True}
+    try:
+        message_id = sender.send(phone_e164, text)
+    except Exception:
+        session.rollback()
+        raise
+    row.sales_volume, row.payments = sales_volume, payments
+    row.message_id, row.sent_at = message_id, utcnow()
+    session.commit()
+    return {"result": "success", "message": "정산 완료: 메시지 전송 완료", "already_sent": False}
+
+
+# --------------------------------------------------------------------------- consulting results
+
+
+def parse_result_event(value: Mapping[str, Any]) -> ResultEvent | None:
+    try:
+        return ResultEvent.model_validate(dict(value))
+    except ValidationError:
+        log.warning("skipping a consulting result that does not match the schema")
+        return None
+
+
+def store_result(conn: Connection, event: ResultEvent) -> bool:
+    """Store one result; a duplicate ``req_id`` (redelivery) is ignored. True if stored now."""
+    inserted = _insert_ignoring_duplicates(
+        conn,
+        ConsultingResult.__table__,
+        {
+            "req_id": event.req_id,
+            "store_id": event.store_id,
+            "status": event.status,
+            "advice": event.advice,
+            "model": event.model,
+            "event_id": event.event_id,
+            "created_at": event.created_at,
+            "received_at": utcnow(),
+        },
+    )
+    return inserted > 0
+
+
+def find_result(session: Session, store_id: int, req_id: str) -> ConsultingResult | None:
+    """The store's own result, None when not (yet) delivered; another store's id is a 404."""
+    row = session.execute(
+        select(ConsultingResult).where(ConsultingResult.req_id == req_id)
+    ).scalar_one_or_none()
+    if row is not None and row.store_id != store_id:
+        raise NotFound("존재하지 않는 컨설팅 요청입니다.", code="consulting_not_found")
+    return row
