@@ -83,7 +83,12 @@ class Frontend:
     def call(self, method: str, path: str, **kwargs) -> requests.Response:
         headers = {**self.headers(), **kwargs.pop("headers", {})}
         return self.session.request(
-            method, self.base_url + path, headers=headers, timeout=30, allow_redirects=False, **kwargs
+            method,
+            self.base_url + path,
+            headers=headers,
+            timeout=30,
+            allow_redirects=False,
+            **kwargs,
         )
 
     def get(self, path: str, **kwargs) -> requests.Response:

@@ -80,15 +80,22 @@ def test_whole_journey(frontend: Frontend, stack, moto_sns: str) -> None:
     frontend.token, frontend.csrf = login["access_token"], login["csrf_token"]
     profile = ok(frontend.get("/stores/"))["store"]
     assert profile["store_id"] == store_id and profile["owner_name"] == OWNER["owner_name"]
-    assert ok(frontend.post("/stores/pwcheck", {"password": OWNER["password"]}))["result"] == "success"
+    assert (
+        ok(frontend.post("/stores/pwcheck", {"password": OWNER["password"]}))["result"] == "success"
+    )
     assert ok(frontend.post("/stores/pwcheck", {"password": "nope"}))["result"] == "failed"
     changed = ok(frontend.put(f"/stores/{store_id}", {"password": "second-password"}))
     assert changed == {"result": "success", "message": "매장 정보 수정 성공", "store_id": store_id}
-    assert frontend.post(
-        "/stores/login", {"username": OWNER["username"], "password": OWNER["password"]}
-    ).status_code == 400
+    assert (
+        frontend.post(
+            "/stores/login", {"username": OWNER["username"], "password": OWNER["password"]}
+        ).status_code
+        == 400
+    )
     login = ok(
-        frontend.post("/stores/login", {"username": OWNER["username"], "password": "second-password"})
+        frontend.post(
+            "/stores/login", {"username": OWNER["username"], "password": "second-password"}
+        )
     )
     frontend.token = login["access_token"]
 
@@ -101,15 +108,26 @@ def test_whole_journey(frontend: Frontend, stack, moto_sns: str) -> None:
     categories = ok(frontend.get("/categories/"))
     assert [c["id"] for c in categories["categories"]] == sorted([food, drinks, empty])
     assert categories["store_id"] == store_id
-    ramen = ok(frontend.post(f"/categories/{food}/items", {"name": "라면", "price": "4000"}), 201)["id"]
-    gimbap = ok(frontend.post(f"/categories/{food}/items", {"name": "김밥", "price": 3000}), 201)["id"]
-    cola = ok(frontend.post(f"/categories/{drinks}/items", {"name": "콜라", "price": "2000"}), 201)["id"]
-    temp = ok(frontend.post(f"/categories/{drinks}/items", {"name": "임시", "price": "100"}), 201)["id"]
+    ramen = ok(frontend.post(f"/categories/{food}/items", {"name": "라면", "price": "4000"}), 201)[
+        "id"
+    ]
+    gimbap = ok(frontend.post(f"/categories/{food}/items", {"name": "김밥", "price": 3000}), 201)[
+        "id"
+    ]
+    cola = ok(frontend.post(f"/categories/{drinks}/items", {"name": "콜라", "price": "2000"}), 201)[
+        "id"
+    ]
+    temp = ok(frontend.post(f"/categories/{drinks}/items", {"name": "임시", "price": "100"}), 201)[
+        "id"
+    ]
     dup = frontend.post(f"/categories/{food}/items", {"name": "라면", "price": "5000"})
     assert dup.status_code == 409
-    assert ok(frontend.put(f"/categories/items/{gimbap}", {"name": "참치김밥", "price": "3500"}))[
-        "result"
-    ] == "success"
+    assert (
+        ok(frontend.put(f"/categories/items/{gimbap}", {"name": "참치김밥", "price": "3500"}))[
+            "result"
+        ]
+        == "success"
+    )
     assert ok(frontend.delete(f"/categories/items/{temp}"))["item_id"] == temp
     menu = ok(frontend.get("/categories/items"))["categories"]
     assert [c["category_id"] for c in menu] == sorted([food, drinks, empty])
@@ -121,14 +139,18 @@ def test_whole_journey(frontend: Frontend, stack, moto_sns: str) -> None:
     # -- orders on several tables, the kiosk's table 0 included ---------------------------
     assert ok(frontend.get("/orders/unpaids"))["orders"] == []
     assert ok(frontend.get("/orders/unpaids/1")) == {"carts": []}
-    first = ok(frontend.post("/orders/", {"table_no": 1, "carts": [{"item_id": ramen, "quantity": 2}]}))
+    first = ok(
+        frontend.post("/orders/", {"table_no": 1, "carts": [{"item_id": ramen, "quantity": 2}]})
+    )
     assert first["result"] == "success" and first["table_no"] == 1
     ok(frontend.post("/orders/", {"table_no": 0, "carts": [{"item_id": cola, "quantity": 3}]}))
     ok(frontend.post("/orders/", {"table_no": 2, "carts": [{"item_id": gimbap, "quantity": 1}]}))
     empty_order = ok(frontend.post("/orders/", {"table_no": 5, "carts": []}))
     assert empty_order == {"result": "failed", "message": "주문 등록 실패 : 주문 내역 없음"}
     # a second terminal adds to table 1: still one open order
-    again = ok(frontend.post("/orders/", {"table_no": 1, "carts": [{"item_id": cola, "quantity": 1}]}))
+    again = ok(
+        frontend.post("/orders/", {"table_no": 1, "carts": [{"item_id": cola, "quantity": 1}]})
+    )
     assert again["order_id"] == first["order_id"]
     unpaid = ok(frontend.get("/orders/unpaids"))
     assert unpaid["store_id"] == str(store_id)
@@ -140,7 +162,10 @@ def test_whole_journey(frontend: Frontend, stack, moto_sns: str) -> None:
     edited = ok(
         frontend.put(
             "/orders/",
-            {"table_no": 1, "carts": [{"item_id": ramen, "quantity": 1}, {"item_id": gimbap, "quantity": 2}]},
+            {
+                "table_no": 1,
+                "carts": [{"item_id": ramen, "quantity": 1}, {"item_id": gimbap, "quantity": 2}],
+            },
         )
     )
     assert edited["result"] == "success"
@@ -155,13 +180,19 @@ def test_whole_journey(frontend: Frontend, stack, moto_sns: str) -> None:
     }
 
     # -- payment: card and cash -------------------------------------------------------------
-    card = ok(frontend.post("/sales/", {"table_no": 1, "payment_type": "카드", "total_price": 11000}), 201)
+    card = ok(
+        frontend.post("/sales/", {"table_no": 1, "payment_type": "카드", "total_price": 11000}), 201
+    )
     assert card["result"] == "success" and isinstance(card["id"], int)
     wrong = frontend.post("/sales/", {"table_no": 0, "payment_type": "현금", "total_price": 1})
     assert wrong.status_code == 409 and wrong.json()["total_price"] == 6000
     assert ok(frontend.get("/orders/unpaids/0"))["total_price"] == 6000  # nothing paid
-    cash = ok(frontend.post("/sales/", {"table_no": 0, "payment_type": "현금", "total_price": 6000}), 201)
-    again_paid = ok(frontend.post("/sales/", {"table_no": 0, "payment_type": "현금", "total_price": 6000}))
+    cash = ok(
+        frontend.post("/sales/", {"table_no": 0, "payment_type": "현금", "total_price": 6000}), 201
+    )
+    again_paid = ok(
+        frontend.post("/sales/", {"table_no": 0, "payment_type": "현금", "total_price": 6000})
+    )
     assert again_paid == {"result": "failed", "message": "결제 등록 실패"}
     assert ok(frontend.get("/orders/unpaids"))["orders"] == []
     sales = ok(frontend.get("/sales/"))["sales"]
@@ -192,7 +223,9 @@ def test_whole_journey(frontend: Frontend, stack, moto_sns: str) -> None:
     start = (date.fromisoformat(today) - timedelta(days=3)).isoformat()
     volumes = ok(frontend.get(f"/bff/volumes?start={start}&end={today}"))
     assert [d["date"] for d in volumes["total"]][-1] == today and len(volumes["total"]) == 4
-    assert volumes["total"][0]["sales_volume"] == 0 and volumes["total"][-1]["sales_volume"] == 17000
+    assert (
+        volumes["total"][0]["sales_volume"] == 0 and volumes["total"][-1]["sales_volume"] == 17000
+    )
     assert frontend.get(f"/bff/volumes?start={today}&end={start}").status_code == 400
 
     # -- consulting: the test aliases and the real paths ------------------------------------
@@ -231,7 +264,9 @@ def test_service_stopped_mid_journey(frontend: Frontend, stack) -> None:
     created = ok(frontend.post("/stores/", {**OWNER, "username": "outage-owner"}), 201)
     frontend.token = created["token"]["access_token"]
     category = ok(frontend.post("/categories/", {"name": "메뉴"}), 201)["id"]
-    item = ok(frontend.post(f"/categories/{category}/items", {"name": "떡볶이", "price": "5000"}), 201)["id"]
+    item = ok(
+        frontend.post(f"/categories/{category}/items", {"name": "떡볶이", "price": "5000"}), 201
+    )["id"]
     ok(frontend.post("/orders/", {"table_no": 3, "carts": [{"item_id": item, "quantity": 2}]}))
 
     stack.stop_service("order")
@@ -240,7 +275,9 @@ def test_service_stopped_mid_journey(frontend: Frontend, stack) -> None:
         assert down.status_code == 503
         assert down.json()["result"] == "failed"
         assert down.headers["Content-Type"].startswith("application/json")
-        pay = frontend.post("/sales/", {"table_no": 3, "payment_type": "카드", "total_price": 10000})
+        pay = frontend.post(
+            "/sales/", {"table_no": 3, "payment_type": "카드", "total_price": 10000}
+        )
         assert pay.status_code in (502, 503, 504)
         assert ok(frontend.get("/sales/"))["sales"] == []  # nothing recorded
         assert ok(frontend.get("/categories/items"))["categories"]  # the rest still works
@@ -249,5 +286,7 @@ def test_service_stopped_mid_journey(frontend: Frontend, stack) -> None:
 
     unpaid = ok(frontend.get("/orders/unpaids/3"))
     assert unpaid["total_price"] == 10000  # nothing lost
-    paid = ok(frontend.post("/sales/", {"table_no": 3, "payment_type": "카드", "total_price": 10000}), 201)
+    paid = ok(
+        frontend.post("/sales/", {"table_no": 3, "payment_type": "카드", "total_price": 10000}), 201
+    )
     assert ok(frontend.get("/sales/"))["sales"][0]["id"] == paid["id"]

@@ -44,7 +44,9 @@ def _seed(frontend: Frontend) -> None:
     frontend.token = created["token"]["access_token"]
     category = frontend.post("/categories/", {"name": "기본"}).json()["id"]
     item = frontend.post(f"/categories/{category}/items", {"name": "기본 메뉴", "price": "1000"})
-    frontend.post("/orders/", {"table_no": 1, "carts": [{"item_id": item.json()["id"], "quantity": 1}]})
+    frontend.post(
+        "/orders/", {"table_no": 1, "carts": [{"item_id": item.json()["id"], "quantity": 1}]}
+    )
 
 
 def test_public_api_conforms_to_its_document(stack) -> None:
@@ -88,7 +90,9 @@ def test_public_api_conforms_to_its_document(stack) -> None:
     result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=1500)
     print(result.stdout[-6000:])
     cases = re.findall(r"(\d[\d,]*) (?:generated|test cases)", result.stdout)
-    print(f"schemathesis test cases: {cases[-1] if cases else 'unknown'} over {operations} operations")
+    print(
+        f"schemathesis test cases: {cases[-1] if cases else 'unknown'} over {operations} operations"
+    )
     (REPO / "var" / "e2e" / "schemathesis.summary").write_text(
         json.dumps({"operations": operations, "cases": cases[-1] if cases else None})
     )
