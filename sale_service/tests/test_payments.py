@@ -1,0 +1,480 @@
+"""Payment, refund and totals rules with an in-memory order gateway (PostgreSQL for the sales)."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+from devstack.testing import auth_headers, count_queries, token_for
+from sale_service.app import services
+from sale_service.app.models import Sale, db
+from sale_service.app.worker import GATEWAY_EXTENSION
+from salesync_common.auth import SERVICE_TOKEN_HEADER
+
+from .fakes import FakeOrders
+
+_stores = itertools.count(500)
+
+
+@pytest.fixture(scope="module")
+def app(service_app):
+    return service_app("sale_service")
+
+
+@pytest.fixture()
+def orders(app):
+    fake = FakeOrders()
+    app.extensions[GATEWAY_EXTENSION] = fake
+    yield fake
+    app.extensions.pop(GATEWAY_EXTENSION, None)
+
+
+@pytest.fixture()
+def store():
+    return next(_stores)
+
+
+@pytest.fixture()
+def client(app):
+    return app.test_client()
+
+
+def pay(client, store_id, table_no, total, payment_type="카드", **headers):
+    return client.post(
+        "/sales/",
+        json={"table_no": table_no, "payment_type": payment_type, "total_price": total},
+        headers={**auth_headers(token_for(store_id)), **headers},
+    )
+
+
+def sales_of(app, store_id):
+    with app.app_context():
+        rows = db.session.scalars(select(Sale).where(Sale.store_id == store_id).order_by(Sale.id))
+        result = list(rows)
+        db.session.commit()
+        return result
+
+
+def service_headers(app):
+    return {SERVICE_TOKEN_HEADER: app.extensions["salesync"].tokens.token()}
+
+
+def test_pay_records_the_server_total_and_links_the_order(app, client, orders, store):
+    order = orders.open_table(store, 3, 18000)
+    response = pay(client, store, 3, 18000, "카드")
+    assert response.status_code == 201
+    assert response.json == {
+        "result": "success",
+        "message": "결제 등록 성공",
+        "id": response.json["id"],
+    }
+    [sale] = sales_of(app, store)
+    assert sale.id == response.json["id"]
+    assert (sale.status, sale.order_id, sale.total_price) == ("completed", order.order_id, 18000)
+    assert (sale.payment_type, sale.payment_label, sale.table_no) == ("card", "카드", 3)
+    assert sale.business_date.isoformat() == order.paid_business_date
+    assert sale.lease_until is None and sale.completed_at is not None
+    assert order.status == "paid" and order.paid_sale_id == sale.id
+    # The table has no open order any more: a second payment fails cleanly.
+    again = pay(client, store, 3, 18000)
+    assert again.status_code == 200
+    assert again.json == {"result": "failed", "message": "결제 등록 실패"}
+    assert len(sales_of(app, store)) == 1
+
+
+@pytest.mark.parametrize(
+    ("label", "expected"),
+    [("카드", "card"), ("현금", "cash"), ("card", "card"), (" CASH ", "cash"), ("상품권", "other")],
+)
+def test_payment_type_is_normalised(app, client, orders, store, label, expected):
+    orders.open_table(store, 1, 1000)
+    assert pay(client, store, 1, 1000, label).status_code == 201
+    [sale] = sales_of(app, store)
+    assert sale.payment_type == expected and sale.payment_label == label.strip()
+
+
+def test_no_open_order_is_failed_and_writes_nothing(app, client, orders, store):
+    orders.open_table(store + 10_000, 1, 1000)  # another store's table 1
+    response = pay(client, store, 1, 1000)
+    assert (response.status_code, response.json["result"]) == (200, "failed")
+    assert response.json["message"] == "결제 등록 실패"
+    assert sales_of(app, store) == []
+
+
+def test_client_total_mismatch_is_409_and_nothing_paid(app, client, orders, store):
+    order = orders.open_table(store, 2, 25000)
+    response = pay(client, store, 2, 24000)
+    assert response.status_code == 409
+    assert response.json["result"] == "failed"
+    assert response.json["total_price"] == 25000
+    assert response.json["message"] == services.MISMATCH_MESSAGE
+    assert sales_of(app, store) == [] and orders.pay_calls == 0
+    assert order.status == "open"
+
+
+def test_total_changed_between_read_and_pay_aborts_and_answers_409(app, client, orders, store):
+    order = orders.open_table(store, 2, 5000)
+    real_pay = orders.pay
+
+    def edited_meanwhile(*args, **kwargs):
+        order.total_price = 7000  # a line was added after our read
+        return real_pay(*args, **kwargs)
+
+    orders.pay = edited_meanwhile
+    response = pay(client, store, 2, 5000)
+    assert response.status_code == 409 and response.json["total_price"] == 7000
+    [sale] = sales_of(app, store)
+    assert sale.status == "aborted" and order.status == "open"
+    orders.pay = real_pay
+    # The aborted attempt does not block paying the new total (one *live* sale per order).
+    retry = pay(client, store, 2, 7000)
+    assert retry.status_code == 201
+    assert [s.status for s in sales_of(app, store)] == ["aborted", "completed"]
+
+
+def test_not_payable_aborts_and_fails(app, client, orders, store):
+    order = orders.open_table(store, 4, 3000)
+    real_pay = orders.pay
+
+    def cancelled_meanwhile(*args, **kwargs):
+        order.status = "cancelled"
+        return real_pay(*args, **kwargs)
+
+    orders.pay = cancelled_meanwhile
+    response = pay(client, store, 4, 3000)
+    assert response.status_code == 200 and response.json["result"] == "failed"
+    assert [s.status for s in sales_of(app, store)] == ["aborted"]
+
+
+def test_idempotency_key_returns_the_first_answer(app, client, orders, store):
+    orders.open_table(store, 5, 9000)
+    first = pay(client, store, 5, 9000, **{"Idempotency-Key": "pay-5"})
+    second = pay(client, store, 5, 9000, **{"Idempotency-Key": "pay-5"})
+    assert first.status_code == second.status_code == 201
+    assert first.json == second.json
+    assert second.headers.get("Idempotent-Replayed") == "true"
+    assert len(sales_of(app, store)) == 1 and orders.pay_calls == 1
+
+
+def test_concurrent_payments_of_one_table_make_one_sale(app, orders, store):
+    order = orders.open_table(store, 6, 12000)
+    orders.pay_delay = 0.05  # widen the race window
+    answers: list[tuple[int, dict]] = []
+    barrier = threading.Barrier(10)
+
+    def attempt():
+        barrier.wait()
+        response = pay(app.test_client(), store, 6, 12000)
+        answers.append((response.status_code, response.json))
+
+    threads = [threading.Thread(target=attempt) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    successes = [body for status, body in answers if status == 201]
+    failures = [body for status, body in answers if status == 200]
+    assert len(successes) == 1 and len(failures) == 9
+    assert all(body == {"result": "failed", "message": "결제 등록 실패"} for body in failures)
+    sales = sales_of(app, store)
+    assert [(s.status, s.id) for s in sales] == [("completed", successes[0]["id"])]
+    assert order.paid_sale_id == successes[0]["id"]
+
+
+def test_order_service_down_is_503_and_records_nothing(app, client, orders, store):
+    orders.open_table(store, 1, 1000)
+    orders.down = True
+    response = pay(client, store, 1, 1000)
+    assert response.status_code == 503
+    assert response.json["result"] == "failed"
+    assert response.json["error"]["code"] == "dependency_unavailable"
+    assert sales_of(app, store) == []
+
+
+def test_lost_pay_answer_is_finished_by_the_retry(app, client, orders, store):
+    """The order service paid but its answer was lost (503): the retry completes that sale."""
+    order = orders.open_table(store, 7, 4000)
+    orders.pay_down = True
+    first = pay(client, store, 7, 4000, **{"Idempotency-Key": "k7"})
+    assert first.status_code == 503
+    [sale] = sales_of(app, store)
+    assert sale.status == "pending" and sale.lease_until is None
+    assert order.paid_sale_id == sale.id
+    orders.pay_down = False
+    retry = pay(client, store, 7, 4000, **{"Idempotency-Key": "k7"})
+    assert retry.status_code == 201 and retry.json["id"] == sale.id
+    [sale] = sales_of(app, store)
+    assert sale.status == "completed"
+    assert sale.business_date.isoformat() == order.paid_business_date
+
+
+def test_pay_never_applied_is_taken_over_by_the_retry(app, client, orders, store):
+    """The pay call failed before reaching the order: the retry reuses the pending sale."""
+    order = orders.open_table(store, 8, 4500)
+    orders.down = True
+    real_open = orders.open_order
+    orders.open_order = lambda *a: (setattr(orders, "down", False), real_open(*a))[1]
+    orders.pay_calls = 0
+
+    def down_pay(*args, **kwargs):
+        from .fakes import unavailable
+
+        raise unavailable()
+
+    real_pay = orders.pay
+    orders.pay = down_pay
+    first = pay(client, store, 8, 4500)
+    assert first.status_code == 503
+    [pending] = sales_of(app, store)
+    assert pending.status == "pending" and order.status == "open"
+    orders.pay = real_pay
+    retry = pay(client, store, 8, 4500, "현금")
+    assert retry.status_code == 201 and retry.json["id"] == pending.id
+    [sale] = sales_of(app, store)
+    assert (sale.status, sale.payment_type) == ("completed", "cash")
+    assert order.paid_sale_id == sale.id
+
+
+def test_crash_after_order_paid_is_finished_by_a_retry(app, client, orders, store, monkeypatch):
+    """The sale service fails after the order was marked paid, before completing the sale."""
+    order = orders.open_table(store, 9, 6000)
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("process died")
+
+    monkeypatch.setattr(services, "_complete", crash)
+    first = pay(client, store, 9, 6000, **{"Idempotency-Key": "k9"})
+    assert first.status_code == 500 and first.is_json
+    [sale] = sales_of(app, store)
+    assert sale.status == "pending" and order.paid_sale_id == sale.id
+    monkeypatch.undo()
+    retry = pay(client, store, 9, 6000, **{"Idempotency-Key": "k9"})
+    assert retry.status_code == 201 and retry.json["id"] == sale.id
+    sales = sales_of(app, store)
+    assert [(s.id, s.status) for s in sales] == [(sale.id, "completed")]
+
+
+def test_hard_crash_is_finished_by_the_recovery_pass(app, client, orders, store, monkeypatch):
+    """Nothing after the pay call is written (the lease stays): recovery completes it later."""
+    order = orders.open_table(store, 10, 7000)
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("process died")
+
+    monkeypatch.setattr(services, "_complete", crash)
+    monkeypatch.setattr(services, "_release", lambda *args: None)
+    assert pay(client, store, 10, 7000).status_code == 500
+    monkeypatch.undo()
+    [sale] = sales_of(app, store)
+    assert sale.status == "pending" and sale.lease_until is not None
+    # Within the lease a retry cannot tell the crash from an in-flight payment: clean failure.
+    retry = pay(client, store, 10, 7000)
+    assert retry.status_code == 200 and retry.json["result"] == "failed"
+    with app.app_context():
+        # Too young for the pass, and still leased: untouched.
+        assert services.recover_pending(db.session, orders)[services.COMPLETED] == 0
+        later = datetime.now(UTC) + services.LEASE + timedelta(seconds=1)
+        counts = services.recover_pending(db.session, orders, now=later)
+    assert counts[services.COMPLETED] >= 1
+    [sale] = sales_of(app, store)
+    assert sale.status == "completed" and order.paid_sale_id == sale.id
+    assert sale.business_date.isoformat() == order.paid_business_date
+
+
+def test_recovery_aborts_what_the_order_did_not_take(app, orders, store):
+    open_order = orders.open_table(store, 11, 1000)
+    cancelled = orders.open_table(store, 12, 1000)
+    cancelled.status = "cancelled"
+    other = orders.open_table(store, 13, 1000)
+    other.status, other.paid_sale_id = "paid", 999_999
+    old = datetime.now(UTC) - timedelta(minutes=10)
+    with app.app_context():
+        ids = {}
+        for order in (open_order, cancelled, other):
+            sale = Sale(
+                store_id=store,
+                order_id=order.order_id,
+                table_no=order.table_no,
+                total_price=1000,
+                payment_type="card",
+                payment_label="카드",
+                status="pending",
+                business_date=date(2026, 11, 23),
+                created_at=old,
+                pay_attempted_at=old,
+            )
+            db.session.add(sale)
+            db.session.commit()
+            ids[order.order_id] = sale.id
+        # A pay call for the open order's sale started just now: it may still land.
+        db.session.execute(
+            update(Sale)
+            .where(Sale.id == ids[open_order.order_id])
+            .values(pay_attempted_at=datetime.now(UTC))
+        )
+        db.session.commit()
+        services.recover_pending(db.session, orders)
+    status = {s.order_id: s.status for s in sales_of(app, store)}
+    assert status == {
+        open_order.order_id: "pending",
+        cancelled.order_id: "aborted",
+        other.order_id: "aborted",
+    }
+    with app.app_context():
+        quiet = datetime.now(UTC) + services.PAY_QUIET + timedelta(seconds=1)
+        services.recover_pending(db.session, orders, now=quiet)
+    assert {s.status for s in sales_of(app, store)} == {"aborted"}
+    assert open_order.status == "open"
+
+
+def test_pay_path_is_lean(app, client, orders, store):
+    orders.open_table(store, 14, 1000)
+    with app.app_context(), count_queries(db.engine) as statements:
+        assert pay(client, store, 14, 1000).status_code == 201
+    sale_statements = [s for s in statements if "sales" in s]
+    assert len(sale_statements) == 2, sale_statements  # INSERT pending, UPDATE completed
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"table_no": 1, "payment_type": "카드"},
+        {"table_no": "1", "payment_type": "카드", "total_price": 1000},
+        {"table_no": 1, "payment_type": "카드", "total_price": -1},
+        {"table_no": 1, "payment_type": "카드", "total_price": 1.5},
+        {"table_no": 1, "payment_type": "", "total_price": 1000},
+        {"table_no": 1, "payment_type": "x" * 51, "total_price": 1000},
+        {"table_no": 10_000, "payment_type": "카드", "total_price": 1000},
+        {"table_no": True, "payment_type": "카드", "total_price": 1000},
+        {"table_no": 1, "payment_type": 3, "total_price": 1000},
+    ],
+)
+def test_bad_bodies_are_422_and_write_nothing(app, client, orders, store, body):
+    orders.open_table(store, 1, 1000)
+    response = client.post("/sales/", json=body, headers=auth_headers(token_for(store)))
+    assert response.status_code == 422 and response.json["result"] == "failed"
+    assert sales_of(app, store) == [] and orders.pay_calls == 0
+
+
+def test_malformed_and_unauthenticated(client, orders, store):
+    headers = auth_headers(token_for(store))
+    assert client.post("/sales/", data="{", headers=headers).status_code == 400
+    assert client.post("/sales/", json=[1], headers=headers).status_code == 400
+    assert client.post("/sales/", json={"table_no": 1}).status_code == 401
+    assert client.get("/sales/").status_code == 401
+    assert client.delete("/sales/1").status_code == 401
+
+
+def test_list_refund_and_ownership(app, client, orders, store):
+    for table, total in ((1, 1000), (2, 2000), (3, 3000)):
+        orders.open_table(store, table, total)
+        assert pay(client, store, table, total, "현금" if table == 2 else "카드").status_code == 201
+    headers = auth_headers(token_for(store))
+    listed = client.get("/sales/", headers=headers)
+    assert listed.status_code == 200
+    sales = listed.json["sales"]
+    assert [s["total_price"] for s in sales] == [1000, 2000, 3000]
+    assert [s["payment_type"] for s in sales] == ["card", "cash", "card"]
+    assert all(s["sale_date"].endswith("+09:00") and not s["refunded"] for s in sales)
+    first = sales[0]["id"]
+    # Another store cannot see, nor refund, these sales.
+    stranger = auth_headers(token_for(store + 10_000))
+    assert client.get("/sales/", headers=stranger).json == {"sales": []}
+    assert client.delete(f"/sales/{first}", headers=stranger).status_code == 404
+    refunded = client.delete(f"/sales/{first}", headers=headers)
+    assert refunded.status_code == 200
+    assert refunded.json == {"result": "success", "message": "결제 취소 성공"}
+    again = client.delete(f"/sales/{first}", headers=headers)
+    assert again.status_code == 409 and again.json["error"]["code"] == "already_refunded"
+    assert client.delete("/sales/2147483647", headers=headers).status_code == 404
+    assert client.delete("/sales/2147483648", headers=headers).status_code == 404
+    sales = client.get("/sales/", headers=headers).json["sales"]
+    assert (sales[0]["id"], sales[0]["refunded"], sales[0]["status"]) == (first, True, "refunded")
+    [row] = [s for s in sales_of(app, store) if s.id == first]
+    assert row.refunded_at is not None and row.status == "completed"
+
+
+def test_daily_totals_net_refunds_and_split_business_days(app, client, orders, store):
+    seoul_2359 = datetime(2026, 11, 23, 14, 59, tzinfo=UTC)  # 23:59 in Seoul
+    seoul_0001 = datetime(2026, 11, 23, 15, 1, tzinfo=UTC)  # 00:01 the next day in Seoul
+    ids = []
+    for table, (moment, total, label) in enumerate(
+        [
+            (seoul_2359, 10000, "카드"),
+            (seoul_2359, 5000, "현금"),
+            (seoul_0001, 7000, "카드"),
+            (seoul_0001, 3000, "상품권"),
+        ],
+        start=1,
+    ):
+        orders.clock = moment
+        orders.open_table(store, table, total)
+        response = pay(client, store, table, total, label)
+        assert response.status_code == 201
+        ids.append(response.json["id"])
+    headers = auth_headers(token_for(store))
+    assert client.delete(f"/sales/{ids[1]}", headers=headers).status_code == 200
+    assert client.delete(f"/sales/{ids[3]}", headers=headers).status_code == 200
+    response = client.get(
+        f"/internal/stores/{store}/daily-totals?start=2026-11-23&end=2026-11-24",
+        headers=service_headers(app),
+    )
+    assert response.status_code == 200
+    assert response.json == {
+        "days": [
+            {"date": "2026-11-23", "sales_volume": 10000, "payments": 1, "refunded": 5000},
+            {"date": "2026-11-24", "sales_volume": 7000, "payments": 1, "refunded": 3000},
+        ],
+        "by_payment_type": [
+            {"payment_type": "card", "sales_volume": 17000, "payments": 2},
+            {"payment_type": "cash", "sales_volume": 0, "payments": 0},
+            {"payment_type": "other", "sales_volume": 0, "payments": 0},
+        ],
+        "sales_volume": 17000,
+        "payments": 2,
+    }
+    one_day = client.get(
+        f"/internal/stores/{store}/daily-totals?start=2026-11-24&end=2026-11-24",
+        headers=service_headers(app),
+    ).json
+    assert one_day["sales_volume"] == 7000 and [d["date"] for d in one_day["days"]] == [
+        "2026-11-24"
+    ]
+    # The listing shows the store's local time of each sale.
+    listed = client.get("/sales/", headers=headers).json["sales"]
+    assert listed[0]["sale_date"] == "2026-11-23T23:59:00+09:00"
+    assert listed[-1]["sale_date"] == "2026-11-24T00:01:00+09:00"
+
+
+def test_daily_totals_is_internal_and_validated(app, client, store):
+    path = f"/internal/stores/{store}/daily-totals"
+    user = auth_headers(token_for(store))
+    assert client.get(f"{path}?start=2026-11-01&end=2026-11-02", headers=user).status_code == 401
+    service = service_headers(app)
+    empty = client.get(f"{path}?start=2026-11-01&end=2026-11-02", headers=service)
+    assert empty.status_code == 200
+    assert empty.json == {"days": [], "by_payment_type": [], "sales_volume": 0, "payments": 0}
+    for query in (
+        "start=2026-11-02&end=2026-11-01",
+        "start=2026-11-01",
+        "start=2026-02-30&end=2026-03-01",
+        "start=2025-01-01&end=2026-11-01",
+        "start=x&end=y",
+    ):
+        response = client.get(f"{path}?{query}", headers=service)
+        assert response.status_code == 422, query
+        assert response.json["result"] == "failed"
+
+
+def test_daily_totals_is_one_query_per_grouping(app, client, store):
+    with app.app_context(), count_queries(db.engine) as statements:
+        client.get(
+            f"/internal/stores/{store}/daily-totals?start=2026-01-01&end=2026-12-31",
+            headers=service_headers(app),
+        )
+    assert len([s for s in statements if "GROUP BY" in s]) == 2
