@@ -128,9 +128,10 @@ def settlement_text(store_name: str, day: date, sales_volume: int, payments: int
     return f"[Salesync] {store_name} {day.isoformat()} 매출 합계 {total} (결제 {payments}건)"
 
 
-def _insert_ignoring_duplicates(conn: Connection | Session, table: Table, values: dict) -> int:
+def _insert_ignoring_duplicates(conn: Any, table: Table, values: dict[str, Any]) -> int:
     """INSERT ... ON CONFLICT DO NOTHING (PostgreSQL and SQLite); returns rows inserted."""
-    dialect = conn.get_bind().dialect.name if isinstance(conn, Session) else conn.dialect.name
+    bind = conn if isinstance(conn, Connection) else conn.get_bind()
+    dialect = bind.dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     result = conn.execute(insert(table).values(**values).on_conflict_do_nothing())
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
