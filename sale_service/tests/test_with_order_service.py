@@ -1,0 +1,257 @@
+"""Payments against the real order and item services over HTTP (PostgreSQL, served apps).
+
+The sale service is served on a real port too, so concurrent payments are concurrent HTTP
+requests through three services.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+
+import pytest
+import requests
+from sqlalchemy import select
+
+from devstack.testing import auth_headers, free_port, token_for
+from sale_service.app import services
+from sale_service.app.models import Sale, db
+from salesync_common.auth import SERVICE_TOKEN_HEADER
+
+_stores = itertools.count(7000)
+
+
+@pytest.fixture(scope="module")
+def stack(service_app, serve):
+    item = serve(service_app("item_service"))
+    order = serve(service_app("order_service", item_service_url=item.url))
+    sale_app = service_app("sale_service", order_service_url=order.url)
+    sale = serve(sale_app)
+    return SimpleNamespace(item=item, order=order, sale=sale, sale_app=sale_app)
+
+
+@pytest.fixture()
+def store():
+    return next(_stores)
+
+
+def h(store_id):
+    return auth_headers(token_for(store_id))
+
+
+def service_headers(stack):
+    return {SERVICE_TOKEN_HEADER: stack.sale_app.extensions["salesync"].tokens.token()}
+
+
+def menu_item(stack, store_id, price):
+    category = requests.post(
+        f"{stack.item.url}/categories/", json={"name": "메뉴"}, headers=h(store_id), timeout=10
+    )
+    assert category.status_code == 201, category.text
+    item = requests.post(
+        f"{stack.item.url}/categories/{category.json()['id']}/items",
+        json={"name": "김밥", "price": str(price)},
+        headers=h(store_id),
+        timeout=10,
+    )
+    assert item.status_code == 201, item.text
+    return item.json()["id"]
+
+
+def open_order(stack, store_id, table_no, item_id, quantity):
+    response = requests.post(
+        f"{stack.order.url}/orders/",
+        json={"table_no": table_no, "carts": [{"item_id": item_id, "quantity": quantity}]},
+        headers=h(store_id),
+        timeout=10,
+    )
+    assert response.status_code == 200 and response.json()["result"] == "success", response.text
+    return response.json()["order_id"]
+
+
+def order_state(stack, store_id, order_id):
+    response = requests.get(
+        f"{stack.order.url}/internal/stores/{store_id}/orders/{order_id}",
+        headers=service_headers(stack),
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def pay(url, store_id, table_no, total, payment_type="카드", **headers):
+    return requests.post(
+        f"{url}/sales/",
+        json={"table_no": table_no, "payment_type": payment_type, "total_price": total},
+        headers={**h(store_id), **headers},
+        timeout=30,
+    )
+
+
+def sales_of(stack, store_id):
+    with stack.sale_app.app_context():
+        rows = list(db.session.scalars(select(Sale).where(Sale.store_id == store_id)))
+        db.session.commit()
+        return rows
+
+
+def test_pay_checks_out_the_open_order(stack, store):
+    item = menu_item(stack, store, 4500)
+    order_id = open_order(stack, store, 3, item, 2)
+    response = pay(stack.sale.url, store, 3, 9000, "현금")
+    assert response.status_code == 201, response.text
+    sale_id = response.json()["id"]
+    assert response.json() == {"result": "success", "message": "결제 등록 성공", "id": sale_id}
+    state = order_state(stack, store, order_id)
+    assert (state["status"], state["paid_sale_id"], state["total_price"]) == ("paid", sale_id, 9000)
+    [sale] = sales_of(stack, store)
+    assert (sale.id, sale.status, sale.order_id, sale.total_price) == (
+        sale_id,
+        "completed",
+        order_id,
+        9000,
+    )
+    assert sale.payment_type == "cash"
+    assert sale.business_date.isoformat() == state["paid_business_date"]
+    table = requests.get(f"{stack.order.url}/orders/unpaids/3", headers=h(store), timeout=10)
+    assert table.json() == {"carts": []}
+    listed = requests.get(f"{stack.sale.url}/sales/", headers=h(store), timeout=10).json()
+    assert [(s["id"], s["total_price"], s["payment_type"]) for s in listed["sales"]] == [
+        (sale_id, 9000, "cash")
+    ]
+    # Nothing open any more: a second payment is a clean failure.
+    again = pay(stack.sale.url, store, 3, 9000)
+    assert again.status_code == 200 and again.json()["result"] == "failed"
+
+
+def test_ten_concurrent_payments_make_one_sale(stack, store):
+    item = menu_item(stack, store, 1000)
+    order_id = open_order(stack, store, 5, item, 7)
+    barrier = threading.Barrier(10)
+    answers = []
+
+    def attempt():
+        barrier.wait()
+        response = pay(stack.sale.url, store, 5, 7000)
+        answers.append((response.status_code, response.json()))
+
+    threads = [threading.Thread(target=attempt) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    successes = [body for status, body in answers if status == 201]
+    failures = [body for status, body in answers if status == 200]
+    assert len(successes) == 1, answers
+    assert failures == [{"result": "failed", "message": "결제 등록 실패"}] * 9
+    sales = sales_of(stack, store)
+    assert [(s.status, s.id) for s in sales] == [("completed", successes[0]["id"])]
+    assert order_state(stack, store, order_id)["paid_sale_id"] == successes[0]["id"]
+
+
+def test_same_idempotency_key_same_answer_one_sale(stack, store):
+    item = menu_item(stack, store, 2000)
+    open_order(stack, store, 1, item, 1)
+    first = pay(stack.sale.url, store, 1, 2000, **{"Idempotency-Key": "pay-once"})
+    second = pay(stack.sale.url, store, 1, 2000, **{"Idempotency-Key": "pay-once"})
+    assert first.status_code == second.status_code == 201
+    assert first.json() == second.json()
+    assert second.headers.get("Idempotent-Replayed") == "true"
+    assert len(sales_of(stack, store)) == 1
+
+
+def test_total_mismatch_is_409_and_nothing_paid(stack, store):
+    item = menu_item(stack, store, 3000)
+    order_id = open_order(stack, store, 2, item, 2)
+    response = pay(stack.sale.url, store, 2, 5000)
+    assert response.status_code == 409
+    assert response.json()["total_price"] == 6000 and response.json()["result"] == "failed"
+    assert order_state(stack, store, order_id)["status"] == "open"
+    assert sales_of(stack, store) == []
+
+
+def test_crash_after_the_order_was_paid_is_finished_by_the_retry(stack, store, monkeypatch):
+    item = menu_item(stack, store, 5000)
+    order_id = open_order(stack, store, 4, item, 1)
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("sale service died before answering")
+
+    monkeypatch.setattr(services, "_complete", crash)
+    first = pay(stack.sale.url, store, 4, 5000, **{"Idempotency-Key": "crash-4"})
+    assert first.status_code == 500
+    [pending] = sales_of(stack, store)
+    assert pending.status == "pending"
+    assert order_state(stack, store, order_id)["paid_sale_id"] == pending.id
+    monkeypatch.undo()
+    retry = pay(stack.sale.url, store, 4, 5000, **{"Idempotency-Key": "crash-4"})
+    assert retry.status_code == 201 and retry.json()["id"] == pending.id
+    [sale] = sales_of(stack, store)
+    assert (sale.id, sale.status) == (pending.id, "completed")
+    state = order_state(stack, store, order_id)
+    assert (state["status"], state["paid_sale_id"]) == ("paid", sale.id)
+    assert sale.business_date.isoformat() == state["paid_business_date"]
+
+
+def test_hard_crash_is_finished_by_the_recovery_pass(stack, store, monkeypatch):
+    item = menu_item(stack, store, 5000)
+    order_id = open_order(stack, store, 6, item, 2)
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("sale service died before answering")
+
+    monkeypatch.setattr(services, "_complete", crash)
+    monkeypatch.setattr(services, "_release", lambda *args: None)  # nothing more gets written
+    assert pay(stack.sale.url, store, 6, 10000).status_code == 500
+    monkeypatch.undo()
+    [pending] = sales_of(stack, store)
+    assert pending.status == "pending"
+    with stack.sale_app.app_context():
+        gateway = services.OrderClient(stack.sale_app.extensions["salesync"].client("order"))
+        later = datetime.now(UTC) + services.LEASE + timedelta(seconds=1)
+        services.recover_pending(db.session, gateway, now=later)
+    [sale] = sales_of(stack, store)
+    assert (sale.id, sale.status, sale.total_price) == (pending.id, "completed", 10000)
+    assert order_state(stack, store, order_id)["paid_sale_id"] == sale.id
+
+
+def test_order_service_down_is_503_and_nothing_recorded(service_app, store):
+    app = service_app("sale_service", order_service_url=f"http://127.0.0.1:{free_port()}")
+    response = app.test_client().post(
+        "/sales/",
+        json={"table_no": 1, "payment_type": "카드", "total_price": 1000},
+        headers=h(store),
+    )
+    assert response.status_code == 503
+    assert response.json["result"] == "failed"
+    assert response.json["error"]["code"] == "dependency_unavailable"
+    with app.app_context():
+        assert db.session.scalars(select(Sale).where(Sale.store_id == store)).all() == []
+
+
+def test_refund_nets_out_of_the_daily_totals(stack, store):
+    item = menu_item(stack, store, 1000)
+    ids = []
+    for table, quantity, label in ((1, 3, "카드"), (2, 5, "현금")):
+        open_order(stack, store, table, item, quantity)
+        response = pay(stack.sale.url, store, table, quantity * 1000, label)
+        assert response.status_code == 201, response.text
+        ids.append(response.json()["id"])
+    refund = requests.delete(f"{stack.sale.url}/sales/{ids[1]}", headers=h(store), timeout=10)
+    assert refund.status_code == 200 and refund.json()["result"] == "success"
+    again = requests.delete(f"{stack.sale.url}/sales/{ids[1]}", headers=h(store), timeout=10)
+    assert again.status_code == 409
+    day = sales_of(stack, store)[0].business_date.isoformat()
+    totals = requests.get(
+        f"{stack.sale.url}/internal/stores/{store}/daily-totals?start={day}&end={day}",
+        headers=service_headers(stack),
+        timeout=10,
+    ).json()
+    assert totals["days"] == [{"date": day, "sales_volume": 3000, "payments": 1, "refunded": 5000}]
+    assert (totals["sales_volume"], totals["payments"]) == (3000, 1)
+    assert totals["by_payment_type"] == [
+        {"payment_type": "card", "sales_volume": 3000, "payments": 1},
+        {"payment_type": "cash", "sales_volume": 0, "payments": 0},
+    ]
