@@ -1,0 +1,1 @@
+"""Routes of the order service: public ``/orders`` and ``/internal/stores/<sid>/...``."""
