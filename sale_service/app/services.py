@@ -91,7 +91,8 @@ class OrderClient:
 
     def open_order(self, store_id: int, table_no: int) -> dict[str, Any] | None:
         response = self._client.get(f"/internal/stores/{store_id}/tables/{table_no}/open-order")
-        order = expect_ok(response, "order").get("order")
+        body = expect_ok(response, "order")
+        order = body.get("order") if isinstance(body, dict) else None
         return order if isinstance(order, dict) else None
 
     def pay(

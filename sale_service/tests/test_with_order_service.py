@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
@@ -255,3 +256,34 @@ def test_refund_nets_out_of_the_daily_totals(stack, store):
         {"payment_type": "card", "sales_volume": 3000, "payments": 1},
         {"payment_type": "cash", "sales_volume": 0, "payments": 0},
     ]
+
+
+def test_background_recovery_finishes_a_crashed_payment(stack, service_app, store, monkeypatch):
+    """The periodic pass (started with the app) completes a sale whose request died."""
+    item = menu_item(stack, store, 2500)
+    order_id = open_order(stack, store, 8, item, 2)
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("sale service died before answering")
+
+    monkeypatch.setattr(services, "_complete", crash)
+    assert pay(stack.sale.url, store, 8, 5000).status_code == 500
+    monkeypatch.undo()
+    [pending] = sales_of(stack, store)
+    assert pending.status == "pending"
+    worker_app = service_app(
+        "sale_service",
+        order_service_url=stack.order.url,
+        background_workers=True,
+        recovery_interval_seconds=0.1,
+        recovery_min_age_seconds=0,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and sales_of(stack, store)[0].status == "pending":
+            time.sleep(0.05)
+    finally:
+        worker_app.extensions["salesync"].shutdown()
+    [sale] = sales_of(stack, store)
+    assert (sale.id, sale.status) == (pending.id, "completed")
+    assert order_state(stack, store, order_id)["paid_sale_id"] == sale.id
