@@ -1,0 +1,559 @@
+"""k8s/: every overlay builds with kustomize, validates strictly against the Kubernetes schemas
+(kubernetes-validate, offline) and follows the team's rules: hardened pods, probes, references to
+secrets only, one migration Job per database service, and NetworkPolicies that allow exactly the
+documented calls."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from devstack import deploy_tools
+from tests.deploy.conftest import (
+    CRD_SCHEMAS,
+    DB_SERVICES,
+    OVERLAYS,
+    REPO,
+    SERVICES,
+    parse_files,
+    require_tools_python,
+    run,
+)
+
+pytestmark = pytest.mark.deploy
+
+# Who calls whom (docs: architecture.md; the team's conventions).
+CALLS: dict[str, set[str]] = {
+    "bff": {"store", "item", "order", "sale", "dashboard", "consulting"},
+    "store": set(),
+    "item": set(),
+    "order": {"item"},
+    "sale": {"order"},
+    "dashboard": {"order", "sale", "item", "store"},
+    "consulting": {"dashboard"},
+}
+KAFKA_SERVICES = {"dashboard", "consulting"}
+INTERNET_SERVICES = {"dashboard", "consulting"}  # SNS (+STS for IRSA), OpenAI
+TMP = "/tmp"  # noqa: S108 - the emptyDir mount point in the pods, not a temp file here
+METRICS_DIR = f"{TMP}/prometheus"
+HTTP_PORT = {"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}
+MONITORING_NS = {"kubernetes.io/metadata.name": "monitoring"}
+URL_VARS = {name: f"{name.upper()}_SERVICE_URL" for name in SERVICES if name != "bff"}
+
+KUSTOMIZE_ROOTS = [
+    "k8s/overlays/dev",
+    "k8s/overlays/prd",
+    "k8s/argocd/dev/apps",
+    "k8s/argocd/prd/apps",
+    "observability",
+]
+
+
+def by_kind(docs: list[dict], kind: str) -> dict[str, dict]:
+    return {d["metadata"]["name"]: d for d in docs if d["kind"] == kind}
+
+
+def pod_spec(workload: dict) -> dict:
+    return workload["spec"]["template"]["spec"]
+
+
+def pod_labels(workload: dict) -> dict[str, str]:
+    return workload["spec"]["template"]["metadata"]["labels"]
+
+
+def configmap_for(docs: list[dict], workload: dict) -> dict[str, str]:
+    (container,) = pod_spec(workload)["containers"]
+    names = [e["configMapRef"]["name"] for e in container.get("envFrom", []) if "configMapRef" in e]
+    assert len(names) == 1, f"{workload['metadata']['name']}: expected one envFrom ConfigMap"
+    return by_kind(docs, "ConfigMap")[names[0]]["data"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Build and schema validation
+
+
+@pytest.mark.parametrize("root", KUSTOMIZE_ROOTS)
+def test_kustomize_build_validates_against_kubernetes_schemas(
+    root: str, rendered: Callable[[str], Path]
+) -> None:
+    python = require_tools_python()
+    path = rendered(root)
+    proc = run(
+        [
+            python,
+            "-m",
+            "devstack.deploy_tools",
+            "validate-k8s",
+            "--kubernetes-version",
+            deploy_tools.KUBERNETES_VERSION,
+            "--crd-schemas",
+            CRD_SCHEMAS,
+            path,
+        ],
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert " 0 error(s)" in proc.stdout
+
+
+def test_argocd_root_applications_validate() -> None:
+    python = require_tools_python()
+    roots = sorted((REPO / "k8s" / "argocd").glob("*/root.yaml"))
+    assert [p.parent.name for p in roots] == OVERLAYS
+    proc = run(
+        [python, "-m", "devstack.deploy_tools", "validate-k8s", "--crd-schemas", CRD_SCHEMAS]
+        + [str(p) for p in roots]
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_kubernetes_version_matches_terraform() -> None:
+    wanted = ".".join(deploy_tools.KUBERNETES_VERSION.split(".")[:2])
+    files = [REPO / "terraform" / "envs" / env / "variables.tf" for env in OVERLAYS]
+    for path, parsed in parse_files(files).items():
+        variables = {k: v for block in parsed["variable"] for k, v in block.items()}
+        assert variables["kubernetes_version"]["default"] == wanted, (
+            f"{path}: EKS should run {wanted}, the version the manifests are validated against"
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# Workloads
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_service_has_deployment_service_hpa_pdb(
+    overlay: str, rendered_docs: Callable[[str], list[dict]]
+) -> None:
+    docs = rendered_docs(f"k8s/overlays/{overlay}")
+    deployments = by_kind(docs, "Deployment")
+    assert set(deployments) == set(SERVICES)
+    services = by_kind(docs, "Service")
+    hpas = by_kind(docs, "HorizontalPodAutoscaler")
+    pdbs = by_kind(docs, "PodDisruptionBudget")
+    for name, (_pkg, _suffix, image) in SERVICES.items():
+        dep = deployments[name]
+        assert all(d["metadata"]["namespace"] == "salesync" for d in (dep, services[name]))
+        (container,) = pod_spec(dep)["containers"]
+        repo, _, tag = container["image"].rpartition(":")
+        assert repo.endswith(f".dkr.ecr.ap-northeast-1.amazonaws.com/{image}"), container["image"]
+        assert tag and tag != "latest"
+        assert container["ports"] == [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]
+        svc = services[name]["spec"]
+        assert svc["type"] == "ClusterIP"
+        assert svc["selector"] == {"app": name}
+        assert svc["ports"] == [HTTP_PORT]
+        assert hpas[name]["spec"]["scaleTargetRef"] == {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "name": name,
+        }
+        assert 1 <= hpas[name]["spec"]["minReplicas"] <= hpas[name]["spec"]["maxReplicas"]
+        assert pdbs[name]["spec"]["selector"] == {"matchLabels": {"app": name}}
+        assert "replicas" not in dep["spec"], "the HPA owns the replica count"
+    if overlay == "prd":
+        assert all(h["spec"]["minReplicas"] >= 2 for h in hpas.values())
+
+
+def _check_hardened(workload: dict, *, needs_tmp: bool = True) -> None:
+    name = f"{workload['kind']}/{workload['metadata']['name']}"
+    spec = pod_spec(workload)
+    pod_sc = spec.get("securityContext", {})
+    assert pod_sc.get("runAsNonRoot") is True, name
+    assert pod_sc.get("runAsUser", 0) > 0, name
+    assert pod_sc.get("seccompProfile") == {"type": "RuntimeDefault"}, name
+    assert spec.get("automountServiceAccountToken") is False, name
+    assert not spec.get("hostNetwork") and not spec.get("hostPID") and not spec.get("hostIPC")
+    for container in spec["containers"] + spec.get("initContainers", []):
+        sc = container.get("securityContext", {})
+        assert sc.get("runAsNonRoot") is True, name
+        assert sc.get("readOnlyRootFilesystem") is True, name
+        assert sc.get("allowPrivilegeEscalation") is False, name
+        assert sc.get("privileged", False) is False, name
+        assert sc.get("capabilities", {}).get("drop") == ["ALL"], name
+        assert not sc.get("capabilities", {}).get("add"), name
+        res = container.get("resources", {})
+        for kind in ("requests", "limits"):
+            assert {"cpu", "memory"} <= set(res.get(kind, {})), f"{name}: resources.{kind}"
+        image = container["image"]
+        assert ":" in image.rsplit("/", 1)[-1] and not image.endswith(":latest"), image
+        if needs_tmp:
+            mounts = {m["mountPath"]: m["name"] for m in container.get("volumeMounts", [])}
+            volumes = {v["name"]: v for v in spec.get("volumes", [])}
+            assert TMP in mounts, f"{name}: /tmp must be a writable emptyDir"
+            assert "emptyDir" in volumes[mounts[TMP]], name
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_deployments_are_hardened_and_probed(
+    overlay: str, rendered_docs: Callable[[str], list[dict]]
+) -> None:
+    docs = rendered_docs(f"k8s/overlays/{overlay}")
+    for name, dep in by_kind(docs, "Deployment").items():
+        _check_hardened(dep)
+        (container,) = pod_spec(dep)["containers"]
+        liveness = container["livenessProbe"]["httpGet"]
+        readiness = container["readinessProbe"]["httpGet"]
+        assert liveness["path"] == "/healthz" and liveness["port"] in ("http", 8080), name
+        assert readiness["path"] == "/readyz" and readiness["port"] in ("http", 8080), name
+        assert container["startupProbe"]["httpGet"]["path"] == "/healthz", name
+        mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+        volumes = {v["name"]: v for v in pod_spec(dep)["volumes"]}
+        assert "emptyDir" in volumes[mounts[METRICS_DIR]], name
+        config = configmap_for(docs, dep)
+        assert config["PROMETHEUS_MULTIPROC_DIR"] == METRICS_DIR, name
+        annotations = dep["spec"]["template"]["metadata"]["annotations"]
+        assert annotations["prometheus.io/scrape"] == "true"
+        assert annotations["prometheus.io/port"] == "8080"
+        assert annotations["prometheus.io/path"] == "/metrics"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_jobs_are_hardened(overlay: str, rendered_docs: Callable[[str], list[dict]]) -> None:
+    jobs = by_kind(rendered_docs(f"k8s/overlays/{overlay}"), "Job")
+    assert jobs
+    for job in jobs.values():
+        _check_hardened(job)
+        assert pod_spec(job)["restartPolicy"] == "Never"
+        assert job["spec"]["backoffLimit"] <= 5
+        assert job["spec"]["activeDeadlineSeconds"] <= 900
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_one_migration_job_per_database_service_before_its_deployment(
+    overlay: str, rendered_docs: Callable[[str], list[dict]]
+) -> None:
+    docs = rendered_docs(f"k8s/overlays/{overlay}")
+    jobs = by_kind(docs, "Job")
+    deployments = by_kind(docs, "Deployment")
+    migrations = {n for n, j in jobs.items() if n.endswith("-migrate")}
+    assert migrations == {f"{name}-migrate" for name in DB_SERVICES}
+    wave = lambda d: int(d["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"])  # noqa: E731
+    for name in DB_SERVICES:
+        job = jobs[f"{name}-migrate"]
+        (container,) = pod_spec(job)["containers"]
+        (app,) = pod_spec(deployments[name])["containers"]
+        assert container["image"] == app["image"], "migrations run the service's own image"
+        assert container["args"] == ["migrate"]
+        assert "command" not in container, "the image's entry point (app.sh) must run"
+        assert configmap_for(docs, job) == configmap_for(docs, deployments[name])
+        annotations = job["metadata"]["annotations"]
+        assert annotations["argocd.argoproj.io/hook"] == "Sync"
+        assert annotations["argocd.argoproj.io/hook-delete-policy"] == "BeforeHookCreation"
+        assert wave(jobs["db-bootstrap"]) < wave(job) < wave(deployments[name])
+    assert wave(jobs["kafka-topics"]) < wave(deployments["consulting"])
+
+
+# ---------------------------------------------------------------------------------------------
+# Configuration and secrets
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_configuration_matches_the_conventions(
+    overlay: str, rendered_docs: Callable[[str], list[dict]]
+) -> None:
+    docs = rendered_docs(f"k8s/overlays/{overlay}")
+    for name, dep in by_kind(docs, "Deployment").items():
+        config = configmap_for(docs, dep)
+        assert config["SALESYNC_ENV"] == "production"
+        assert config["SERVICE_NAME"] == name
+        assert config["PORT"] == "8080"
+        for key in ("LOG_LEVEL", "GUNICORN_WORKERS", "GUNICORN_THREADS", "HTTP_TIMEOUT_SECONDS"):
+            assert config[key], key
+        assert int(config["GUNICORN_WORKERS"]) >= 1 and int(config["GUNICORN_THREADS"]) >= 1
+        if name == "bff":
+            assert "DB_SCHEMA" not in config
+            assert config["CORS_ORIGINS"].startswith("https://")
+            assert config["RATE_LIMIT_STORAGE_URI"]
+        else:
+            assert config["DB_SCHEMA"] == name
+        urls = {k: v for k, v in config.items() if k.endswith("_SERVICE_URL")}
+        assert urls == {
+            URL_VARS[callee]: f"http://{callee}.salesync.svc.cluster.local"
+            for callee in CALLS[name]
+        }, name
+        if name in KAFKA_SERVICES:
+            assert config["KAFKA_SECURITY_PROTOCOL"] == "SSL"
+            brokers = config["KAFKA_BOOTSTRAP_SERVERS"].split(",")
+            assert brokers and all(b.endswith(":9094") for b in brokers), brokers
+        else:
+            assert not any(k.startswith("KAFKA_") for k in config)
+        if name == "dashboard":
+            assert config["AWS_REGION"] == "ap-northeast-1"
+            assert "SNS_ENDPOINT_URL" not in config
+        if name == "consulting":
+            assert config["OPENAI_BASE_URL"].startswith("https://")
+            assert config["OPENAI_MODEL"]
+        for key, value in config.items():
+            assert "set-in-overlay" not in value, f"{name}: {key} was not set by the overlay"
+            assert not any(word in key for word in ("SECRET", "PASSWORD", "API_KEY")), key
+            assert key != "DATABASE_URL"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_secrets_are_references_to_the_services_own_secret(
+    overlay: str, rendered_docs: Callable[[str], list[dict]]
+) -> None:
+    docs = rendered_docs(f"k8s/overlays/{overlay}")
+    assert not [d for d in docs if d["kind"] == "Secret"], "no Secret objects: ExternalSecrets only"
+    external = by_kind(docs, "ExternalSecret")
+    for workload in [*by_kind(docs, "Deployment").values(), *by_kind(docs, "Job").values()]:
+        for container in pod_spec(workload)["containers"]:
+            env = {e["name"]: e for e in container.get("env", [])}
+            for var in env.values():
+                assert "value" not in var or not any(
+                    w in var["name"] for w in ("SECRET", "PASSWORD", "KEY", "DATABASE_URL")
+                ), f"{var['name']} must come from a Secret reference"
+                if "valueFrom" in var:
+                    ref = var["valueFrom"]["secretKeyRef"]
+                    assert ref["name"] in external, f"{ref['name']} has no ExternalSecret"
+                    keys = {d["secretKey"] for d in external[ref["name"]]["spec"]["data"]}
+                    assert ref["key"] in keys
+            assert "AWS_ACCESS_KEY_ID" not in env and "AWS_SECRET_ACCESS_KEY" not in env
+    for name, dep in by_kind(docs, "Deployment").items():
+        (container,) = pod_spec(dep)["containers"]
+        refs = {
+            e["name"]: e["valueFrom"]["secretKeyRef"]
+            for e in container["env"]
+            if "secretKeyRef" in e.get("valueFrom", {})
+        }
+        assert {r["name"] for r in refs.values()} == {f"salesync-{name}"}
+        expected = {"JWT_SECRET", "SERVICE_TOKEN_SECRET"}
+        if name != "bff":
+            expected.add("DATABASE_URL")
+        if name == "consulting":
+            expected.add("OPENAI_API_KEY")
+            assert refs["OPENAI_API_KEY"].get("optional") is True
+        assert set(refs) == expected, name
+    for es in external.values():
+        assert es["spec"]["target"]["name"] == es["metadata"]["name"]
+        for item in es["spec"]["data"]:
+            assert item["remoteRef"]["key"].startswith(f"salesync/{overlay}/")
+
+
+def test_no_secret_with_literal_data_anywhere_in_the_repository() -> None:
+    files = [
+        p
+        for folder in ("k8s", "observability")
+        for p in (REPO / folder).rglob("*")
+        if p.suffix in {".yaml", ".yml"}
+    ] + [REPO / "docker-compose.yml"]
+    parsed = parse_files(files)
+    for path, docs in parsed.items():
+        for doc in docs:
+            if isinstance(doc, dict) and doc.get("kind") == "Secret":
+                assert not doc.get("data") and not doc.get("stringData"), path
+    for path in files + sorted((REPO / "k8s").rglob("*.env")):
+        text = path.read_text()
+        assert "PRIVATE KEY-----" not in text, path
+        assert not re.search(r"\bsk-[A-Za-z0-9_-]{20,}", text), f"{path}: an OpenAI key?"
+        assert not re.search(r"\bAKIA[0-9A-Z]{16}\b", text), f"{path}: an AWS access key id?"
+        assert "aws_secret_access_key" not in text.lower(), path
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_only_the_dashboard_gets_an_aws_role(
+    overlay: str, rendered_docs: Callable[[str], list[dict]]
+) -> None:
+    accounts = by_kind(rendered_docs(f"k8s/overlays/{overlay}"), "ServiceAccount")
+    with_role = {
+        name
+        for name, sa in accounts.items()
+        if "eks.amazonaws.com/role-arn" in sa["metadata"].get("annotations", {})
+    }
+    assert with_role == {"dashboard", "secrets-reader"}
+    role = accounts["dashboard"]["metadata"]["annotations"]["eks.amazonaws.com/role-arn"]
+    assert role.endswith(f"salesync-{overlay}-dashboard-sns")
+
+
+# ---------------------------------------------------------------------------------------------
+# Network policies: evaluate them for every pair of workloads
+
+
+def _selects(selector: dict, labels: dict[str, str]) -> bool:
+    assert not selector.get("matchExpressions"), "keep selectors to matchLabels"
+    return all(labels.get(k) == v for k, v in selector.get("matchLabels", {}).items())
+
+
+def _peer_allows_pod(peer: dict, labels: dict[str, str]) -> bool:
+    # Same-namespace pod peers only (a namespaceSelector peer is another namespace).
+    if "namespaceSelector" in peer or "ipBlock" in peer:
+        return False
+    return _selects(peer.get("podSelector", {}), labels)
+
+
+def _port_ok(rule: dict, port: int) -> bool:
+    ports = rule.get("ports")
+    return not ports or any(p.get("port") == port for p in ports)
+
+
+def _allowed(policies: list[dict], src: dict[str, str], dst: dict[str, str], port: int) -> bool:
+    def direction(labels: dict[str, str], kind: str, other: dict[str, str]) -> bool:
+        selecting = [
+            p
+            for p in policies
+            if kind in p["spec"]["policyTypes"] and _selects(p["spec"]["podSelector"], labels)
+        ]
+        assert selecting, f"no {kind} policy selects {labels}: default deny must cover every pod"
+        key, peers = ("ingress", "from") if kind == "Ingress" else ("egress", "to")
+        return any(
+            _port_ok(rule, port)
+            and any(_peer_allows_pod(peer, other) for peer in rule.get(peers, []))
+            for p in selecting
+            for rule in p["spec"].get(key, [])
+        )
+
+    return direction(src, "Egress", dst) and direction(dst, "Ingress", src)
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_network_policies_allow_exactly_the_documented_calls(
+    overlay: str, rendered_docs: Callable[[str], list[dict]]
+) -> None:
+    docs = rendered_docs(f"k8s/overlays/{overlay}")
+    policies = [d for d in docs if d["kind"] == "NetworkPolicy"]
+    default_deny = [
+        p
+        for p in policies
+        if p["spec"]["podSelector"] == {}
+        and set(p["spec"]["policyTypes"]) == {"Ingress", "Egress"}
+        and not p["spec"].get("ingress")
+        and not p["spec"].get("egress")
+    ]
+    assert default_deny, "a default-deny policy for the namespace"
+    workloads = {n: pod_labels(d) for n, d in by_kind(docs, "Deployment").items()}
+    workloads |= {f"job/{n}": pod_labels(d) for n, d in by_kind(docs, "Job").items()}
+    for src_name, src in workloads.items():
+        for dst_name in SERVICES:
+            allowed = _allowed(policies, src, workloads[dst_name], 8080)
+            expected = src_name in CALLS and dst_name in CALLS[src_name]
+            assert allowed == expected, f"{src_name} -> {dst_name}: allowed={allowed}"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_network_policies_for_ingress_data_stores_and_internet(
+    overlay: str, rendered_docs: Callable[[str], list[dict]]
+) -> None:
+    docs = rendered_docs(f"k8s/overlays/{overlay}")
+    policies = [d for d in docs if d["kind"] == "NetworkPolicy"]
+    workloads = {n: pod_labels(d) for n, d in by_kind(docs, "Deployment").items()}
+    workloads |= {f"job/{n}": pod_labels(d) for n, d in by_kind(docs, "Job").items()}
+
+    def ip_rules(labels: dict[str, str], key: str) -> list[tuple[str, set[int]]]:
+        out = []
+        for p in policies:
+            if not _selects(p["spec"]["podSelector"], labels):
+                continue
+            for rule in p["spec"].get(key, []):
+                peers = rule.get("from" if key == "ingress" else "to", [])
+                ports = {int(x["port"]) for x in rule.get("ports", [])}
+                out += [(peer["ipBlock"]["cidr"], ports) for peer in peers if "ipBlock" in peer]
+        return out
+
+    for name, labels in workloads.items():
+        ingress = ip_rules(labels, "ingress")
+        if name == "bff":
+            assert ingress == [("10.20.0.0/22", {8080})], "the ALB's public subnets only"
+        else:
+            assert ingress == [], f"{name} must not be reachable from outside the cluster"
+        egress = ip_rules(labels, "egress")
+        db = labels.get("salesync.io/postgres") == "true"
+        kafka = labels.get("salesync.io/kafka") == "true"
+        expected = set()
+        if db:
+            expected.add(("10.20.16.0/21", frozenset({5432})))
+        if kafka:
+            expected.add(("10.20.16.0/21", frozenset({9094})))
+        if name in INTERNET_SERVICES:
+            expected.add(("0.0.0.0/0", frozenset({443})))
+        assert {(c, frozenset(p)) for c, p in egress} == expected, name
+        base = name.removeprefix("job/").removesuffix("-migrate")
+        assert db == (base in DB_SERVICES or base == "db-bootstrap"), name
+        assert kafka == (name in KAFKA_SERVICES or name == "job/kafka-topics"), name
+
+    dns = [p for p in policies if p["spec"]["podSelector"] == {} and p["spec"].get("egress")]
+    assert any(
+        {x["port"] for x in rule["ports"]} == {53} for p in dns for rule in p["spec"]["egress"]
+    ), "every pod may resolve names"
+    scrape = [
+        rule
+        for p in policies
+        for rule in p["spec"].get("ingress", [])
+        for peer in rule["from"]
+        if peer.get("namespaceSelector", {}).get("matchLabels", {}) == MONITORING_NS
+    ]
+    assert scrape and all({x["port"] for x in r["ports"]} == {8080} for r in scrape)
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_only_the_bff_is_exposed(overlay: str, rendered_docs: Callable[[str], list[dict]]) -> None:
+    docs = rendered_docs(f"k8s/overlays/{overlay}")
+    (ingress,) = by_kind(docs, "Ingress").values()
+    backends = {
+        path["backend"]["service"]["name"]
+        for rule in ingress["spec"]["rules"]
+        for path in rule["http"]["paths"]
+    }
+    assert backends == {"bff"}
+    annotations = ingress["metadata"]["annotations"]
+    assert annotations["alb.ingress.kubernetes.io/certificate-arn"].startswith("arn:aws:acm:")
+    assert annotations["alb.ingress.kubernetes.io/healthcheck-path"] == "/healthz"
+    assert all(
+        s["spec"].get("type", "ClusterIP") == "ClusterIP" for s in by_kind(docs, "Service").values()
+    )
+    assert "set-in-overlay" not in ingress["spec"]["rules"][0]["host"]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_prometheus_scrapes_every_service(
+    overlay: str, rendered_docs: Callable[[str], list[dict]]
+) -> None:
+    docs = rendered_docs(f"k8s/overlays/{overlay}")
+    (monitor,) = by_kind(docs, "ServiceMonitor").values()
+    selector = monitor["spec"]["selector"]
+    endpoint = monitor["spec"]["endpoints"][0]
+    assert endpoint["path"] == "/metrics"
+    for name, svc in by_kind(docs, "Service").items():
+        assert _selects(selector, svc["metadata"]["labels"]), name
+        assert endpoint["port"] in {p["name"] for p in svc["spec"]["ports"]}
+
+
+def test_namespace_enforces_restricted_pod_security(
+    rendered_docs: Callable[[str], list[dict]],
+) -> None:
+    for overlay in OVERLAYS:
+        (ns,) = by_kind(rendered_docs(f"k8s/overlays/{overlay}"), "Namespace").values()
+        assert ns["metadata"]["name"] == "salesync"
+        assert ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+
+
+# ---------------------------------------------------------------------------------------------
+# ArgoCD
+
+
+@pytest.mark.parametrize("env", OVERLAYS)
+def test_argocd_app_of_apps_points_at_the_overlays(
+    env: str, rendered_docs: Callable[[str], list[dict]]
+) -> None:
+    root = parse_files([REPO / "k8s" / "argocd" / env / "root.yaml"])
+    (root_app,) = next(iter(root.values()))
+    assert root_app["spec"]["source"]["path"] == f"k8s/argocd/{env}/apps"
+    apps = by_kind(rendered_docs(f"k8s/argocd/{env}/apps"), "Application")
+    main = apps[f"salesync-{env}"]
+    assert main["spec"]["source"]["path"] == f"k8s/overlays/{env}"
+    assert main["spec"]["destination"]["namespace"] == "salesync"
+    assert main["spec"]["syncPolicy"]["automated"] == {"prune": True, "selfHeal": True}
+    repo_url = main["spec"]["source"]["repoURL"]
+    for app in apps.values():
+        sources = app["spec"].get("sources") or [app["spec"]["source"]]
+        for src in sources:
+            if src["repoURL"] == repo_url and "path" in src:
+                assert (REPO / src["path"]).is_dir(), src["path"]
+            for values in src.get("helm", {}).get("valueFiles", []):
+                assert (REPO / values.removeprefix("$values/")).is_file(), values
+            if "chart" in src:
+                version = src["targetRevision"]
+                assert version[0].isdigit() and "*" not in version, "pin chart versions"
