@@ -12,6 +12,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import and_, case, func, select, update
+from sqlalchemy import false as sa_false
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -101,12 +102,23 @@ def _is_open_table_clash(exc: IntegrityError) -> bool:
     return "orders.store_id, orders.table_no" in str(exc.orig)
 
 
+def _serialize_writers(session: Session) -> None:
+    """SQLite (embedded mode) has no row locks: take its database write lock up front instead.
+
+    A write statement, even one matching no row, makes this transaction the single writer until
+    commit, so the reads that follow see the latest state (what FOR UPDATE gives on PostgreSQL).
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(update(Order).where(sa_false()).values(version=Order.version))
+
+
 def _lock_or_open(session: Session, store_id: int, table_no: int, tz: str) -> Order:
     """The table's open order, locked; opened now if the table is free.
 
     Two terminals opening the same free table race on the partial unique index: the loser's insert
     fails, its savepoint is rolled back and it locks the winner's order instead.
     """
+    _serialize_writers(session)
     for _ in range(OPEN_RETRIES):
         order = session.scalar(_open_query(store_id, table_no).with_for_update())
         if order is not None:
@@ -245,6 +257,7 @@ def replace_lines(
 
 def cancel_table(session: Session, store_id: int, table_no: int) -> list[int]:
     """Cancel the table's open order (kept with its status and time); the ids cancelled."""
+    _serialize_writers(session)
     orders = list(session.scalars(_open_query(store_id, table_no).with_for_update()))
     now = utcnow()
     for order in orders:
@@ -348,6 +361,7 @@ def pay(
         session.commit()  # end the read transaction: nothing is held during the HTTP call
         catalog = lookup(item_ids)
     try:
+        _serialize_writers(session)
         order = session.scalar(
             select(Order)
             .where(Order.id == order_id, Order.store_id == store_id)
