@@ -1,0 +1,1 @@
+"""Routes of the consulting service: public ``/consulting``."""

@@ -1,0 +1,116 @@
+"""Public consulting endpoints, exactly as the contract describes them."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import Blueprint, current_app, request
+from pydantic import ValidationError
+
+from salesync_common.api import endpoint, parse_json_object
+from salesync_common.auth import current_store_id
+from salesync_common.errors import ApiError, NotFound
+
+from .. import services
+from ..models import db
+from ..schemas import REQ_ID_PATTERN, PeriodIn, RequestedOut, StatusOut
+from .limits import consulting_limit
+
+bp = Blueprint("consulting", __name__, url_prefix="/consulting")
+TAGS = ("consulting",)
+_REQ_ID = re.compile(REQ_ID_PATTERN)
+
+
+def _period(data: dict[str, Any]) -> PeriodIn:
+    try:
+        return PeriodIn.model_validate(data)
+    except ValidationError as exc:
+        raise ApiError(
+            "날짜를 YYYY-MM-DD 형식으로, 시작일이 종료일보다 늦지 않게(최대 366일) 입력하세요.",
+            status=400,
+            code="invalid_dates",
+            fields={
+                ".".join(str(p) for p in e["loc"]) or "period": e["msg"]
+                for e in exc.errors(include_url=False, include_input=False)
+            },
+        ) from exc
+
+
+def _ask(period: PeriodIn) -> dict[str, Any]:
+    store_id = current_store_id()
+    figures = services.fetch_figures(store_id, period.start, period.end)
+    req_id, created = services.request_consulting(
+        db.session, store_id, period.start, period.end, figures
+    )
+    worker = current_app.extensions.get("consulting_worker")
+    if created and worker is not None:
+        worker.submit(req_id)
+    return {"result": "success", "req_id": req_id}
+
+
+def _query_period() -> PeriodIn:
+    return _period({key: request.args.get(key) for key in ("start", "end") if key in request.args})
+
+
+@bp.get("/")
+@consulting_limit
+@endpoint(
+    "Ask for advice on a period (query start, end); answers at once with a req_id",
+    responses={200: RequestedOut, 400: None},
+    extra_errors=(429, 502, 503, 504),
+    tags=TAGS,
+)
+def ask() -> dict[str, Any]:
+    return _ask(_query_period())
+
+
+@bp.post("/")
+@consulting_limit
+@endpoint(
+    "Ask for advice on a period (JSON body {start, end})",
+    responses={200: RequestedOut, 400: None},
+    extra_errors=(415, 429, 502, 503, 504),
+    tags=TAGS,
+)
+def ask_post() -> dict[str, Any]:
+    data = parse_json_object()
+    return _ask(_period({key: data.get(key) for key in ("start", "end")}))
+
+
+@bp.get("/test")
+@consulting_limit
+@endpoint(
+    "Same as GET /consulting/ (path the frontend ships with): a real request",
+    responses={200: RequestedOut, 400: None},
+    extra_errors=(429, 502, 503, 504),
+    tags=TAGS,
+)
+def ask_test() -> dict[str, Any]:
+    return _ask(_query_period())
+
+
+def _status(req_id: str) -> dict[str, Any]:
+    if not _REQ_ID.match(req_id):
+        raise NotFound("존재하지 않는 컨설팅 요청입니다.", code="consulting_not_found")
+    return services.request_status(db.session, current_store_id(), req_id)
+
+
+@bp.get("/<req_id>")
+@endpoint(
+    "Status of the store's own consulting request",
+    responses={200: StatusOut, 404: None},
+    tags=TAGS,
+)
+def status(req_id: str) -> dict[str, Any]:
+    return _status(req_id)
+
+
+@bp.get("/test/<req_id>")
+@endpoint(
+    "Same as GET /consulting/<req_id> (path the frontend ships with)",
+    responses={200: StatusOut, 404: None},
+    tags=TAGS,
+)
+def status_test(req_id: str) -> dict[str, Any]:
+    return _status(req_id)
