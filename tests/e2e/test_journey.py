@@ -41,27 +41,13 @@ def wait_for(predicate, timeout: float = 30.0, interval: float = 0.5):
 
 
 def sms_from_backend(moto_url: str) -> list[tuple[str, str]]:
-    """(phone, text) of every SMS moto recorded, read back over its HTTP API."""
-    data = requests.get(f"{moto_url}/moto-api/data.json", timeout=10).json()
-    messages: list[tuple[str, str]] = []
+    """(phone, text) of every SMS the moto server (running in this process) recorded."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.sns.models import sns_backends
 
-    def walk(node: object) -> None:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                if key == "sms_messages" and isinstance(value, dict):
-                    for entry in value.values():
-                        if isinstance(entry, list | tuple) and len(entry) >= 2:
-                            messages.append((entry[0], entry[1]))
-                        elif isinstance(entry, dict):
-                            messages.append((entry.get("phone_number"), entry.get("message")))
-                else:
-                    walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(data)
-    return messages
+    assert requests.get(f"{moto_url}/moto-api/data.json", timeout=10).ok  # the server is real
+    messages = sns_backends[DEFAULT_ACCOUNT_ID]["ap-northeast-1"].sms_messages.values()
+    return [(entry[0], entry[1]) for entry in messages]
 
 
 def test_whole_journey(frontend: Frontend, stack, moto_sns: str) -> None:
