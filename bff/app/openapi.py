@@ -2,7 +2,7 @@
 
 Each service documents its endpoints from the models that validate them; the gateway takes the
 operations it routes, renames their schemas per service (``store.SignupIn``) so they cannot clash,
-and adds what the edge itself can answer (401, 429, 502-504).
+and adds the errors any public call can meet (400, 401, 404, 405, 429, 502-504).
 """
 
 from __future__ import annotations
@@ -26,7 +26,11 @@ _PARAM = re.compile(r"\{[^}]+\}")
 _lock = threading.Lock()
 _cache: dict[str, tuple[float, dict[str, Any]]] = {}
 
+SHARED_ERROR = "#/components/schemas/Error"  # one error shape for every service
 EDGE_ERRORS = {
+    "400": "Bad request",
+    "404": "Not found (unknown id, or another store's)",
+    "405": "Method not allowed (an id outside the integer range falls on another route)",
     "401": "Missing or invalid token",
     "429": "Rate limited",
     "502": "A service answered badly",
@@ -57,7 +61,7 @@ def _rename_refs(node: Any, prefix: str) -> Any:
         return {
             key: (
                 value.replace("#/components/schemas/", f"#/components/schemas/{prefix}.")
-                if key == "$ref" and isinstance(value, str)
+                if key == "$ref" and isinstance(value, str) and value != SHARED_ERROR
                 else _rename_refs(value, prefix)
             )
             for key, value in node.items()
@@ -106,11 +110,9 @@ def build_public_openapi(
         slug = re.sub(r"[^a-zA-Z0-9]+", "_", public_path).strip("_")
         operation["operationId"] = f"{route.method.lower()}_{slug}"
         responses = operation.setdefault("responses", {})
-        edge = (
-            ["502", "503", "504"]
-            + (["401"] if route.auth else [])
-            + (["429"] if route.limit else [])
-        )
+        edge = ["400", "404", "502", "503", "504"]
+        edge += (["401"] if route.auth else []) + (["429"] if route.limit else [])
+        edge += ["405"] if path_params else []
         for status in edge:
             responses.setdefault(status, _error_response(EDGE_ERRORS[status]))
         paths.setdefault(public_path, {})[route.method.lower()] = operation

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator
 
@@ -89,8 +89,10 @@ class LoginOut(Model):
 
 
 class LoginFailedOut(Model):
+    """Wrong credentials: ``error`` is the contract's string; a malformed body gets the usual object."""
+
     result: str
-    error: str
+    error: str | dict[str, Any]
 
 
 class StoreProfile(Model):
