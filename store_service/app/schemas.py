@@ -89,7 +89,7 @@ class LoginOut(Model):
 
 
 class LoginFailedOut(Model):
-    """Wrong credentials: ``error`` is the contract's string; a malformed body gets the usual object."""
+    """Wrong credentials: `error` is the contract's string; a malformed body gets an object."""
 
     result: str
     error: str | dict[str, Any]
