@@ -181,8 +181,9 @@ def _install_apt_tools() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             cmd = [apt_get, "download", "-q", package]
             if subprocess.run(cmd, cwd=tmp, check=False).returncode != 0:
-                # A fresh machine may have no package lists yet.
-                _run([apt_get, "update", "-q"])
+                # A fresh machine may have no package lists yet (root here; sudo on CI runners).
+                sudo = ["sudo", "-n"] if os.geteuid() != 0 and shutil.which("sudo") else []
+                _run([*sudo, apt_get, "update", "-q"])
                 _run(cmd, cwd=tmp)
             (deb,) = Path(tmp).glob(f"{package}_*.deb")
             extract = APT_DIR / "pkgs" / deb.stem
