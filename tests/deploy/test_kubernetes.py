@@ -5,7 +5,10 @@ documented calls."""
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,6 +22,7 @@ from tests.deploy.conftest import (
     REPO,
     SERVICES,
     parse_files,
+    require_tool,
     require_tools_python,
     run,
 )
@@ -567,3 +571,56 @@ def test_argocd_app_of_apps_points_at_the_overlays(
             if "chart" in src:
                 version = src["targetRevision"]
                 assert version[0].isdigit() and "*" not in version, "pin chart versions"
+
+
+# ---------------------------------------------------------------------------------------------
+# k8s/configure-env.sh (Terraform outputs -> environment.env files)
+
+
+def test_configure_env_points_an_environment_at_terraform_outputs(tmp_path: Path) -> None:
+    kustomize = require_tool("kustomize")
+    shellcheck = require_tool("shellcheck")
+    script = REPO / "k8s" / "configure-env.sh"
+    assert os.access(script, os.X_OK)
+    lint = run([shellcheck, script])
+    assert lint.returncode == 0, lint.stdout
+    shutil.copytree(REPO / "k8s", tmp_path / "k8s")
+    account = "444455556666"
+    role = f"arn:aws:iam::{account}:role/salesync-prd"
+    values = {
+        "API_HOSTNAME": "api.pos.example.org",
+        "CERTIFICATE_ARN": f"arn:aws:acm:ap-northeast-1:{account}:certificate/abc",
+        "KAFKA_BOOTSTRAP_SERVERS": "b-1.x.kafka.ap-northeast-1.amazonaws.com:9094",
+        "DASHBOARD_ROLE_ARN": f"{role}-dashboard-sns",
+        "SECRETS_READER_ROLE_ARN": f"{role}-secrets-reader",
+        "RDS_MASTER_SECRET_ARN": f"arn:aws:secretsmanager:ap-northeast-1:{account}:secret:rds!db-1",
+        "VPC_ID": "vpc-0abc",
+        "LB_CONTROLLER_ROLE_ARN": f"{role}-aws-load-balancer-controller",
+        "FLUENT_BIT_ROLE_ARN": f"{role}-fluent-bit",
+        "ECR_REGISTRY": f"{account}.dkr.ecr.ap-northeast-1.amazonaws.com",
+        "REPO_URL": "https://github.com/example/salesync.git",
+    }
+    env = {"PATH": f"{kustomize.parent}:{os.environ['PATH']}", **values}
+    for _attempt in range(2):  # re-running with the same outputs changes nothing
+        proc = subprocess.run(
+            ["sh", str(tmp_path / "k8s" / "configure-env.sh"), "prd"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    rendered_overlay = run([kustomize, "build", tmp_path / "k8s" / "overlays" / "prd"]).stdout
+    rendered_apps = run([kustomize, "build", tmp_path / "k8s" / "argocd" / "prd" / "apps"]).stdout
+    root = (tmp_path / "k8s" / "argocd" / "prd" / "root.yaml").read_text()
+    for key in ("API_HOSTNAME", "CERTIFICATE_ARN", "KAFKA_BOOTSTRAP_SERVERS", "DASHBOARD_ROLE_ARN"):
+        assert values[key] in rendered_overlay, key
+    assert rendered_overlay.count(values["RDS_MASTER_SECRET_ARN"]) == 2
+    images = rendered_overlay.count(f"image: {values['ECR_REGISTRY']}/salesync-")
+    assert images == len(SERVICES) + len(DB_SERVICES), "Deployments and migration Jobs"
+    assert "123456789012" not in rendered_overlay
+    assert "CORS_ORIGINS: https://pos.pos.example.org" in rendered_overlay
+    for key in ("VPC_ID", "LB_CONTROLLER_ROLE_ARN", "FLUENT_BIT_ROLE_ARN", "REPO_URL"):
+        assert values[key] in rendered_apps, key
+    assert "github.com/salesync/salesync" not in rendered_apps
+    assert f"repoURL: {values['REPO_URL']}" in root

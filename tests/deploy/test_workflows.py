@@ -79,7 +79,7 @@ def test_the_pipeline_builds_pushes_and_bumps_prd_without_stored_keys(
 
     build = jobs["build-push"]
     assert set(build["needs"]) == {"lint-test", "dockerfile-lint"}
-    assert "github.event_name == 'push'" in build["if"] and "refs/heads/main" in build["if"]
+    assert "github.event_name != 'pull_request'" in build["if"] and "refs/heads/main" in build["if"]
     assert build["permissions"] == {"contents": "read", "id-token": "write"}
     steps = {s.get("uses", "").split("@")[0]: s for s in build["steps"]}
     creds = steps["aws-actions/configure-aws-credentials"]["with"]
