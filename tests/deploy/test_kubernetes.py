@@ -5,6 +5,7 @@ documented calls."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -506,13 +507,19 @@ def test_network_policies_for_ingress_data_stores_and_internet(
 def test_only_the_bff_is_exposed(overlay: str, rendered_docs: Callable[[str], list[dict]]) -> None:
     docs = rendered_docs(f"k8s/overlays/{overlay}")
     (ingress,) = by_kind(docs, "Ingress").values()
-    backends = {
-        path["backend"]["service"]["name"]
+    paths = {
+        path["path"]: path["backend"]["service"]
         for rule in ingress["spec"]["rules"]
         for path in rule["http"]["paths"]
     }
-    assert backends == {"bff"}
+    assert paths["/"] == {"name": "bff", "port": {"name": "http"}}
+    # /metrics answers a fixed 404 at the ALB: Prometheus scrapes it inside the cluster only.
+    assert paths["/metrics"] == {"name": "block-metrics", "port": {"name": "use-annotation"}}
+    assert set(paths) == {"/", "/metrics"}
     annotations = ingress["metadata"]["annotations"]
+    action = json.loads(annotations["alb.ingress.kubernetes.io/actions.block-metrics"])
+    assert action["type"] == "fixed-response"
+    assert action["fixedResponseConfig"]["statusCode"] == "404"
     assert annotations["alb.ingress.kubernetes.io/certificate-arn"].startswith("arn:aws:acm:")
     assert annotations["alb.ingress.kubernetes.io/healthcheck-path"] == "/healthz"
     assert all(
