@@ -75,6 +75,7 @@ def test_the_pipeline_builds_pushes_and_bumps_prd_without_stored_keys(
     runs = " ".join(step.get("run", "") for step in lint["steps"])
     assert "ruff check" in runs and "ruff format --check" in runs
     assert 'pytest "$PACKAGE/tests"' in runs
+    assert "devstack.postgres start" in runs and "devstack.kafka start" in runs
     assert "hadolint" in " ".join(s.get("run", "") for s in jobs["dockerfile-lint"]["steps"])
 
     build = jobs["build-push"]
