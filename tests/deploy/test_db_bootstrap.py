@@ -81,34 +81,21 @@ def cluster() -> Iterator[dict[str, str]]:
         "local all postgres trust\nhostssl all all 127.0.0.1/32 scram-sha-256\n"
     )
     ctl = str(bin_dir / "pg_ctl")
-    subprocess.run(
-        _as_postgres([ctl, "-D", str(data), "-l", str(root / "log"), "-w", "start"]),
-        check=True,
-        capture_output=True,
-    )
     admin_password = "admin-" + os.urandom(8).hex()
     create_admin = f"CREATE ROLE salesync_admin LOGIN CREATEROLE PASSWORD '{admin_password}'"
     create_db = "CREATE DATABASE salesync OWNER salesync_admin"
-    subprocess.run(
-        _as_postgres(
-            [
-                "psql",
-                "-h",
-                str(run),
-                "-p",
-                port,
-                "-U",
-                "postgres",
-                "-c",
-                create_admin,
-                "-c",
-                create_db,
-            ]
-        ),
-        check=True,
-        capture_output=True,
-    )
+    psql = ["psql", "-h", str(run), "-p", port, "-U", "postgres"]
     try:
+        subprocess.run(
+            _as_postgres([ctl, "-D", str(data), "-l", str(root / "log"), "-w", "start"]),
+            check=True,
+            capture_output=True,
+        )
+        subprocess.run(
+            _as_postgres([*psql, "-c", create_admin, "-c", create_db]),
+            check=True,
+            capture_output=True,
+        )
         yield {"port": port, "admin_password": admin_password}
     finally:
         subprocess.run(
