@@ -17,6 +17,8 @@ accesslog = None  # the app logs each request as JSON itself
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 proc_name = os.environ.get("SERVICE_NAME", "salesync")
+# No runtime control socket: nothing uses it and containers run with a read-only root fs.
+control_socket_disable = True
 
 
 def on_starting(server: Any) -> None:
