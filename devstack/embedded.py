@@ -7,6 +7,7 @@ offline analyst instead of OpenAI and settlement texts written to the log instea
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import os
 import secrets
@@ -24,25 +25,33 @@ REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "var" / "embedded"
 
 
-def _secret(name: str) -> str:
-    path = DATA / f".{name}"
+def _secret(data: Path, name: str) -> str:
+    path = data / f".{name}"
     if not path.exists():
         path.write_text(secrets.token_urlsafe(48))
         os.chmod(path, 0o600)
     return path.read_text()
 
 
-def main() -> int:
-    DATA.mkdir(parents=True, exist_ok=True)
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Salesync in one process (make run)")
+    parser.add_argument("--port-offset", type=int, default=0, help="added to every port (tests)")
+    parser.add_argument("--data-dir", type=Path, default=DATA, help="where the SQLite files live")
+    args = parser.parse_args(argv)
+    data: Path = args.data_dir
+    data.mkdir(parents=True, exist_ok=True)
     for key in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS", "SNS_ENDPOINT_URL"):
         os.environ.pop(key, None)
     os.environ.setdefault("SALESYNC_ENV", "development")
-    os.environ["JWT_SECRET"] = _secret("jwt_secret")
-    os.environ["SERVICE_TOKEN_SECRET"] = _secret("service_token_secret")
-    os.environ["SQLITE_DIR"] = str(DATA)
+    os.environ["JWT_SECRET"] = _secret(data, "jwt_secret")
+    os.environ["SERVICE_TOKEN_SECRET"] = _secret(data, "service_token_secret")
+    os.environ["SQLITE_DIR"] = str(data)
+    port = {service.name: service.port + args.port_offset for service in SERVICES}
     for service in SERVICES:
         if service.name != "bff":
-            os.environ[f"{service.name.upper()}_SERVICE_URL"] = f"http://127.0.0.1:{service.port}"
+            os.environ[f"{service.name.upper()}_SERVICE_URL"] = (
+                f"http://127.0.0.1:{port[service.name]}"
+            )
 
     from salesync_common.migrate import upgrade
 
@@ -54,14 +63,14 @@ def main() -> int:
         if schema is not None:
             upgrade(service.package, settings, schema)
         app = importlib.import_module(f"{service.package}.app").create_app(settings)
-        server = make_server("127.0.0.1", service.port, app, threaded=True)
+        server = make_server("127.0.0.1", port[service.name], app, threaded=True)
         threading.Thread(target=server.serve_forever, name=service.name, daemon=True).start()
         servers.append(server)
 
     print("\nSalesync is running (embedded mode: SQLite, in-process events, offline analyst)")
-    print("  Public API : http://127.0.0.1:8000")
-    print("  API docs   : http://127.0.0.1:8000/docs")
-    print(f"  Data       : {DATA}")
+    print(f"  Public API : http://127.0.0.1:{port['bff']}")
+    print(f"  API docs   : http://127.0.0.1:{port['bff']}/docs")
+    print(f"  Data       : {data}")
     print("Press Ctrl-C to stop.\n", flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -36,6 +36,7 @@ def configure_logging(service: str, level: str = "INFO") -> None:
                 "%(asctime)s %(levelname)s %(name)s %(message)s",
                 rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
                 timestamp=False,
+                json_ensure_ascii=False,
             )
         )
         handler.addFilter(_ContextFilter(service))

@@ -71,10 +71,12 @@ class SmsSender:
         """Send ``text``; returns the SNS message id (or a log-only id)."""
         if self.log_only:
             message_id = f"log-only-{uuid.uuid4()}"
+            # The embedded mode's "text message": the figures are the store's, not personal data;
+            # the number is masked so no PII reaches the log.
             log.info(
-                "settlement SMS (log-only, no AWS configuration) to %s: %d characters",
+                "settlement SMS (log-only, no AWS configuration) to %s: %s",
                 mask_phone(phone_e164),
-                len(text),
+                text,
             )
             return message_id
         attributes: dict[str, Any] = {

@@ -133,7 +133,8 @@ def test_settlement_without_aws_is_log_only(service_app, upstream, monkeypatch, 
     assert response.status_code == 200 and response.json["already_sent"] is False
     logged = " ".join(record.getMessage() for record in caplog.records)
     assert "log-only" in logged
-    assert "+821099998888" not in logged and "1,234,000" not in logged  # no PII in logs
+    assert "+821099998888" not in logged and "01099998888" not in logged  # number masked
+    assert "1,234,000원" in logged  # the text itself is what the embedded mode shows
     with app.app_context():
         row = db.session.scalar(select(Settlement).where(Settlement.store_id == LOG_ONLY_STORE))
         assert row.message_id.startswith("log-only-")

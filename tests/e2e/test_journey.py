@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import date, timedelta
 
 import pytest
@@ -51,6 +52,15 @@ def sms_from_backend(moto_url: str) -> list[tuple[str, str]]:
 
 
 def test_whole_journey(frontend: Frontend, stack, moto_sns: str) -> None:
+    walk_journey(frontend, lambda: sms_from_backend(moto_sns), expected_phone="+821012345678")
+
+
+def walk_journey(
+    frontend: Frontend,
+    read_texts: Callable[[], list[tuple[str, str]]],
+    expected_phone: str,
+) -> None:
+    """Everything the frontend does, in its order; ``read_texts`` returns the texts sent so far."""
     today = seoul_today()
 
     # -- account -----------------------------------------------------------------------
@@ -226,18 +236,18 @@ def test_whole_journey(frontend: Frontend, stack, moto_sns: str) -> None:
     wait_for(lambda: ok(frontend.get(f"/consulting/{other}"))["result"] == "success", 60)
     assert ok(frontend.get(f"/dashboard/consulting/{other}"))["result"] == "success"
 
-    # -- settlement text (read back from moto) -----------------------------------------------
-    before = len(sms_from_backend(moto_sns))
+    # -- settlement text -------------------------------------------------------------------------
+    before = len(read_texts())
     settled = ok(frontend.get(f"/dashboard/calculate?date={today}"))
     assert settled["result"] == "success"
-    sent = sms_from_backend(moto_sns)
+    sent = read_texts()
     assert len(sent) == before + 1
     phone, text = sent[-1]
-    assert phone == "+821012345678"
+    assert phone == expected_phone
     assert OWNER["store_name"] in text and "17,000" in text and today in text
     repeat = ok(frontend.get(f"/dashboard/calculate?date={today}"))
     assert repeat.get("already_sent") is True
-    assert len(sms_from_backend(moto_sns)) == before + 1
+    assert len(read_texts()) == before + 1
 
     # -- refund leaves the day's figures ------------------------------------------------------
     refund = ok(frontend.delete(f"/sales/{cash['id']}"))

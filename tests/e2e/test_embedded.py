@@ -1,0 +1,79 @@
+"""`make run`: the embedded mode serves the whole journey on one process (SQLite, in-process
+events, offline analyst, settlement texts in the log)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from devstack.stack import REPO
+
+from .conftest import Frontend
+from .test_journey import walk_journey
+
+pytestmark = pytest.mark.e2e
+
+PORT_OFFSET = 3000
+TEXT_LINE = re.compile(r"settlement SMS \(log-only[^)]*\) to (\S+): (.*?)\"")
+
+
+@pytest.fixture(scope="module")
+def embedded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    data = tmp_path_factory.mktemp("embedded")
+    log = data / "run.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "devstack.embedded",
+                "--port-offset",
+                str(PORT_OFFSET),
+                "--data-dir",
+                str(data),
+            ],
+            cwd=REPO,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{8000 + PORT_OFFSET}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if requests.get(f"{url}/healthz", timeout=1).ok:
+                    break
+            except requests.RequestException:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail("embedded mode did not start:\n" + log.read_text()[-3000:])
+            time.sleep(0.3)
+        yield url, log
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def test_journey_on_make_run(embedded: tuple[str, Path]) -> None:
+    url, log = embedded
+
+    def texts_in_log() -> list[tuple[str, str]]:
+        return TEXT_LINE.findall(log.read_text(encoding="utf-8", errors="replace"))
+
+    walk_journey(Frontend(url), texts_in_log, expected_phone="+8210****5678")
+
+
+def test_docs_work_offline(embedded: tuple[str, Path]) -> None:
+    url, _ = embedded
+    docs = requests.get(f"{url}/docs", timeout=10)
+    assert docs.status_code == 200 and "swagger-ui-bundle.js" in docs.text
+    assert requests.get(f"{url}/docs/static/swagger-ui-bundle.js", timeout=10).status_code == 200
+    document = requests.get(f"{url}/openapi.json", timeout=10).json()
+    assert "/orders/unpaids/{table_no}" in document["paths"]
