@@ -39,6 +39,51 @@ EDGE_ERRORS = {
 }
 
 
+# (producer method, path, status) -> links to the operations that use the id it returns; they let
+# clients (and schemathesis' stateful phase) follow create -> read/update/delete.
+LINKS: dict[tuple[str, str, str], dict[str, tuple[str, str, str]]] = {
+    ("post", "/categories/", "201"): {
+        "RenameCategory": ("put_categories_category_id", "category_id", "$response.body#/id"),
+        "DeleteCategory": ("delete_categories_category_id", "category_id", "$response.body#/id"),
+        "AddItem": ("post_categories_category_id_items", "category_id", "$response.body#/id"),
+    },
+    ("post", "/categories/{category_id}/items", "201"): {
+        "UpdateItem": ("put_categories_items_item_id", "item_id", "$response.body#/id"),
+        "DeleteItem": ("delete_categories_items_item_id", "item_id", "$response.body#/id"),
+    },
+    ("post", "/orders/", "200"): {
+        "ViewTable": ("get_orders_unpaids_table_no", "table_no", "$response.body#/table_no"),
+        "CancelTable": ("delete_orders_table_no", "table_no", "$response.body#/table_no"),
+    },
+    ("post", "/sales/", "201"): {
+        "Refund": ("delete_sales_sale_id", "sale_id", "$response.body#/id"),
+    },
+    ("get", "/consulting/", "200"): {
+        "Status": ("get_consulting_req_id", "req_id", "$response.body#/req_id"),
+        "Advice": ("get_dashboard_consulting_req_id", "req_id", "$response.body#/req_id"),
+    },
+    ("post", "/consulting/", "200"): {
+        "Status": ("get_consulting_req_id", "req_id", "$response.body#/req_id"),
+        "Advice": ("get_dashboard_consulting_req_id", "req_id", "$response.body#/req_id"),
+    },
+    ("get", "/consulting/test", "200"): {
+        "Status": ("get_consulting_test_req_id", "req_id", "$response.body#/req_id"),
+        "Advice": ("get_dashboard_consulting_test_req_id", "req_id", "$response.body#/req_id"),
+    },
+}
+
+
+def _add_links(paths: dict[str, Any]) -> None:
+    for (method, path, status), links in LINKS.items():
+        response = paths.get(path, {}).get(method, {}).get("responses", {}).get(status)
+        if response is None:
+            continue
+        response["links"] = {
+            name: {"operationId": operation_id, "parameters": {parameter: expression}}
+            for name, (operation_id, parameter, expression) in links.items()
+        }
+
+
 def _service_document(app: Flask, service: str) -> dict[str, Any]:
     runtime = app.extensions["salesync"]
     ttl = runtime.settings.openapi_cache_seconds
@@ -119,6 +164,7 @@ def build_public_openapi(
         for name, schema in document.get("components", {}).get("schemas", {}).items():
             if name != "Error":
                 schemas[f"{route.service}.{name}"] = _rename_refs(schema, route.service)
+    _add_links(paths)
     own["paths"] = dict(sorted(paths.items()))
     own["components"]["schemas"] = dict(sorted(schemas.items()))
     return own

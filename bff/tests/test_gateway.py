@@ -116,3 +116,30 @@ def test_login_rate_limit_at_the_edge(gateway):
     ]
     assert statuses[:5] == [400] * 5
     assert statuses[5:] == [429, 429]
+
+
+def test_public_document_links_resolve(gateway, monkeypatch):
+    from bff.app import openapi
+
+    # every link must point at an operation the document really has
+    document = {"paths": {}}
+    operation_ids = set()
+    for (method, path, status), links in openapi.LINKS.items():
+        document["paths"].setdefault(path, {})[method] = {"responses": {status: {}}}
+        operation_ids |= {operation_id for operation_id, _, _ in links.values()}
+    openapi._add_links(document["paths"])
+    assert all(
+        "links" in document["paths"][path][method]["responses"][status]
+        for method, path, status in openapi.LINKS
+    )
+    import re
+
+    from bff.app.routes import ROUTES
+    from salesync_common.api import _path_and_params
+
+    known = set()
+    for route in ROUTES:
+        public_path, _ = _path_and_params(route.rule)
+        slug = re.sub(r"[^a-zA-Z0-9]+", "_", public_path).strip("_")
+        known.add(f"{route.method.lower()}_{slug}")
+    assert operation_ids <= known
