@@ -14,14 +14,15 @@ import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from flask import current_app, request
 from pydantic import BaseModel, ValidationError
 
-from salesync_common.errors import ApiError, ValidationFailed
+from salesync_common.errors import ApiError
 
 AuthKind = Literal["store", "service"] | None
+M = TypeVar("M", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -56,16 +57,26 @@ def parse_json_object() -> dict[str, Any]:
     return data
 
 
-def validate(model: type[BaseModel], data: dict[str, Any]) -> BaseModel:
+def validate(
+    model: type[M],
+    data: dict[str, Any],
+    *,
+    status: int = 422,
+    message: str | None = None,
+    code: str | None = None,
+) -> M:
+    """Validate ``data``; failures answer ``status`` (422, or 400 where the contract says so)."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise ValidationFailed(fields=_field_errors(exc)) from exc
+        raise ApiError(
+            message, status=status, code=code or "validation_error", fields=_field_errors(exc)
+        ) from exc
 
 
-def parse_query(model: type[BaseModel]) -> BaseModel:
+def parse_query(model: type[M], **failure: Any) -> M:
     # Repeated keys are ambiguous; the first value wins, as browsers and proxies mostly agree.
-    return validate(model, {key: request.args.get(key) for key in request.args})
+    return validate(model, {key: request.args.get(key) for key in request.args}, **failure)
 
 
 def endpoint(

@@ -14,6 +14,7 @@ from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase
 
 from salesync_common.settings import ServiceSettings
@@ -84,6 +85,14 @@ def init_db(app: Flask, db: SQLAlchemy, settings: ServiceSettings, schema: str) 
     app.config["SQLALCHEMY_DATABASE_URI"] = url
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(settings, url, schema)
     db.init_app(app)
+
+
+def violates_unique(exc: IntegrityError, index: str, sqlite_columns: str) -> bool:
+    """Did this write break that unique index? PostgreSQL names it; SQLite lists its columns."""
+    diag = getattr(exc.orig, "diag", None)
+    if diag is not None and getattr(diag, "constraint_name", None):
+        return diag.constraint_name == index
+    return sqlite_columns in str(exc.orig)
 
 
 def is_postgres(db: SQLAlchemy) -> bool:

@@ -7,8 +7,9 @@ pods share the counts.
 
 from __future__ import annotations
 
-from flask import Flask, request
-from flask_limiter import Limiter
+from collections.abc import Callable
+
+from flask import request
 from flask_limiter.util import get_remote_address
 
 
@@ -18,13 +19,26 @@ def client_ip() -> str:
     return forwarded.split(",")[0].strip() or get_remote_address()
 
 
-def make_limiter(app: Flask, storage_uri: str, enabled: bool = True) -> Limiter:
-    limiter = Limiter(
-        key_func=client_ip,
-        app=app,
-        storage_uri=storage_uri,
-        strategy="moving-window",
-        enabled=enabled,
-        headers_enabled=True,
-    )
-    return limiter
+def store_or_ip_key() -> str:
+    """Count per store (from a valid token); a request without one is counted per IP."""
+    from flask import current_app
+
+    from salesync_common.auth import bearer_token, decode_access_token
+    from salesync_common.errors import Unauthorized
+
+    try:
+        identity = decode_access_token(current_app.extensions["salesync"].settings, bearer_token())
+    except Unauthorized:
+        return f"ip:{client_ip()}"
+    return f"store:{identity.store_id}"
+
+
+def limit_from_settings(name: str) -> Callable[[], str]:
+    """A limit string read from the running service's settings at request time."""
+
+    def value() -> str:
+        from flask import current_app
+
+        return str(getattr(current_app.extensions["salesync"].settings, name))
+
+    return value

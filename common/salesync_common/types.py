@@ -18,10 +18,15 @@ from pydantic import (
     Field,
     StringConstraints,
     WithJsonSchema,
+    model_validator,
 )
+
+from salesync_common.timeutil import MAX_RANGE_DAYS
 
 ID_MAX = 2_147_483_647
 MONEY_MAX = 100_000_000
+# Consulting request ids (uuid4 hex): shared by the consulting event's producer and consumer.
+REQ_ID_PATTERN = r"^[0-9a-f]{32}$"
 _DIGITS = re.compile(r"^\s*\d{1,9}\s*$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -96,6 +101,24 @@ BusinessDate = Annotated[
     BeforeValidator(_parse_date),
     WithJsonSchema({"type": "string", "format": "date", "pattern": r"^\d{4}-\d{2}-\d{2}$"}),
 ]
+
+
+PERIOD_MESSAGE = "날짜를 YYYY-MM-DD 형식으로, 시작일이 종료일보다 늦지 않게(최대 366일) 입력하세요."
+
+
+class Period(Model):
+    """``start``/``end`` business days, inclusive, ordered, at most 366 days."""
+
+    start: BusinessDate
+    end: BusinessDate
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Period:
+        if self.end < self.start:
+            raise ValueError("end must not be before start")
+        if (self.end - self.start).days + 1 > MAX_RANGE_DAYS:
+            raise ValueError(f"the range must not exceed {MAX_RANGE_DAYS} days")
+        return self
 
 
 class Message(Model):

@@ -7,23 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, ConfigDict, Field, model_validator
 
-from salesync_common.timeutil import MAX_RANGE_DAYS
-from salesync_common.types import BusinessDate, Id, Model, Money
-
-REQ_ID_PATTERN = r"^[0-9a-f]{32}$"
-
-
-class PeriodQuery(Model):
-    start: BusinessDate
-    end: BusinessDate
-
-    @model_validator(mode="after")
-    def _ordered(self) -> PeriodQuery:
-        if self.end < self.start:
-            raise ValueError("end must not be before start")
-        if (self.end - self.start).days + 1 > MAX_RANGE_DAYS:
-            raise ValueError(f"the range must not exceed {MAX_RANGE_DAYS} days")
-        return self
+from salesync_common.types import REQ_ID_PATTERN, BusinessDate, Id, Model, Money
 
 
 class DateQuery(Model):

@@ -14,6 +14,7 @@ from sqlalchemy import and_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from salesync_common.db import violates_unique
 from salesync_common.errors import Conflict, NotFound
 from salesync_common.timeutil import utcnow
 
@@ -24,14 +25,6 @@ CATEGORY_EXISTS = "존재하는 카테고리"
 ITEM_EXISTS = "존재하는 품목"
 
 
-def _violates(exc: IntegrityError, index: str, columns: str) -> bool:
-    """Did this write break that unique index? (PostgreSQL names it, SQLite lists columns.)"""
-    diag = getattr(exc.orig, "diag", None)
-    if diag is not None and getattr(diag, "constraint_name", None):
-        return diag.constraint_name == index
-    return columns in str(exc.orig)
-
-
 def _commit_or_conflict(
     session: Session, index: str, columns: str, message: str, code: str
 ) -> None:
@@ -39,7 +32,7 @@ def _commit_or_conflict(
         session.commit()
     except IntegrityError as exc:
         session.rollback()
-        if _violates(exc, index, columns):
+        if violates_unique(exc, index, columns):
             raise Conflict(message, code=code) from exc
         raise
 
@@ -157,7 +150,7 @@ def create_item(session: Session, store_id: int, category_id: int, data: ItemCre
         session.flush()
     except IntegrityError as exc:
         session.rollback()
-        if _violates(exc, ITEM_NAME_INDEX, "items.name"):
+        if violates_unique(exc, ITEM_NAME_INDEX, "items.name"):
             raise Conflict(ITEM_EXISTS, code="item_exists") from exc
         raise
     if data.cost is not None:

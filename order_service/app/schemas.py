@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import Field, RootModel
 
-from salesync_common.types import BusinessDate, Id, Model, Money, Quantity, TableNo
+from salesync_common.types import Id, Model, Money, Quantity, TableNo
 
 MAX_CART_ENTRIES = 100
 
@@ -30,11 +30,6 @@ class PayIn(Model):
 
 class TzQuery(Model):
     tz: Annotated[str, Field(min_length=1, max_length=64)] | None = None
-
-
-class PeriodQuery(Model):
-    start: BusinessDate
-    end: BusinessDate
 
 
 # ---- public responses

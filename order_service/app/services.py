@@ -16,6 +16,7 @@ from sqlalchemy import false as sa_false
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from salesync_common.db import violates_unique
 from salesync_common.errors import ApiError, Conflict, NotFound, ValidationFailed
 from salesync_common.timeutil import business_date, iso, utcnow
 
@@ -95,13 +96,6 @@ def _open_query(store_id: int, table_no: int) -> Any:
     )
 
 
-def _is_open_table_clash(exc: IntegrityError) -> bool:
-    diag = getattr(exc.orig, "diag", None)
-    if diag is not None and getattr(diag, "constraint_name", None):
-        return diag.constraint_name == OPEN_TABLE_INDEX
-    return "orders.store_id, orders.table_no" in str(exc.orig)
-
-
 def _serialize_writers(session: Session) -> None:
     """SQLite (embedded mode) has no row locks: take its database write lock up front instead.
 
@@ -139,7 +133,7 @@ def _lock_or_open(session: Session, store_id: int, table_no: int, tz: str) -> Or
                 session.add(order)
                 session.flush()
         except IntegrityError as exc:
-            if not _is_open_table_clash(exc):
+            if not violates_unique(exc, OPEN_TABLE_INDEX, "orders.store_id, orders.table_no"):
                 raise
             continue
         return order

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from salesync_common.types import BusinessDate, Model, Money, TableNo, text
+from salesync_common.types import Model, Money, TableNo, text
 
 
 class PayIn(Model):
@@ -43,11 +43,6 @@ class SaleOut(Model):
 
 class SalesOut(Model):
     sales: list[SaleOut]
-
-
-class DateRange(Model):
-    start: BusinessDate
-    end: BusinessDate
 
 
 class DayTotal(Model):

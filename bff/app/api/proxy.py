@@ -14,9 +14,10 @@ from flask import Blueprint, Response, current_app, g, request
 from salesync_common.app import runtime
 from salesync_common.auth import decode_access_token
 from salesync_common.errors import ApiError, Unauthorized
+from salesync_common.ratelimit import client_ip, limit_from_settings
 
 from ..routes import ROUTES, Route
-from .limits import limit_for, limiter
+from .limits import limiter
 
 FORWARDED_REQUEST_HEADERS = ("Authorization", "Content-Type", "Idempotency-Key", "X-CSRF-Token")
 FORWARDED_RESPONSE_HEADERS = ("Idempotent-Replayed", "Retry-After")
@@ -67,13 +68,13 @@ def _view_for(route: Route, endpoint: str) -> Callable[..., Any]:
     view.__name__ = endpoint
     view._gateway_route = route  # type: ignore[attr-defined]
     if route.limit:
-        view = limiter.limit(limit_for(route.limit), key_func=_limit_key(route))(view)
+        view = limiter.limit(
+            limit_from_settings(f"{route.limit}_rate_limit"), key_func=_limit_key(route)
+        )(view)
     return view
 
 
 def _limit_key(route: Route) -> Callable[[], str]:
-    from salesync_common.ratelimit import client_ip
-
     def key() -> str:
         identity = g.get("identity")
         if route.auth and identity is None:  # limits run before the view: check the token first

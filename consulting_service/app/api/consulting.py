@@ -6,15 +6,15 @@ import re
 from typing import Any
 
 from flask import Blueprint, current_app, request
-from pydantic import ValidationError
 
-from salesync_common.api import endpoint, parse_json_object
+from salesync_common.api import endpoint, parse_json_object, validate
 from salesync_common.auth import current_store_id
-from salesync_common.errors import ApiError, NotFound
+from salesync_common.errors import NotFound
+from salesync_common.types import PERIOD_MESSAGE, REQ_ID_PATTERN, Period
 
 from .. import services
 from ..models import db
-from ..schemas import REQ_ID_PATTERN, PeriodIn, RequestedOut, StatusOut
+from ..schemas import RequestedOut, StatusOut
 from .limits import consulting_limit
 
 bp = Blueprint("consulting", __name__, url_prefix="/consulting")
@@ -22,22 +22,12 @@ TAGS = ("consulting",)
 _REQ_ID = re.compile(REQ_ID_PATTERN)
 
 
-def _period(data: dict[str, Any]) -> PeriodIn:
-    try:
-        return PeriodIn.model_validate(data)
-    except ValidationError as exc:
-        raise ApiError(
-            "날짜를 YYYY-MM-DD 형식으로, 시작일이 종료일보다 늦지 않게(최대 366일) 입력하세요.",
-            status=400,
-            code="invalid_dates",
-            fields={
-                ".".join(str(p) for p in e["loc"]) or "period": e["msg"]
-                for e in exc.errors(include_url=False, include_input=False)
-            },
-        ) from exc
+def _period(data: dict[str, Any]) -> Period:
+    # the contract answers 400 (not 422) to bad or reversed dates
+    return validate(Period, data, status=400, message=PERIOD_MESSAGE, code="invalid_dates")
 
 
-def _ask(period: PeriodIn) -> dict[str, Any]:
+def _ask(period: Period) -> dict[str, Any]:
     store_id = current_store_id()
     figures = services.fetch_figures(store_id, period.start, period.end)
     req_id, created = services.request_consulting(
@@ -49,7 +39,7 @@ def _ask(period: PeriodIn) -> dict[str, Any]:
     return {"result": "success", "req_id": req_id}
 
 
-def _query_period() -> PeriodIn:
+def _query_period() -> Period:
     return _period({key: request.args.get(key) for key in ("start", "end") if key in request.args})
 
 

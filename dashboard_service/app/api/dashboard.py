@@ -5,28 +5,28 @@ from __future__ import annotations
 import re
 from typing import Any, TypeVar
 
-from flask import Blueprint, current_app, request
-from pydantic import BaseModel, ValidationError
+from flask import Blueprint, current_app
+from pydantic import BaseModel
 
-from salesync_common.api import endpoint
+from salesync_common.api import endpoint, parse_query
 from salesync_common.auth import current_store_id
-from salesync_common.errors import ApiError, NotFound
+from salesync_common.errors import NotFound
+from salesync_common.ratelimit import limit_from_settings
+from salesync_common.types import PERIOD_MESSAGE, REQ_ID_PATTERN, Period
 
 from .. import services
 from ..models import db
 from ..schemas import (
-    REQ_ID_PATTERN,
     ConsultingOut,
     CostsIn,
     CostsOut,
     CostsSavedOut,
     DateQuery,
-    PeriodQuery,
     SalesOut,
     SettlementOut,
     VolumesOut,
 )
-from .limits import limiter, setting
+from .limits import limiter
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 TAGS = ("dashboard",)
@@ -37,22 +37,10 @@ Q = TypeVar("Q", bound=BaseModel)
 
 def parse_dates(model: type[Q]) -> Q:
     """Dates from the query; the contract answers 400 (not 422) to bad or reversed dates."""
-    try:
-        return model.model_validate({key: request.args.get(key) for key in request.args})
-    except ValidationError as exc:
-        fields = {
-            ".".join(str(p) for p in e["loc"]) or "query": e["msg"]
-            for e in exc.errors(include_url=False, include_input=False)
-        }
-        raise ApiError(
-            "날짜를 YYYY-MM-DD 형식으로, 시작일이 종료일보다 늦지 않게(최대 366일) 입력하세요.",
-            status=400,
-            code="invalid_dates",
-            fields=fields,
-        ) from exc
+    return parse_query(model, status=400, message=PERIOD_MESSAGE, code="invalid_dates")
 
 
-def sales_body(period: PeriodQuery) -> dict[str, Any]:
+def sales_body(period: Period) -> dict[str, Any]:
     report = services.sales_report(current_store_id(), period.start, period.end)
     return {
         "result": "success",
@@ -72,7 +60,7 @@ def sales_body(period: PeriodQuery) -> dict[str, Any]:
     tags=TAGS,
 )
 def sales() -> dict[str, Any]:
-    return sales_body(parse_dates(PeriodQuery))
+    return sales_body(parse_dates(Period))
 
 
 @bp.get("/volumes")
@@ -83,7 +71,7 @@ def sales() -> dict[str, Any]:
     tags=TAGS,
 )
 def volumes() -> dict[str, Any]:
-    period = parse_dates(PeriodQuery)
+    period = parse_dates(Period)
     report = services.sales_report(current_store_id(), period.start, period.end)
     return {
         "result": "success",
@@ -120,7 +108,7 @@ def save_costs(body: CostsIn) -> dict[str, Any]:
 
 
 @bp.get("/calculate")
-@limiter.limit(lambda: setting("settlement_rate_limit"))
+@limiter.limit(limit_from_settings("settlement_rate_limit"))
 @endpoint(
     "Settlement: text the day's total to the owner's phone (once per distinct figures)",
     responses={200: SettlementOut, 400: None},

@@ -7,10 +7,11 @@ from typing import Any
 from flask import Blueprint
 
 from salesync_common.api import endpoint
+from salesync_common.types import Period
 
 from .. import services
 from ..models import ConsultingResult, db
-from ..schemas import ConsultingStatusOut, PeriodQuery, SalesReportOut
+from ..schemas import ConsultingStatusOut, SalesReportOut
 from .dashboard import parse_dates
 
 bp = Blueprint("internal_dashboard", __name__, url_prefix="/internal/stores")
@@ -26,7 +27,7 @@ TAGS = ("internal",)
     tags=TAGS,
 )
 def sales_report(store_id: int) -> dict[str, Any]:
-    period = parse_dates(PeriodQuery)
+    period = parse_dates(Period)
     report = services.sales_report(store_id, period.start, period.end)
     return {
         "result": "success",

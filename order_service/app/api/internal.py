@@ -8,6 +8,7 @@ from flask import Blueprint
 
 from salesync_common.api import endpoint
 from salesync_common.auth import DEFAULT_TZ
+from salesync_common.types import Period
 
 from .. import items, services
 from ..models import db
@@ -17,7 +18,6 @@ from ..schemas import (
     OrderStatusOut,
     PaidOut,
     PayIn,
-    PeriodQuery,
     TzQuery,
 )
 
@@ -91,10 +91,10 @@ def order_status(store_id: int, order_id: int) -> dict[str, Any]:
 @endpoint(
     "Paid lines by (business day, item): quantity, revenue, cost (one SQL aggregate)",
     auth="service",
-    query=PeriodQuery,
+    query=Period,
     responses={200: ItemSalesOut},
     tags=TAGS,
 )
-def item_sales(store_id: int, query: PeriodQuery) -> dict[str, Any]:
+def item_sales(store_id: int, query: Period) -> dict[str, Any]:
     services.ensure_range(query.start, query.end)
     return {"rows": services.item_sales(db.session, store_id, query.start, query.end)}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app, request
+from flask import request
 from flask_limiter import Limiter
 
 from salesync_common.ratelimit import client_ip
@@ -14,7 +14,3 @@ def login_username_key() -> str:
     body = request.get_json(silent=True)
     username = body.get("username") if isinstance(body, dict) else None
     return f"login-user:{str(username)[:50].lower()}"
-
-
-def setting(name: str) -> str:
-    return str(getattr(current_app.extensions["salesync"].settings, name))

@@ -10,6 +10,7 @@ from salesync_common.api import endpoint
 from salesync_common.app import runtime
 from salesync_common.auth import current_store_id, issue_access_token, new_csrf_token
 from salesync_common.errors import ApiError, Forbidden, Unauthorized
+from salesync_common.ratelimit import limit_from_settings
 
 from .. import services
 from ..models import Store, db
@@ -26,7 +27,7 @@ from ..schemas import (
     StoreUpdateIn,
     UsernameQuery,
 )
-from .limits import limiter, login_username_key, setting
+from .limits import limiter, login_username_key
 
 bp = Blueprint("stores", __name__, url_prefix="/stores")
 TAGS = ("stores",)
@@ -57,7 +58,7 @@ def check_username() -> dict[str, Any]:
 
 
 @bp.post("/")
-@limiter.limit(lambda: setting("signup_rate_limit_ip"))
+@limiter.limit(limit_from_settings("signup_rate_limit_ip"))
 @endpoint(
     "Sign up a store (and log it in)",
     auth=None,
@@ -78,8 +79,8 @@ def signup(body: SignupIn) -> tuple[dict[str, Any], int]:
 
 
 @bp.post("/login")
-@limiter.limit(lambda: setting("login_rate_limit_ip"))
-@limiter.limit(lambda: setting("login_rate_limit_username"), key_func=login_username_key)
+@limiter.limit(limit_from_settings("login_rate_limit_ip"))
+@limiter.limit(limit_from_settings("login_rate_limit_username"), key_func=login_username_key)
 @endpoint(
     "Log in",
     auth=None,
