@@ -16,6 +16,7 @@ from salesync_common.types import PERIOD_MESSAGE, REQ_ID_PATTERN, Period
 
 from .. import services
 from ..models import db
+from ..report import Report
 from ..schemas import (
     ConsultingOut,
     CostsIn,
@@ -41,7 +42,12 @@ def parse_dates(model: type[Q]) -> Q:
 
 
 def sales_body(period: Period) -> dict[str, Any]:
+    """The ``/dashboard/sales`` answer (the internal report adds days and uncosted items)."""
     report = services.sales_report(current_store_id(), period.start, period.end)
+    return report_body(report, period)
+
+
+def report_body(report: Report, period: Period) -> dict[str, Any]:
     return {
         "result": "success",
         "message": "매출 조회 성공",

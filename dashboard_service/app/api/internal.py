@@ -12,7 +12,7 @@ from salesync_common.types import Period
 from .. import services
 from ..models import ConsultingResult, db
 from ..schemas import ConsultingStatusOut, SalesReportOut
-from .dashboard import parse_dates
+from .dashboard import parse_dates, report_body
 
 bp = Blueprint("internal_dashboard", __name__, url_prefix="/internal/stores")
 TAGS = ("internal",)
@@ -30,12 +30,7 @@ def sales_report(store_id: int) -> dict[str, Any]:
     period = parse_dates(Period)
     report = services.sales_report(store_id, period.start, period.end)
     return {
-        "result": "success",
-        "message": "매출 조회 성공",
-        "start_date": period.start.isoformat(),
-        "end_date": period.end.isoformat(),
-        "sales_volume": report.sales_volume,
-        "items": report.items_json(),
+        **report_body(report, period),
         "days": report.days,
         "uncosted_items": report.uncosted_items,
     }
