@@ -156,3 +156,38 @@ def test_cost_page_is_all_or_nothing(stack):
     assert 400 <= response.status_code < 500 and response.json["result"] == "failed"
     page = stack.client.get("/dashboard/costs", headers=h(store)).json
     assert page["items"][0]["items"][0]["cost"] is None  # nothing changed
+
+
+def test_seoul_day_boundary_and_empty_days(stack, monkeypatch):
+    """Paid at 23:59 and 00:01 Asia/Seoul: two business days; the days around them are zeros."""
+    from datetime import UTC, datetime
+
+    import order_service.app.services as order_services
+
+    store = next(_stores)
+    category = call("POST", f"{stack.item.url}/categories/", store, json={"name": "야식"})["id"]
+    url = f"{stack.item.url}/categories/{category}/items"
+    tteok = call("POST", url, store, json={"name": "떡볶이", "price": 4000, "cost": 1500})["id"]
+
+    before_midnight = datetime(2026, 3, 14, 14, 59, tzinfo=UTC)  # 23:59 KST, March 14
+    after_midnight = datetime(2026, 3, 14, 15, 1, tzinfo=UTC)  # 00:01 KST, March 15
+    monkeypatch.setattr(order_services, "utcnow", lambda: before_midnight)
+    sell(stack, store, 1, [{"item_id": tteok, "quantity": 1}], 4000)
+    monkeypatch.setattr(order_services, "utcnow", lambda: after_midnight)
+    sell(stack, store, 2, [{"item_id": tteok, "quantity": 2}], 8000)
+    monkeypatch.undo()
+
+    volumes = stack.client.get(
+        "/dashboard/volumes?start=2026-03-13&end=2026-03-16", headers=h(store)
+    ).json
+    assert volumes["total"] == [
+        {"date": "2026-03-13", "sales_volume": 0, "profit": 0},
+        {"date": "2026-03-14", "sales_volume": 4000, "profit": 2500},
+        {"date": "2026-03-15", "sales_volume": 8000, "profit": 5000},
+        {"date": "2026-03-16", "sales_volume": 0, "profit": 0},
+    ]
+    first_day = stack.client.get(
+        "/dashboard/sales?start=2026-03-14&end=2026-03-14", headers=h(store)
+    ).json
+    assert first_day["sales_volume"] == 4000
+    assert [(i["item_id"], i["quantity"]) for i in first_day["items"]] == [(tteok, 1)]
