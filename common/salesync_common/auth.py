@@ -54,7 +54,51 @@ def new_csrf_token() -> str:
     return secrets.token_urlsafe(32)
 
 
+class _VerifiedTokens:
+    """Tokens whose signature and claims were verified, until their ``exp``.
+
+    Every call through the gateway verifies the same token in two or three processes; profiling
+    showed the HMAC check and claim parsing at ~7% of a cheap request. Only successful
+    verifications are kept (keyed by the exact token and secret), expiry is re-checked on every
+    hit, and the cache is bounded.
+    """
+
+    MAX_ENTRIES = 4096
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[tuple[str, str, str], tuple[float, object]] = {}
+
+    def get(self, key: tuple[str, str, str]) -> object | None:
+        entry = self._entries.get(key)
+        if entry is None or entry[0] <= time.time():
+            return None
+        return entry[1]
+
+    def put(self, key: tuple[str, str, str], expires: float, value: object) -> None:
+        with self._lock:
+            if len(self._entries) >= self.MAX_ENTRIES:
+                now = time.time()
+                self._entries = {k: v for k, v in self._entries.items() if v[0] > now}
+                if len(self._entries) >= self.MAX_ENTRIES:
+                    self._entries.clear()
+            self._entries[key] = (expires, value)
+
+
+_verified = _VerifiedTokens()
+
+
 def decode_access_token(settings: ServiceSettings, token: str) -> StoreIdentity:
+    key = ("user", settings.jwt_secret or "", token)
+    cached = _verified.get(key)
+    if isinstance(cached, StoreIdentity):
+        return cached
+    identity, expires = _decode_access_token(settings, token)
+    _verified.put(key, expires, identity)
+    return identity
+
+
+def _decode_access_token(settings: ServiceSettings, token: str) -> tuple[StoreIdentity, float]:
     try:
         claims = jwt.decode(
             token,
@@ -72,7 +116,7 @@ def decode_access_token(settings: ServiceSettings, token: str) -> StoreIdentity:
     if not isinstance(sub, str) or not sub.isdigit() or len(sub) > 10:
         raise Unauthorized("유효하지 않은 토큰입니다.", code="invalid_token")
     tz = claims.get("tz") if isinstance(claims.get("tz"), str) else DEFAULT_TZ
-    return StoreIdentity(store_id=int(sub), tz=tz)
+    return StoreIdentity(store_id=int(sub), tz=tz), float(claims["exp"])
 
 
 def bearer_token() -> str:
@@ -133,6 +177,11 @@ def authenticate_service(settings: ServiceSettings) -> str:
     token = request.headers.get(SERVICE_TOKEN_HEADER, "")
     if not token:
         raise Unauthorized("서비스 인증이 필요합니다.", code="missing_service_token")
+    key = ("service", settings.service_token_secret or "", token)
+    caller = _verified.get(key)
+    if isinstance(caller, str):
+        g.calling_service = caller
+        return caller
     try:
         claims = jwt.decode(
             token,
@@ -146,5 +195,7 @@ def authenticate_service(settings: ServiceSettings) -> str:
         raise Unauthorized(
             "유효하지 않은 서비스 토큰입니다.", code="invalid_service_token"
         ) from exc
-    g.calling_service = claims["sub"]
-    return str(claims["sub"])
+    caller = str(claims["sub"])
+    _verified.put(key, float(claims["exp"]), caller)
+    g.calling_service = caller
+    return caller
