@@ -92,6 +92,21 @@ class TableCycleUser(FastHttpUser):
         self._json("pay", "POST", body)
 
 
+class OrderCreationUser(TableCycleUser):
+    """Order creation alone: each POST opens a new order (with 3 items) on a free table."""
+
+    def on_start(self) -> None:
+        super().on_start()
+        self.tables = itertools.cycle(
+            range(5000 + (self.table - 100) * 300, 5300 + (self.table - 100) * 300)
+        )
+
+    @task
+    def cycle(self) -> None:
+        carts = [{"item_id": item, "quantity": 1 + i} for i, item in enumerate(self.items)]
+        self._json("open", "POST", {"table_no": next(self.tables), "carts": carts})
+
+
 class DashboardUser(FastHttpUser):
     """The owner's dashboard: the same report GET again and again."""
 

@@ -353,6 +353,11 @@ def closed_loop(
     return run
 
 
+def order_creation(stack: Stack, stores: list[seed.SeededStore], seconds: float) -> dict[str, Any]:
+    """Closed loop, 16 users, POST /orders/ only: each opens a new order on a free table."""
+    return run_locust(stack.url("bff"), "OrderCreationUser", 16, seconds, _stores_env(stores))
+
+
 def open_loop(stack: Stack, stores: list[seed.SeededStore], rate: float, seconds: float) -> dict:
     """Cycles start on a fixed schedule; each call's latency counts from the cycle's start."""
     base = stack.url("bff")
@@ -617,6 +622,9 @@ def render(report: dict[str, Any]) -> str:
         ]
         lines += [row(call, run["calls"][call]) for call in CALLS if call in run["calls"]]
         lines.append("")
+    if "creation" in report:
+        lines += ["## Order creation alone, closed loop, 16 users (Locust)", "", *header]
+        lines += [row("open", report["creation"]["calls"]["open"]), ""]
     for run in report["open"]:
         lines += [
             f"## Table cycle, open loop, {run['offered_cycles_per_s']} cycles/s offered",
@@ -709,11 +717,13 @@ def targets(report: dict[str, Any]) -> list[dict[str, str]]:
         }
     )
     base = report["baseline"]["calls"]["baseline"]["rps"]
-    orders = report["closed"][0]["calls"]["open"]["rps"]
+    orders = report["creation"]["calls"]["open"]["rps"]
+    in_cycle = report["closed"][0]["calls"]["open"]["rps"]
     out.append(
         {
             "target": "closed 16 users: order creation ≥ 20% of baseline insert req/s",
-            "measured": f"{orders} / {base} req/s = {100 * orders / base:.1f}%",
+            "measured": f"{orders} / {base} req/s = {100 * orders / base:.1f}% (order creation "
+            f"alone; inside the full table cycle {in_cycle} req/s = {100 * in_cycle / base:.1f}%)",
             "verdict": "met" if orders >= 0.2 * base else "MISSED",
         }
     )
@@ -802,6 +812,9 @@ def main() -> int:
             print(json.dumps({"closed": users, "calls": run["calls"]}, ensure_ascii=False))
             report["closed"].append(run)
             time.sleep(3)  # let queues drain before the next phase
+        report["creation"] = order_creation(stack, busy, args.seconds)
+        print(json.dumps({"creation": report["creation"]["calls"]}, ensure_ascii=False))
+        time.sleep(3)
         for rate in (float(r) for r in args.rates.split(",")):
             run = open_loop(stack, busy, rate, args.seconds)
             print(json.dumps({"open": rate, "calls": run["calls"]}, ensure_ascii=False))

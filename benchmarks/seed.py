@@ -34,6 +34,7 @@ import psycopg2
 import requests
 
 from devstack import postgres
+from order_service.app import rollup
 
 TZ = "Asia/Seoul"
 ITEMS_PER_STORE = 10  # ≥ 5: an order's up to 5 lines are distinct items
@@ -272,7 +273,21 @@ def write_orders(
             _bump_sequence(cur, '"order".orders')
     finally:
         conn.close()
+    rebuild_daily_rows(dbname, store)
     return base, lines
+
+
+def rebuild_daily_rows(dbname: str, store: SeededStore) -> None:
+    """Orders written in bulk bypass ``pay``: rebuild the store's daily item rows from them."""
+    from sqlalchemy import create_engine
+
+    url = postgres.service_url("order", dbname).replace("postgresql://", "postgresql+psycopg2://")
+    engine = create_engine(url, connect_args={"options": '-c search_path="order"'})
+    try:
+        with engine.begin() as connection:
+            rollup.rebuild(connection, store.store_id)
+    finally:
+        engine.dispose()
 
 
 def write_sales(
@@ -436,7 +451,7 @@ def seed_busy_day(dbname: str, store: SeededStore, orders: int, open_tables: int
 def analyze(dbname: str) -> None:
     """VACUUM ANALYZE the bulk-loaded tables, as a running system's autovacuum would have."""
     for schema, tables in (
-        ("order", ('"order".orders', '"order".order_lines')),
+        ("order", ('"order".orders', '"order".order_lines', '"order".daily_item_sales')),
         ("sale", ("sale.sales",)),
         ("item", ("item.items", "item.item_costs")),
     ):

@@ -77,3 +77,25 @@ class OrderLine(db.Model):  # type: ignore[name-defined]
     unit_price: Mapped[int] = mapped_column(Integer(), nullable=False)
     unit_cost: Mapped[int | None] = mapped_column(Integer())
     quantity: Mapped[int] = mapped_column(Integer(), nullable=False)
+
+
+class DailyItemSales(db.Model):  # type: ignore[name-defined]
+    """Paid quantities, revenue and cost per (store, business day of payment, item).
+
+    Written in the pay transaction (see ``rollup.py``), so a 365-day report reads at most one
+    row per day and item instead of every order line of the year: report latency follows the
+    length of the range, not the size of the history.
+    """
+
+    __tablename__ = "daily_item_sales"
+
+    store_id: Mapped[int] = mapped_column(BigInteger(), primary_key=True)
+    business_date: Mapped[date] = mapped_column(Date(), primary_key=True)
+    item_id: Mapped[int] = mapped_column(BigInteger(), primary_key=True)
+    item_name: Mapped[str] = mapped_column(String(100), nullable=False)
+    quantity: Mapped[int] = mapped_column(BigInteger(), nullable=False)
+    sales_volume: Mapped[int] = mapped_column(BigInteger(), nullable=False)
+    cost_total: Mapped[int] = mapped_column(BigInteger(), nullable=False)
+    uncosted_quantity: Mapped[int] = mapped_column(BigInteger(), nullable=False)
+    uncosted_first_paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_paid_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)

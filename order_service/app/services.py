@@ -11,17 +11,18 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, select, update
+from sqlalchemy import and_, select, update
 from sqlalchemy import false as sa_false
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from salesync_common.db import violates_unique
-from salesync_common.errors import ApiError, Conflict, NotFound, ValidationFailed
+from salesync_common.errors import Conflict, NotFound, ValidationFailed
 from salesync_common.timeutil import business_date, iso, utcnow
 
+from . import rollup
 from .items import Catalog
-from .models import CANCELLED, OPEN, OPEN_TABLE_INDEX, PAID, Order, OrderLine
+from .models import CANCELLED, OPEN, OPEN_TABLE_INDEX, PAID, DailyItemSales, Order, OrderLine
 from .schemas import CartLineIn
 
 MAX_LINE_QUANTITY = 999
@@ -374,7 +375,8 @@ def pay(
                 code="total_changed",
                 extra={"total_price": order.total_price},
             )
-        for line in _lines(session, order.id):
+        lines = _lines(session, order.id)
+        for line in lines:
             item = catalog.get(line.item_id)
             if item is not None:
                 line.unit_cost = item.cost
@@ -385,6 +387,8 @@ def pay(
         order.paid_sale_id = sale_id
         order.updated_at = now
         order.version += 1
+        session.flush()
+        rollup.record_payment(session, store_id, order.paid_business_date, now, lines)
         session.commit()
     except IntegrityError as exc:  # this sale id already paid another order
         session.rollback()
@@ -407,77 +411,26 @@ def _as_iso(moment: Any) -> str | None:
 
 
 def item_sales(session: Session, store_id: int, start: date, end: date) -> list[dict[str, Any]]:
-    """Paid orders' lines by (business day, item), aggregated in SQL: one statement."""
-    paid_lines = (
-        select(
-            Order.paid_business_date.label("day"),
-            Order.paid_at.label("paid_at"),
-            OrderLine.item_id,
-            OrderLine.item_name,
-            OrderLine.unit_price,
-            OrderLine.unit_cost,
-            OrderLine.quantity,
-            func.row_number()
-            .over(
-                partition_by=OrderLine.item_id,
-                order_by=(Order.paid_at.desc(), Order.id.desc()),
-            )
-            .label("recency"),
-        )
-        .join(Order, Order.id == OrderLine.order_id)
+    """Paid lines by (business day, item): the rows ``pay`` keeps, one small indexed read."""
+    rows = session.scalars(
+        select(DailyItemSales)
         .where(
-            Order.store_id == store_id,
-            Order.status == PAID,
-            Order.paid_business_date >= start,
-            Order.paid_business_date <= end,
+            DailyItemSales.store_id == store_id,
+            DailyItemSales.business_date >= start,
+            DailyItemSales.business_date <= end,
         )
-        .cte("paid_lines")
-    )
-    latest_name = (
-        select(paid_lines.c.item_id, paid_lines.c.item_name)
-        .where(paid_lines.c.recency == 1)
-        .cte("latest_name")
-    )
-    costed = paid_lines.c.unit_cost.is_not(None)
-    query = (
-        select(
-            paid_lines.c.day,
-            paid_lines.c.item_id,
-            func.max(latest_name.c.item_name).label("item_name"),
-            func.sum(paid_lines.c.quantity).label("quantity"),
-            func.sum(paid_lines.c.unit_price * paid_lines.c.quantity).label("sales_volume"),
-            func.coalesce(
-                func.sum(case((costed, paid_lines.c.unit_cost * paid_lines.c.quantity), else_=0)), 0
-            ).label("cost_total"),
-            func.coalesce(func.sum(case((costed, 0), else_=paid_lines.c.quantity)), 0).label(
-                "uncosted_quantity"
-            ),
-            func.min(case((costed, None), else_=paid_lines.c.paid_at)).label("uncosted_first"),
-        )
-        .join(latest_name, latest_name.c.item_id == paid_lines.c.item_id)
-        .group_by(paid_lines.c.day, paid_lines.c.item_id)
-        .order_by(paid_lines.c.day, paid_lines.c.item_id)
+        .order_by(DailyItemSales.business_date, DailyItemSales.item_id)
     )
     return [
         {
-            "date": row.day if isinstance(row.day, str) else row.day.isoformat(),
+            "date": row.business_date.isoformat(),
             "item_id": row.item_id,
             "item_name": row.item_name,
-            "quantity": int(row.quantity),
-            "sales_volume": int(row.sales_volume),
-            "cost_total": int(row.cost_total),
-            "uncosted_quantity": int(row.uncosted_quantity),
-            "uncosted_first_paid_at": _as_iso(row.uncosted_first),
+            "quantity": row.quantity,
+            "sales_volume": row.sales_volume,
+            "cost_total": row.cost_total,
+            "uncosted_quantity": row.uncosted_quantity,
+            "uncosted_first_paid_at": _as_iso(row.uncosted_first_paid_at),
         }
-        for row in session.execute(query)
+        for row in rows
     ]
-
-
-def ensure_range(start: date, end: date) -> None:
-    if end < start:
-        raise ApiError(
-            "기간이 올바르지 않습니다.",
-            status=422,
-            code="invalid_range",
-            fields={"end": "before start"},
-        )

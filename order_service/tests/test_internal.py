@@ -217,3 +217,55 @@ def test_item_sales_aggregates_in_one_query(stack, client):
             client.get(f"/internal/stores/{sid}/item-sales?{bad}", headers=svc(stack)).status_code
             == 422
         )
+
+
+def test_daily_rows_kept_at_payment_match_a_rebuild_from_orders(stack, client):
+    """The rows ``pay`` maintains equal the same totals recomputed from the orders themselves."""
+    from order_service.app import rollup
+    from order_service.app.models import DailyItemSales
+
+    sid = 75
+    menu = stack.menu(sid, {"짜장": 7000, "짬뽕": 8000}, {"짜장": 2500})
+    jjajang, jjamppong = menu["짜장"], menu["짬뽕"]
+    for table, (sale_id, carts) in enumerate(
+        [
+            (6001, [{"item_id": jjajang, "quantity": 2}, {"item_id": jjamppong, "quantity": 1}]),
+            (6002, [{"item_id": jjamppong, "quantity": 3}]),
+            (6003, [{"item_id": jjajang, "quantity": 1}]),
+        ],
+        start=1,
+    ):
+        order_id = open_table(client, sid, table, carts)
+        total = sum(c["quantity"] * (7000 if c["item_id"] == jjajang else 8000) for c in carts)
+        assert pay(client, stack, sid, order_id, sale_id, total).status_code == 200
+
+    def snapshot() -> list[tuple]:
+        rows = db.session.scalars(
+            db.select(DailyItemSales)
+            .where(DailyItemSales.store_id == sid)
+            .order_by(DailyItemSales.item_id)
+        )
+        return [
+            (
+                r.business_date,
+                r.item_id,
+                r.item_name,
+                r.quantity,
+                r.sales_volume,
+                r.cost_total,
+                r.uncosted_quantity,
+                r.uncosted_first_paid_at,
+                r.last_paid_at,
+            )
+            for r in rows
+        ]
+
+    with stack.order_app.app_context():
+        kept = snapshot()
+        assert [(row[1], row[3], row[4], row[5], row[6]) for row in kept] == [
+            (jjajang, 3, 21_000, 7500, 0),
+            (jjamppong, 4, 32_000, 0, 4),
+        ]
+        rollup.rebuild(db.session, sid)
+        db.session.commit()
+        assert snapshot() == kept

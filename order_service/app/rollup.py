@@ -1,0 +1,98 @@
+"""Daily item totals of paid orders, kept up to date in the pay transaction.
+
+``record_payment`` adds a paid order's lines to ``daily_item_sales`` (an upsert per item, in
+the same transaction that marks the order paid, so the totals can never disagree with the
+orders). ``rebuild`` recomputes the rows from the orders themselves: used by the migration that
+introduced the table and by bulk loads that write orders directly.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import case, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
+
+from .models import DailyItemSales, OrderLine
+
+
+def record_payment(
+    session: Session, store_id: int, day: date, paid_at: datetime, lines: list[OrderLine]
+) -> None:
+    if not lines:
+        return
+    rows = [
+        {
+            "store_id": store_id,
+            "business_date": day,
+            "item_id": line.item_id,
+            "item_name": line.item_name,
+            "quantity": line.quantity,
+            "sales_volume": line.unit_price * line.quantity,
+            "cost_total": (line.unit_cost or 0) * line.quantity,
+            "uncosted_quantity": 0 if line.unit_cost is not None else line.quantity,
+            "uncosted_first_paid_at": None if line.unit_cost is not None else paid_at,
+            "last_paid_at": paid_at,
+        }
+        for line in lines
+    ]
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(DailyItemSales).values(rows)
+    new, row = statement.excluded, DailyItemSales
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["store_id", "business_date", "item_id"],
+            set_={
+                "quantity": row.quantity + new.quantity,
+                "sales_volume": row.sales_volume + new.sales_volume,
+                "cost_total": row.cost_total + new.cost_total,
+                "uncosted_quantity": row.uncosted_quantity + new.uncosted_quantity,
+                # the row lock orders payments of one (day, item): the first uncosted one stays
+                "uncosted_first_paid_at": case(
+                    (row.uncosted_first_paid_at.is_(None), new.uncosted_first_paid_at),
+                    else_=row.uncosted_first_paid_at,
+                ),
+                "item_name": new.item_name,  # the latest payment's snapshot name
+                "last_paid_at": new.last_paid_at,
+            },
+        )
+    )
+
+
+_LATEST_NAME = {
+    "postgresql": "(array_agg(l.item_name ORDER BY o.paid_at DESC))[1]",
+    "sqlite": "max(l.item_name)",
+}
+
+
+def rebuild(connection: Connection | Session | Any, store_id: int | None = None) -> None:
+    """Recompute the daily rows from the paid orders (one store, or all of them)."""
+    # a migration passes its Connection; code and tests pass a (scoped) session
+    bind = connection if isinstance(connection, Connection) else connection.get_bind()
+    dialect = bind.dialect.name
+    scope = "" if store_id is None else "AND o.store_id = :store_id"
+    params: dict[str, Any] = {} if store_id is None else {"store_id": store_id}
+    where = "" if store_id is None else "WHERE store_id = :store_id"
+    connection.execute(text("DELETE FROM daily_item_sales " + where), params)  # noqa: S608
+    connection.execute(
+        text(
+            f"""
+            INSERT INTO daily_item_sales (store_id, business_date, item_id, item_name, quantity,
+                sales_volume, cost_total, uncosted_quantity, uncosted_first_paid_at, last_paid_at)
+            SELECT o.store_id, o.paid_business_date, l.item_id, {_LATEST_NAME[dialect]},
+                   sum(l.quantity), sum(l.unit_price * l.quantity),
+                   sum(CASE WHEN l.unit_cost IS NULL THEN 0 ELSE l.unit_cost * l.quantity END),
+                   sum(CASE WHEN l.unit_cost IS NULL THEN l.quantity ELSE 0 END),
+                   min(CASE WHEN l.unit_cost IS NULL THEN o.paid_at END), max(o.paid_at)
+            FROM orders o JOIN order_lines l ON l.order_id = o.id
+            WHERE o.status = 'paid' {scope}
+            GROUP BY o.store_id, o.paid_business_date, l.item_id
+            """  # noqa: S608 - constant SQL, bound values
+        ),
+        params,
+    )
