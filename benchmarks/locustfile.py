@@ -47,9 +47,10 @@ def _headers(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}", "X-CSRF-Token": "bench"}
 
 
-class TableCycleUser(FastHttpUser):
-    """A cashier's tablet: open a table with 3 items, view unpaid tables, edit, pay; no pause."""
+class _Tablet(FastHttpUser):
+    """A cashier's tablet of one of the bench stores (no tasks of its own)."""
 
+    abstract = True
     wait_time = constant(0)
 
     def on_start(self) -> None:
@@ -79,6 +80,10 @@ class TableCycleUser(FastHttpUser):
                 response.failure(f"{response.status_code} {str(data)[:120]}")
             return data
 
+
+class TableCycleUser(_Tablet):
+    """Open a table with 3 items, view unpaid tables, edit, pay; no pause."""
+
     @task
     def cycle(self) -> None:
         carts = [{"item_id": item, "quantity": 1 + i} for i, item in enumerate(self.items)]
@@ -92,7 +97,7 @@ class TableCycleUser(FastHttpUser):
         self._json("pay", "POST", body)
 
 
-class OrderCreationUser(TableCycleUser):
+class OrderCreationUser(_Tablet):
     """Order creation alone: each POST opens a new order (with 3 items) on a free table."""
 
     def on_start(self) -> None:
@@ -102,7 +107,7 @@ class OrderCreationUser(TableCycleUser):
         )
 
     @task
-    def cycle(self) -> None:
+    def create(self) -> None:
         carts = [{"item_id": item, "quantity": 1 + i} for i, item in enumerate(self.items)]
         self._json("open", "POST", {"table_no": next(self.tables), "carts": carts})
 
