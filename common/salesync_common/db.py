@@ -64,7 +64,9 @@ def engine_options(settings: ServiceSettings, url: str, schema: str) -> dict[str
         "pool_recycle": 1800,
         "connect_args": {
             # short OLTP statements: a JIT compile would cost more than it saves
-            "options": f"-c search_path={quote_schema(schema)} -c statement_timeout=15000 -c jit=off",
+            "options": (
+                f"-c search_path={quote_schema(schema)} -c statement_timeout=15000 -c jit=off"
+            ),
             "connect_timeout": 5,
             "application_name": settings.service_name,
         },
