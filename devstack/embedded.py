@@ -19,7 +19,7 @@ from pathlib import Path
 
 from werkzeug.serving import make_server
 
-from devstack.stack import SERVICES
+from devstack.stack import SERVICES, port_shift
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "var" / "embedded"
@@ -46,7 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["JWT_SECRET"] = _secret(data, "jwt_secret")
     os.environ["SERVICE_TOKEN_SECRET"] = _secret(data, "service_token_secret")
     os.environ["SQLITE_DIR"] = str(data)
-    port = {service.name: service.port + args.port_offset for service in SERVICES}
+    shift = args.port_offset + port_shift()
+    port = {service.name: service.port + shift for service in SERVICES}
     for service in SERVICES:
         if service.name != "bff":
             os.environ[f"{service.name.upper()}_SERVICE_URL"] = (

@@ -25,6 +25,11 @@ from devstack import postgres
 REPO = Path(__file__).resolve().parents[1]
 
 
+def port_shift() -> int:
+    """``SALESYNC_PORT_SHIFT``: added to every fixed port, so two checkouts can run side by side."""
+    return int(os.environ.get("SALESYNC_PORT_SHIFT") or 0)
+
+
 @dataclass(frozen=True)
 class Service:
     name: str
@@ -59,7 +64,7 @@ class Stack:
     bootstrap: str | None = None
 
     def port(self, name: str) -> int:
-        return next(s.port for s in SERVICES if s.name == name) + self.port_offset
+        return next(s.port for s in SERVICES if s.name == name) + self.port_offset + port_shift()
 
     def url(self, name: str = "bff") -> str:
         return f"http://127.0.0.1:{self.port(name)}"

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from devstack.stack import REPO
+from devstack.stack import REPO, port_shift
 
 from .conftest import Frontend
 from .test_journey import walk_journey
@@ -43,7 +43,7 @@ def embedded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Pa
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-    url = f"http://127.0.0.1:{8000 + PORT_OFFSET}"
+    url = f"http://127.0.0.1:{8000 + PORT_OFFSET + port_shift()}"
     try:
         deadline = time.monotonic() + 60
         while True:
