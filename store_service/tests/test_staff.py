@@ -364,3 +364,45 @@ def test_internal_staff_list_includes_deleted_members(app, client, owner):
         "staff": [{**kept, "deleted": False}, {**gone, "deleted": True}],
     }
     assert client.get(f"/internal/stores/{store_id}/staff", headers=owner).status_code == 401
+
+
+def test_openapi_documents_staff_with_examples_and_permissions(client):
+    from openapi_spec_validator import validate
+
+    document = client.get("/openapi.json").json
+    validate(document)
+    paths = document["paths"]
+    for path, method in (
+        ("/stores/staff", "get"),
+        ("/stores/staff", "post"),
+        ("/stores/staff/{staff_id}", "put"),
+        ("/stores/staff/{staff_id}", "delete"),
+        ("/stores/staff/session", "post"),
+    ):
+        operation = paths[path][method]
+        assert operation["x-permission"] == "staff" and operation["x-roles"] == ["owner"]
+        assert "403" in operation["responses"]
+    schemas = document["components"]["schemas"]
+    for name in ("StaffIn", "StaffOut", "StaffListOut", "PinIn", "StaffSessionOut"):
+        assert "example" in schemas[name], name
+    session_op = paths["/stores/staff/session"]["post"]
+    assert {"401", "403", "429"} <= set(session_op["responses"])
+    assert "pin_locked" in session_op["description"]
+    # the PIN is a string of digits, never a number
+    assert schemas["PinIn"]["properties"]["pin"]["type"] == "string"
+
+
+def test_staff_and_lockout_on_the_embedded_sqlite(tmp_path):
+    """`make run` keeps the store in SQLite: the same migration, index and lockout work there."""
+    from devstack.testing import build_app, make_settings
+
+    settings = make_settings(
+        "store_service", None, sqlite_dir=str(tmp_path), pin_lockout_seconds=60
+    )
+    lite = build_app("store_service", settings).test_client()
+    owner = owner_of_new_store(lite)
+    assert add_staff(lite, owner, pin="1111").status_code == 201
+    assert add_staff(lite, owner, pin="1111").json["error"]["code"] == "pin_taken"
+    assert session(lite, owner, "1111").status_code == 200
+    assert [session(lite, owner, "0000").status_code for _ in range(5)] == [401] * 5
+    assert session(lite, owner, "1111").status_code == 429

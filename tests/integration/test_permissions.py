@@ -9,9 +9,11 @@ declare its permission and get an example here, or the first two tests fail.
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -330,3 +332,29 @@ def test_the_owner_token_still_does_everything(stack, world):
         )
         if example.owner_status is not None:
             assert response.status_code == example.owner_status, (example.id, response.get_json())
+
+
+def test_the_documented_matrix_is_the_code(stack):
+    """docs/permissions.md lists every store endpoint with the permission it declares."""
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "permissions.md").read_text()
+    table = doc.split("## Endpoints", 1)[1].split("###", 1)[0]
+    documented = {
+        (method, path.strip("`"), permission.strip("`"))
+        for method, path, permission in re.findall(
+            r"^\| (GET|POST|PUT|DELETE) \| (`[^`]+`) \| (`[^`]+`) \|$", table, re.MULTILINE
+        )
+    }
+    declared = {
+        (method, re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"<\1>", rule), spec.permission)
+        for app in stack.values()
+        for method, rule in _store_endpoints(app)
+        for spec in [_spec_of_rule(app, method, rule)]
+    }
+    assert documented == declared
+    for permission in permissions.PERMISSIONS:
+        row = re.search(rf"^\| `{permission}` \|[^|]*\|(.*)\|$", doc, re.MULTILINE)
+        assert row is not None, permission
+        marks = [cell.strip() == "✓" for cell in row.group(1).split("|")]
+        assert marks == [
+            role in permissions.roles_with(permission) for role in ("owner", "manager", "cashier")
+        ], permission

@@ -34,14 +34,14 @@ def _settings() -> Settings:
     return cast(Settings, runtime().settings)
 
 
-@bp.get("/")
+@bp.get("")
 @endpoint("The store's staff", permission="staff", responses={200: StaffListOut}, tags=TAGS)
 def list_staff() -> dict[str, Any]:
     store = current_store()
     return {"staff": [staff.public() for staff in services.list_staff(db.session, store.store_id)]}
 
 
-@bp.post("/")
+@bp.post("")
 @endpoint(
     "Add a staff member (manager or cashier) with a PIN unique in the store",
     permission="staff",
