@@ -153,7 +153,8 @@ def _decode_access_token(settings: ServiceSettings, token: str) -> tuple[StoreId
     sub = claims.get("sub")
     if not isinstance(sub, str) or not sub.isdigit() or len(sub) > 10:
         raise Unauthorized("유효하지 않은 토큰입니다.", code="invalid_token")
-    tz = claims.get("tz") if isinstance(claims.get("tz"), str) else DEFAULT_TZ
+    tz_claim = claims.get("tz")
+    tz = tz_claim if isinstance(tz_claim, str) else DEFAULT_TZ
     role, staff_id = claims.get("role"), claims.get("staff_id")
     if role is None and staff_id is None:
         return StoreIdentity(store_id=int(sub), tz=tz), float(claims["exp"])

@@ -189,6 +189,16 @@ class TaxBreakdown:
     def total(self) -> int:
         return self.taxable_total + self.exempt_total
 
+    def breakdown(self) -> dict[str, int]:
+        """The tax fields as the API names them (orders, receipts, refunds, reports alike)."""
+        return {
+            "taxable_total": self.taxable_total,
+            "vat": self.vat,
+            "supply_value": self.supply_value,
+            "exempt_total": self.exempt_total,
+            "total": self.total,
+        }
+
 
 @dataclass(frozen=True, kw_only=True)
 class PricedLine:
@@ -219,6 +229,14 @@ class PricedOrder(TaxBreakdown):
     order_discounts: tuple[int, ...]  # one per order-level discount, in order
     subtotal: int  # Σ line amounts, before any discount
     discount_total: int  # every line and order discount
+
+    def totals(self) -> dict[str, int]:
+        """``subtotal``, ``discount_total`` and the tax breakdown, as the API names them."""
+        return {
+            "subtotal": self.subtotal,
+            "discount_total": self.discount_total,
+            **self.breakdown(),
+        }
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -67,6 +67,15 @@ def test_the_cafe_order_by_hand():
     # taxable 9,456 + 5,107 = 14,563; 14,563 / 11 = 1,323.9 -> 1,324; supply 13,239
     assert (order.taxable_total, order.vat, order.supply_value) == (14563, 1324, 13239)
     assert order.exempt_total == 2837
+    assert order.totals() == {
+        "subtotal": 19000,
+        "discount_total": 1600,
+        "taxable_total": 14563,
+        "vat": 1324,
+        "supply_value": 13239,
+        "exempt_total": 2837,
+        "total": 17400,
+    }
 
 
 def test_plain_first_contract_order():
