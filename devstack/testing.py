@@ -160,3 +160,16 @@ def token_for(store_id: int, tz: str = "Asia/Seoul") -> str:
         service_token_secret=TEST_SECRETS["SERVICE_TOKEN_SECRET"],
     )
     return issue_access_token(settings, store_id, tz)
+
+
+def staff_token_for(store_id: int, role: str, staff_id: int = 1, tz: str = "Asia/Seoul") -> str:
+    """A valid staff token (``role``: manager or cashier) signed with the test secret."""
+    from salesync_common.auth import issue_staff_token
+    from salesync_common.settings import ServiceSettings
+
+    settings = ServiceSettings(
+        jwt_secret=TEST_SECRETS["JWT_SECRET"],
+        service_token_secret=TEST_SECRETS["SERVICE_TOKEN_SECRET"],
+    )
+    token, _ = issue_staff_token(settings, store_id, tz, staff_id=staff_id, role=role)  # type: ignore[arg-type]
+    return token

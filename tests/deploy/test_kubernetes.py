@@ -329,6 +329,8 @@ def test_secrets_are_references_to_the_services_own_secret(
         expected = {"JWT_SECRET", "SERVICE_TOKEN_SECRET"}
         if name != "bff":
             expected.add("DATABASE_URL")
+        if name == "store":
+            expected.add("PIN_TAG_SECRET")
         if name == "consulting":
             expected.add("OPENAI_API_KEY")
             assert refs["OPENAI_API_KEY"].get("optional") is True

@@ -47,6 +47,7 @@ def _query_period() -> Period:
 @consulting_limit
 @endpoint(
     "Ask for advice on a period (query start, end); answers at once with a req_id",
+    permission="reports",
     responses={200: RequestedOut, 400: None},
     extra_errors=(429, 502, 503, 504),
     tags=TAGS,
@@ -59,6 +60,7 @@ def ask() -> dict[str, Any]:
 @consulting_limit
 @endpoint(
     "Ask for advice on a period (JSON body {start, end})",
+    permission="reports",
     responses={200: RequestedOut, 400: None},
     extra_errors=(415, 429, 502, 503, 504),
     tags=TAGS,
@@ -72,6 +74,7 @@ def ask_post() -> dict[str, Any]:
 @consulting_limit
 @endpoint(
     "Same as GET /consulting/ (path the frontend ships with): a real request",
+    permission="reports",
     responses={200: RequestedOut, 400: None},
     extra_errors=(429, 502, 503, 504),
     tags=TAGS,
@@ -89,6 +92,7 @@ def _status(req_id: str) -> dict[str, Any]:
 @bp.get("/<req_id>")
 @endpoint(
     "Status of the store's own consulting request",
+    permission="reports",
     responses={200: StatusOut, 404: None},
     tags=TAGS,
 )
@@ -99,6 +103,7 @@ def status(req_id: str) -> dict[str, Any]:
 @bp.get("/test/<req_id>")
 @endpoint(
     "Same as GET /consulting/<req_id> (path the frontend ships with)",
+    permission="reports",
     responses={200: StatusOut, 404: None},
     tags=TAGS,
 )

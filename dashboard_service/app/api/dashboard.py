@@ -61,6 +61,7 @@ def report_body(report: Report, period: Period) -> dict[str, Any]:
 @bp.get("/sales")
 @endpoint(
     "Sales and profit per item over [start, end] (query start, end: YYYY-MM-DD)",
+    permission="reports",
     responses={200: SalesOut, 400: None},
     extra_errors=(502, 503, 504),
     tags=TAGS,
@@ -72,6 +73,7 @@ def sales() -> dict[str, Any]:
 @bp.get("/volumes")
 @endpoint(
     "Sales and profit per business day over [start, end], zeros included (≤ 366 days)",
+    permission="reports",
     responses={200: VolumesOut, 400: None},
     extra_errors=(502, 503, 504),
     tags=TAGS,
@@ -89,7 +91,12 @@ def volumes() -> dict[str, Any]:
 
 
 @bp.get("/costs")
-@endpoint("Items with their unit cost, by category", responses={200: CostsOut}, tags=TAGS)
+@endpoint(
+    "Items with their unit cost, by category",
+    permission="costs",
+    responses={200: CostsOut},
+    tags=TAGS,
+)
 def costs() -> dict[str, Any]:
     return {
         "result": "success",
@@ -101,6 +108,7 @@ def costs() -> dict[str, Any]:
 @bp.post("/costs")
 @endpoint(
     "Save edited unit costs (all or nothing; cost null = unchanged)",
+    permission="costs",
     body=CostsIn,
     responses={200: CostsSavedOut},
     tags=TAGS,
@@ -117,6 +125,7 @@ def save_costs(body: CostsIn) -> dict[str, Any]:
 @limiter.limit(limit_from_settings("settlement_rate_limit"))
 @endpoint(
     "Settlement: text the day's total to the owner's phone (once per distinct figures)",
+    permission="reports",
     responses={200: SettlementOut, 400: None},
     extra_errors=(422, 429, 502, 503, 504),
     tags=TAGS,
@@ -142,6 +151,7 @@ def consulting_body(req_id: str) -> dict[str, Any]:
 @bp.get("/consulting/<req_id>")
 @endpoint(
     "The advice for a consulting request (never blocks)",
+    permission="reports",
     responses={200: ConsultingOut, 404: None},
     tags=TAGS,
 )
@@ -152,6 +162,7 @@ def consulting(req_id: str) -> dict[str, Any]:
 @bp.get("/consulting/test/<req_id>")
 @endpoint(
     "Same as /dashboard/consulting/<req_id> (path the frontend ships with)",
+    permission="reports",
     responses={200: ConsultingOut, 404: None},
     tags=TAGS,
 )

@@ -35,6 +35,7 @@ def _carts(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
 @bp.post("/")
 @endpoint(
     "Open the table's order, or add lines to its open order",
+    permission="orders",
     body=OrderIn,
     responses={200: OrderWriteOut},
     idempotent=True,
@@ -64,6 +65,7 @@ def create_order(body: OrderIn) -> dict[str, Any]:
 @bp.put("/")
 @endpoint(
     "Replace the open order's lines (empty carts cancel it)",
+    permission="orders",
     body=OrderIn,
     responses={200: OrderWriteOut},
     idempotent=True,
@@ -94,7 +96,12 @@ def replace_order(body: OrderIn) -> dict[str, Any]:
 
 
 @bp.delete("/<id:table_no>")
-@endpoint("Cancel the table's open order", responses={200: OrderCancelledOut}, tags=TAGS)
+@endpoint(
+    "Cancel the table's open order",
+    permission="orders",
+    responses={200: OrderCancelledOut},
+    tags=TAGS,
+)
 def cancel_order(table_no: int) -> dict[str, Any]:
     cancelled = services.cancel_table(db.session, current_identity().store_id, table_no)
     return {
@@ -106,7 +113,12 @@ def cancel_order(table_no: int) -> dict[str, Any]:
 
 
 @bp.get("/unpaids")
-@endpoint("Open orders, one per table, ascending table_no", responses={200: UnpaidsOut}, tags=TAGS)
+@endpoint(
+    "Open orders, one per table, ascending table_no",
+    permission="orders",
+    responses={200: UnpaidsOut},
+    tags=TAGS,
+)
 def unpaid_orders() -> dict[str, Any]:
     identity = current_identity()
     orders = services.open_orders(db.session, identity.store_id)
@@ -130,6 +142,7 @@ def unpaid_orders() -> dict[str, Any]:
 @bp.get("/unpaids/<id:table_no>")
 @endpoint(
     'The table\'s open order (exactly {"carts": []} when the table is free)',
+    permission="orders",
     responses={200: UnpaidTableOut},
     tags=TAGS,
 )

@@ -21,6 +21,7 @@ TAGS = ("sales",)
 @bp.post("/")
 @endpoint(
     "Pay the table's open order (exactly once)",
+    permission="payments",
     body=PayIn,
     responses={201: PaidOut, 200: ResultOut, 409: TotalMismatchOut},
     idempotent=True,
@@ -49,7 +50,10 @@ def pay(body: PayIn) -> tuple[dict[str, Any], int]:
 
 @bp.get("/")
 @endpoint(
-    "The store's sales, oldest first (refunded ones flagged)", responses={200: SalesOut}, tags=TAGS
+    "The store's sales, oldest first (refunded ones flagged)",
+    permission="reports",
+    responses={200: SalesOut},
+    tags=TAGS,
 )
 def list_sales() -> dict[str, Any]:
     identity = current_identity()
@@ -59,6 +63,7 @@ def list_sales() -> dict[str, Any]:
 @bp.delete("/<id:sale_id>")
 @endpoint(
     "Refund (void) one of the store's sales",
+    permission="refund",
     responses={200: ResultOut},
     extra_errors=(409,),
     tags=TAGS,

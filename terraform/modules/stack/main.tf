@@ -70,9 +70,16 @@ resource "random_password" "service_token_secret" {
   special = false
 }
 
+# Key of the staff PIN lookup tags (store service only). Rotating it makes every PIN unknown:
+# staff PINs must then be set again.
+resource "random_password" "pin_tag_secret" {
+  length  = 64
+  special = false
+}
+
 resource "aws_secretsmanager_secret" "shared" {
   name                    = "${local.secret_prefix}/shared"
-  description             = "JWT_SECRET and SERVICE_TOKEN_SECRET of every Salesync service"
+  description             = "JWT_SECRET and SERVICE_TOKEN_SECRET of every Salesync service; PIN_TAG_SECRET of the store service"
   recovery_window_in_days = 7
 }
 
@@ -81,6 +88,7 @@ resource "aws_secretsmanager_secret_version" "shared" {
   secret_string = jsonencode({
     JWT_SECRET           = random_password.jwt_secret.result
     SERVICE_TOKEN_SECRET = random_password.service_token_secret.result
+    PIN_TAG_SECRET       = random_password.pin_tag_secret.result
   })
 }
 
