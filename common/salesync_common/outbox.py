@@ -22,7 +22,7 @@ import json
 import logging
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
@@ -86,15 +86,19 @@ class OutboxSource:
     topic: str | None = None
 
 
-def _generic_event(row: Row[Any]) -> Event:
-    headers = json.loads(row.headers) if row.headers else {}
-    headers.setdefault("event_id", row.event_id)
-    return Event(row.topic, row.key, json.loads(row.payload), headers)
+def generic_source(table: Table, topics: Mapping[str, str] | None = None) -> OutboxSource:
+    """The shared ``outbox_events`` table (see ``tables.outbox_table``): any topic, JSON payload.
 
+    ``topics`` maps a row's topic to the one configured for it (settings, tests).
+    """
+    rename = dict(topics or {})
 
-def generic_source(table: Table) -> OutboxSource:
-    """The shared ``outbox_events`` table (see ``tables.outbox_table``): any topic, JSON payload."""
-    return OutboxSource(table, _generic_event)
+    def to_event(row: Row[Any]) -> Event:
+        headers = json.loads(row.headers) if row.headers else {}
+        headers.setdefault("event_id", row.event_id)
+        return Event(rename.get(row.topic, row.topic), row.key, json.loads(row.payload), headers)
+
+    return OutboxSource(table, to_event)
 
 
 def _lock_key(name: str) -> int:

@@ -272,11 +272,15 @@ def record_sale(
         .on_conflict_do_nothing()
     )
     sale_id = session.scalar(
-        select(Sale.id).where(Sale.order_id == order_id, Sale.status == COMPLETED)
+        select(Sale.id).where(
+            Sale.store_id == store_id, Sale.order_id == order_id, Sale.status == COMPLETED
+        )
     )
     if sale_id is None:  # the order's live sale is one the previous protocol left pending
         sale_id = session.scalar(
-            select(Sale.id).where(Sale.order_id == order_id, Sale.status == PENDING)
+            select(Sale.id).where(
+                Sale.store_id == store_id, Sale.order_id == order_id, Sale.status == PENDING
+            )
         )
         assert sale_id is not None  # the insert conflicted with a live sale of this order
         complete_legacy_sale(session, sale_id, payment_ref, paid_at, paid_business_date)
