@@ -47,7 +47,7 @@ SERVICES: tuple[Service, ...] = (
     Service("consulting", "consulting_service", 8106, "consulting"),
     Service("bff", "bff", 8000, None),
 )
-KAFKA_USERS = {"dashboard", "consulting"}
+KAFKA_USERS = {"dashboard", "consulting", "item", "order", "sale"}
 
 
 @dataclass

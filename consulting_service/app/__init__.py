@@ -5,8 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from salesync_common.app import create_service_app
-from salesync_common.bus import Publisher, in_process_bus
-from salesync_common.kafka import KafkaPublisher, wait_for_broker
+from salesync_common.events import add_kafka_readiness, publisher_for
 from salesync_common.outbox import OutboxRelay
 
 from ..config import SCHEMA, Settings
@@ -33,18 +32,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     limiter.init_app(app)
 
     service_runtime = app.extensions["salesync"]
-    bootstrap = settings.kafka_bootstrap_servers
-    publisher: Publisher
-    if bootstrap:
-        publisher = KafkaPublisher(bootstrap, client_id=f"{settings.service_name}-outbox")
-
-        def _kafka_ready() -> None:
-            if not wait_for_broker(bootstrap, 2.0):
-                raise ConnectionError("Kafka unreachable")
-
-        service_runtime.readiness_checks["kafka"] = _kafka_ready
-    else:
-        publisher = in_process_bus()
+    add_kafka_readiness(service_runtime)
+    publisher = publisher_for(settings, f"{settings.service_name}-outbox")
     with app.app_context():
         engine = db.engine
     relay = OutboxRelay(lambda: engine, Outbox, publisher)

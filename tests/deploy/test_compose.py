@@ -102,11 +102,12 @@ def test_database_roles_and_kafka_topic_match_k8s(compose: dict) -> None:
     topics = compose["services"]["kafka-topics"]
     assert topics["image"] == compose["services"]["kafka"]["image"]
     assert f"image: {topics['image']}" in job, "same Kafka tools version as the k8s Job"
-    command = topics["command"]
-    assert command[command.index("--topic") + 1] == "consulting.results"
+    script = " ".join(topics["command"])
+    for topic in ("consulting.results", "menu.items", "orders.events"):
+        assert topic in script and topic in job, topic
     pom = (REPO / "devstack" / "kafka" / "pom.xml").read_text()
     version = re.search(r"<kafka.version>([\d.]+)</kafka.version>", pom)
     assert version and topics["image"] == f"apache/kafka:{version.group(1)}"
-    for name in ("dashboard", "consulting"):
+    for name in ("dashboard", "consulting", "item", "order", "sale"):
         deps = compose["services"][name]["depends_on"]
         assert deps["kafka-topics"] == {"condition": "service_completed_successfully"}

@@ -40,7 +40,7 @@ CALLS: dict[str, set[str]] = {
     "dashboard": {"order", "sale", "item", "store"},
     "consulting": {"dashboard"},
 }
-KAFKA_SERVICES = {"dashboard", "consulting"}
+KAFKA_SERVICES = {"dashboard", "consulting", "item", "order", "sale"}
 INTERNET_SERVICES = {"dashboard", "consulting"}  # SNS (+STS for IRSA), OpenAI
 TMP = "/tmp"  # noqa: S108 - the emptyDir mount point in the pods, not a temp file here
 METRICS_DIR = f"{TMP}/prometheus"

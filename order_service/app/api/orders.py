@@ -7,10 +7,12 @@ from typing import Any
 from flask import Blueprint
 
 from salesync_common.api import endpoint
+from salesync_common.app import runtime
 from salesync_common.auth import current_identity
 from salesync_common.timeutil import iso
 
-from .. import items, services
+from ...config import Settings
+from .. import menu, services
 from ..models import db
 from ..schemas import (
     OrderCancelledOut,
@@ -23,6 +25,10 @@ from ..schemas import (
 bp = Blueprint("orders", __name__, url_prefix="/orders")
 TAGS = ("orders",)
 CONFLICT_ERRORS = (409, 502, 503, 504)
+
+
+def _settings() -> Settings:
+    return runtime().settings  # type: ignore[return-value]
 
 
 def _carts(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -49,7 +55,7 @@ def create_order(body: OrderIn) -> dict[str, Any]:
     if not body.carts:
         return {"result": "failed", "message": "주문 등록 실패 : 주문 내역 없음"}
     wanted = services.merge_cart(body.carts)
-    catalog = items.lookup(identity.store_id, wanted)  # one batched call for the whole cart
+    catalog = menu.lookup(db.session, _settings(), identity.store_id, wanted)
     written = services.add_lines(
         db.session, identity.store_id, body.table_no, wanted, catalog, identity.tz
     )
@@ -78,7 +84,7 @@ def create_order(body: OrderIn) -> dict[str, Any]:
 def replace_order(body: OrderIn) -> dict[str, Any]:
     identity = current_identity()
     wanted = services.merge_cart(body.carts or [])
-    catalog = items.lookup(identity.store_id, wanted) if wanted else {}
+    catalog = menu.lookup(db.session, _settings(), identity.store_id, wanted)
     written = services.replace_lines(
         db.session, identity.store_id, body.table_no, wanted, catalog, identity.tz, body.version
     )

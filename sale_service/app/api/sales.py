@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint
+from flask import Blueprint, request
 
 from salesync_common.api import endpoint
 from salesync_common.auth import current_identity
+from salesync_common.idempotency import HEADER as IDEMPOTENCY_HEADER
 
 from .. import services
+from ..gateway import order_gateway
 from ..models import db
 from ..schemas import PaidOut, PayIn, ResultOut, SalesOut, TotalMismatchOut
-from ..worker import order_gateway
 
 bp = Blueprint("sales", __name__, url_prefix="/sales")
 TAGS = ("sales",)
@@ -29,7 +30,8 @@ TAGS = ("sales",)
     tags=TAGS,
     description=(
         "The amount recorded is the order's server total; a differing `total_price` is 409 with "
-        "the server total and nothing is paid. No open order: 200 `result: failed`."
+        "the server total and nothing is paid. No open order: 200 `result: failed`. One call to "
+        "the order service; the same `Idempotency-Key` names the same payment (the same sale)."
     ),
 )
 def pay(body: PayIn) -> tuple[dict[str, Any], int]:
@@ -42,6 +44,7 @@ def pay(body: PayIn) -> tuple[dict[str, Any], int]:
         table_no=body.table_no,
         payment_label=body.payment_type,
         client_total=body.total_price,
+        idempotency_key=(request.headers.get(IDEMPOTENCY_HEADER) or "").strip() or None,
     )
     if not outcome.success:
         return {"result": "failed", "message": services.FAILED_MESSAGE}, 200
