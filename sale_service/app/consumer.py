@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from salesync_common.bus import Event, in_process_bus
 from salesync_common.kafka import KafkaRecord, KafkaSubscriber
+from salesync_common.timeutil import parse_instant
 
 from ..config import Settings
 from . import services
@@ -28,8 +29,10 @@ log = logging.getLogger(__name__)
 
 
 def _moment(value: Any) -> datetime:
-    moment = datetime.fromisoformat(str(value))
-    return services._aware(moment)
+    moment = parse_instant(value)
+    if moment is None:
+        raise ValueError(f"not an ISO 8601 instant: {value!r}")
+    return moment
 
 
 def apply_event(session: Session, value: dict[str, Any]) -> str | None:

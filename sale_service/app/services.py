@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any, Protocol
 
 from sqlalchemy import case, func, select, update
@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from salesync_common.errors import ApiError, Conflict, NotFound, UpstreamError
 from salesync_common.http import ServiceClient, expect_ok
-from salesync_common.timeutil import iso, utcnow
+from salesync_common.timeutil import iso, parse_instant, utcnow
 
 from .models import COMPLETED, PENDING, Payment, Sale
 
@@ -191,7 +191,7 @@ def record_outcome(
                 order_id=int(answer["order_id"]),
                 table_no=int(answer["table_no"]),
                 total=int(answer["total"]),
-                paid_at=_parse_moment(answer.get("paid_at")) or now,
+                paid_at=parse_instant(answer.get("paid_at")) or now,
                 paid_business_date=date.fromisoformat(str(answer["paid_business_date"])),
             )
         session.commit()
@@ -400,17 +400,3 @@ def daily_totals(session: Session, store_id: int, start: date, end: date) -> dic
         "sales_volume": sum(int(row[1]) for row in days),
         "payments": sum(int(row[2]) for row in days),
     }
-
-
-def _parse_moment(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return _aware(moment)
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
