@@ -6,12 +6,11 @@ from flask import Flask
 
 from salesync_common.app import create_service_app
 from salesync_common.bus import Publisher, in_process_bus
-from salesync_common.kafka import KafkaPublisher, wait_for_broker
+from salesync_common.kafka import KafkaPublisher
 from salesync_common.outbox import OutboxRelay
 
 from ..config import SCHEMA, Settings
 from .api import consulting
-from .api.limits import limiter
 from .llm import Advisor
 from .models import Outbox, db
 from .worker import Worker
@@ -28,21 +27,12 @@ def create_app(settings: Settings | None = None) -> Flask:
         db=db,
         schema=SCHEMA,
     )
-    app.config["RATELIMIT_STORAGE_URI"] = settings.rate_limit_storage_uri
-    app.config["RATELIMIT_ENABLED"] = settings.rate_limits_enabled
-    limiter.init_app(app)
 
     service_runtime = app.extensions["salesync"]
     bootstrap = settings.kafka_bootstrap_servers
     publisher: Publisher
     if bootstrap:
         publisher = KafkaPublisher(bootstrap, client_id=f"{settings.service_name}-outbox")
-
-        def _kafka_ready() -> None:
-            if not wait_for_broker(bootstrap, 2.0):
-                raise ConnectionError("Kafka unreachable")
-
-        service_runtime.readiness_checks["kafka"] = _kafka_ready
     else:
         publisher = in_process_bus()
     with app.app_context():
