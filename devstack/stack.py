@@ -263,6 +263,8 @@ class Stack:
 def _require_free_port(port: int, owner: str) -> None:
     """Refuse to start on a port another process holds: it would answer in our place."""
     with socket.socket() as sock:
+        # As the servers bind: connections of a previous run in TIME_WAIT do not count.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:

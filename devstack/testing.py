@@ -5,6 +5,7 @@
 - ``service_app(package)``: a service's Flask app on that database, migrated, with test settings.
 - ``serve(app)``: runs an app on a real HTTP port in a thread (for calls between services).
 - ``count_queries(db)``: counts SQL statements (N+1 checks).
+- ``redis_url``: the real local Redis (started if needed), the rate limits' shared storage.
 """
 
 from __future__ import annotations
@@ -53,6 +54,22 @@ def pg() -> Iterator[PgDatabase]:
     postgres.provision(name)
     yield PgDatabase(name)
     postgres.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """``redis://...`` of the local Redis (db 15, emptied first); never a skip when it can't run."""
+    from devstack import redis as redis_server
+
+    try:
+        redis_server.start()
+    except Exception as exc:
+        pytest.fail(f"Redis could not be started: {exc}")
+    url = redis_server.url(15)
+    import redis
+
+    redis.Redis.from_url(url).flushdb()
+    return url
 
 
 def free_port() -> int:
