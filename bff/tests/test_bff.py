@@ -1,6 +1,6 @@
-"""The BFF with the real services behind it (live HTTP servers): the ``/bff/*`` aggregations answered
-by the dashboard, the merged public OpenAPI document, and the contract's JSON 404/405 for the
-unknown paths the ingress sends it."""
+"""The BFF with the real services behind it (live HTTP servers): the ``/bff/*`` aggregations
+answered by the dashboard, the merged public OpenAPI document, and the contract's JSON 404/405 for
+the unknown paths the ingress sends it."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""The distributed stack for end-to-end tests: PostgreSQL, Redis, Kafka, moto (SNS), every service as
-its own gunicorn process and nginx as the ingress in front — started once per test run. Every
+"""The distributed stack for end-to-end tests: PostgreSQL, Redis, Kafka, moto (SNS), every service
+as its own gunicorn process and nginx as the ingress in front — started once per test run. Every
 call of these tests goes through nginx (``stack.url()``), as the frontend's do."""
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Schemathesis against the public OpenAPI document (merged by the BFF), through nginx, authenticated."""
+"""Schemathesis against the public OpenAPI document (merged by the BFF), through nginx, with a
+token."""
 
 from __future__ import annotations
 
