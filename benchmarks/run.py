@@ -1,8 +1,8 @@
 """The benchmark suite through the ingress (nginx) of the distributed stack (``make bench``).
 
 1. Start the stack on its own ports (``port_offset=2000``, rate limits off), create the stores
-   and menus through the public API and bulk-load history with SQL (``benchmarks/seed.py``): three stores
-   with a year of history (10k, 100k and 1M order lines) and a busy day for ten stores.
+   and menus through the public API and bulk-load history with SQL (``benchmarks/seed.py``):
+   three stores with a year of history (10k, 100k and 1M order lines) and a busy day for ten stores.
 2. Baseline: a minimal Flask + gunicorn endpoint (one indexed SELECT + one INSERT on the same
    PostgreSQL), driven by Locust like everything else: the practical ceiling of this machine.
 3. Table cycle (open with 3 items, view unpaid tables, edit, pay) with Locust, closed loop at 16
