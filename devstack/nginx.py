@@ -101,9 +101,10 @@ def render(
     log_dir: str | None,
     run_dir: str,
     cors_origins: str = "*",
-    daemon: bool = True,
+    daemon: bool | None = True,
 ) -> str:
-    """The whole nginx.conf. ``upstreams``: service -> ``host:port``; ``log_dir`` None = stdout."""
+    """The whole nginx.conf. ``upstreams``: service -> ``host:port``; ``log_dir`` None = stdout;
+    ``daemon`` None leaves it to the command line (the container image says ``daemon off``)."""
     services = [DEFAULT_SERVICE, *dict.fromkeys(route.service for route in ROUTES)]
     missing = set(services) - set(upstreams)
     if missing:
@@ -217,7 +218,7 @@ def render(
     main = [
         "# Generated from salesync_common.routing by devstack/nginx.py: do not edit by hand.",
         "worker_processes 1;",
-        f"daemon {'on' if daemon else 'off'};",
+        *([] if daemon is None else [f"daemon {'on' if daemon else 'off'};"]),
         f"pid {run_dir}/nginx.pid;",
         f"error_log {error_log} warn;",
         "events {",
@@ -358,7 +359,7 @@ def compose_config() -> str:
         # Only the ingress's own answers (blocked path, service down: no data) use this; the
         # services apply CORS_ORIGINS to everything they answer.
         cors_origins="*",
-        daemon=False,
+        daemon=None,
     )
 
 
