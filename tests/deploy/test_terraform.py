@@ -294,7 +294,7 @@ def test_redis_is_private_with_tls_and_an_auth_token(modules: dict[Path, Module]
     secret = redis_module.resources["aws_secretsmanager_secret.url"]
     assert secret["name"] == "${var.secret_prefix}/redis"
     url = redis_module.resources["aws_secretsmanager_secret_version.url"]["secret_string"]
-    assert "RATE_LIMIT_STORAGE_URI = \"rediss://:" in url, "TLS (rediss://) with the token"
+    assert 'RATE_LIMIT_STORAGE_URI = "rediss://:' in url, "TLS (rediss://) with the token"
 
 
 def test_ecr_scans_on_push_with_immutable_tags_and_a_lifecycle(
