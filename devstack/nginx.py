@@ -33,13 +33,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from salesync_common.app import MAX_BODY_BYTES
 from salesync_common.cors import ALLOWED_HEADERS, ALLOWED_METHODS, EXPOSED_HEADERS, MAX_AGE_SECONDS
 from salesync_common.routing import BLOCKED_BODY, BLOCKED_PREFIXES, DEFAULT_SERVICE, ROUTES
 
 REPO = Path(__file__).resolve().parents[1]
 COMPOSE_CONFIG = REPO / "ingress" / "nginx.conf"
-# The services' request body limit (salesync_common.app.MAX_BODY_BYTES): larger is refused here.
-MAX_BODY = "256k"
+# The services' request body limit: a larger body is refused here already (JSON 413).
+MAX_BODY = f"{MAX_BODY_BYTES // 1024}k"
 UPSTREAM_KEEPALIVE = 32  # idle connections kept per upstream and nginx worker
 # Below gunicorn's keep-alive (15 s, gunicorn_conf.py): nginx never reuses a connection the
 # service is closing, which would fail a POST that cannot be retried.
@@ -63,6 +64,15 @@ def _error_body(service: str, status: int) -> str:
         "dependency": service,
     }
     return _json(body)
+
+
+# What nginx itself may refuse before any service sees the request: answered in the contract's
+# JSON error shape too (HTML error pages never appear).
+OWN_ERRORS = {
+    400: ("bad_request", "잘못된 요청입니다."),
+    413: ("payload_too_large", "요청 본문이 너무 큽니다."),
+    414: ("uri_too_long", "요청 주소가 너무 깁니다."),
+}
 
 
 def _cors_map(origins: str) -> list[str]:
@@ -117,6 +127,7 @@ def render(
     def proxied(service: str, stream: bool) -> list[str]:
         lines = [
             access_log(service),
+            *own_error_pages,  # a location's error_page replaces the server's: repeat them
             f"error_page 502 503 = @unavailable_{service};",
             f"error_page 504 = @timeout_{service};",
         ]
@@ -127,6 +138,8 @@ def render(
                 f"proxy_read_timeout {STREAM_READ_TIMEOUT};",
             ]
         return [*lines, f"proxy_pass http://{service};"]
+
+    own_error_pages = [f"error_page {status} = @error_{status};" for status in OWN_ERRORS]
 
     def location(prefix: str, body: list[str]) -> list[str]:
         # Whole segments only: /stores and /stores/..., never /storesx.
@@ -161,6 +174,7 @@ def render(
         "proxy_busy_buffers_size 32k;",
         "proxy_max_temp_file_size 0;",
         "proxy_intercept_errors off;",  # the services' own JSON errors pass as they are
+        *own_error_pages,
         "",
     ]
     for prefix in BLOCKED_PREFIXES:
@@ -168,6 +182,20 @@ def render(
     for route in sorted(ROUTES, key=lambda r: r.prefix):
         server += location(route.prefix, proxied(route.service, route.stream))
     server += ["location / {", *_indent(proxied(DEFAULT_SERVICE, False), 1), "}"]
+    for status, (code, message) in OWN_ERRORS.items():
+        body = {"result": "failed", "message": message, "error": {"code": code, "fields": {}}}
+        server += [
+            f"location @error_{status} {{",
+            *_indent(
+                [
+                    "default_type application/json;",
+                    *_cors_headers(preflight=False),
+                    f"return {status} '{_json(body)}';",
+                ],
+                1,
+            ),
+            "}",
+        ]
     for service in services:
         for name, status in ((f"@unavailable_{service}", 503), (f"@timeout_{service}", 504)):
             server += [

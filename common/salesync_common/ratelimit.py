@@ -127,6 +127,8 @@ def init_rate_limits(app: Flask, settings: ServiceSettings) -> Limiter | None:
             view = decorator(view)
         app.view_functions[name] = view
     limiter.init_app(app)
+    # The decorators hold the limiter weakly: the app keeps it alive (also when it is disabled).
+    app.extensions["salesync_limiter"] = limiter
     return limiter
 
 

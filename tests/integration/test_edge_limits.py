@@ -14,10 +14,6 @@ the real Redis.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import time
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -28,8 +24,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from devstack.nginx import Ingress
-from devstack.stack import REPO
-from devstack.testing import TEST_SECRETS, PgDatabase, free_port
+from devstack.testing import PgDatabase, free_port, gunicorn_service
 from salesync_common.routing import SERVICES
 
 LOGIN_LIMIT = 10  # per client IP per minute, in every test here
@@ -158,45 +153,17 @@ def test_the_login_limit_holds_across_two_worker_processes(
     pg: PgDatabase, redis_url: str, service_app, tmp_path: Path
 ) -> None:
     service_app("store_service")  # migrates the store schema of the test database
-    port = free_port()
     metrics_dir = tmp_path / "prometheus"
-    env = {
-        **os.environ,
-        **TEST_SECRETS,
-        "PYTHONPATH": str(REPO),
-        "SALESYNC_ENV": "test",
-        "BIND": f"127.0.0.1:{port}",
-        "GUNICORN_WORKERS": "2",
-        "GUNICORN_THREADS": "4",
-        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
-        "DATABASE_URL": pg.url("store"),
-        "RATE_LIMIT_STORAGE_URI": redis_url,
-        "LOGIN_RATE_LIMIT_IP": f"{LOGIN_LIMIT}/minute",
-        "LOGIN_RATE_LIMIT_USERNAME": "1000/minute",
-        "TRUSTED_PROXY_HOPS": "0",
-        "LOG_LEVEL": "WARNING",
-    }
-    log = (tmp_path / "gunicorn.log").open("wb")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "salesync_common.serve", "store_service"],
-        env=env,
-        cwd=REPO,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if requests.get(f"{url}/healthz", timeout=1).ok:
-                    break
-            except requests.RequestException:
-                pass
-            assert server.poll() is None and time.monotonic() < deadline, (
-                tmp_path / "gunicorn.log"
-            ).read_text()
-            time.sleep(0.2)
+    with gunicorn_service(
+        "store_service",
+        pg,
+        tmp_path,
+        GUNICORN_WORKERS="2",
+        RATE_LIMIT_STORAGE_URI=redis_url,
+        LOGIN_RATE_LIMIT_IP=f"{LOGIN_LIMIT}/minute",
+        LOGIN_RATE_LIMIT_USERNAME="1000/minute",
+        TRUSTED_PROXY_HOPS="0",
+    ) as url:
 
         def login(i: int) -> int:
             # A new connection each time: either worker may accept it.
@@ -214,10 +181,6 @@ def test_the_login_limit_holds_across_two_worker_processes(
                 if len(_requests_per_worker(metrics_dir)) == 2:
                     break
         per_worker = _requests_per_worker(metrics_dir)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        log.close()
     assert len(per_worker) == 2, f"both workers should have answered: {per_worker}"
     assert statuses[400] == LOGIN_LIMIT, statuses  # one count for the whole service
     assert statuses[429] == sum(statuses.values()) - LOGIN_LIMIT
