@@ -5,6 +5,9 @@
 - ``service_app(package)``: a service's Flask app on that database, migrated, with test settings.
 - ``serve(app)``: runs an app on a real HTTP port in a thread (for calls between services).
 - ``count_queries(db)``: counts SQL statements (N+1 checks).
+- ``redis_url``: the real local Redis (started if needed), the rate limits' shared storage.
+- ``gunicorn_service(package, workdir, **env)``: a service as its own gunicorn process on the test
+  database, as the stack and production run it.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -53,6 +57,79 @@ def pg() -> Iterator[PgDatabase]:
     postgres.provision(name)
     yield PgDatabase(name)
     postgres.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """``redis://...`` of the local Redis (db 15, emptied first); never a skip when it can't run."""
+    from devstack import redis as redis_server
+
+    try:
+        redis_server.start()
+    except Exception as exc:
+        pytest.fail(f"Redis could not be started: {exc}")
+    url = redis_server.url(15)
+    import redis
+
+    redis.Redis.from_url(url).flushdb()
+    return url
+
+
+@contextlib.contextmanager
+def gunicorn_service(
+    package: str, pg_database: PgDatabase, workdir: Path, **env: str
+) -> Iterator[str]:
+    """Serve ``package`` (migrated beforehand) with gunicorn; yields its URL, stops it after."""
+    import subprocess
+    import sys
+    import time
+
+    import requests
+
+    from devstack.stack import REPO
+
+    config = importlib.import_module(f"{package}.config")
+    schema = getattr(config, "SCHEMA", None)
+    port = free_port()
+    values = {
+        **os.environ,
+        **TEST_SECRETS,
+        "PYTHONPATH": str(REPO),
+        "SALESYNC_ENV": "test",
+        "BIND": f"127.0.0.1:{port}",
+        "GUNICORN_WORKERS": "1",
+        "GUNICORN_THREADS": "4",
+        "PROMETHEUS_MULTIPROC_DIR": str(workdir / "prometheus"),
+        "LOG_LEVEL": "WARNING",
+        "BACKGROUND_WORKERS": "false",
+        **({"DATABASE_URL": pg_database.url(schema)} if schema else {}),
+        **env,
+    }
+    log_path = workdir / f"{package}.log"
+    with log_path.open("wb") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "salesync_common.serve", package],
+            env=values,
+            cwd=REPO,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if requests.get(f"{url}/healthz", timeout=1).ok:
+                    break
+            except requests.RequestException:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{package} did not start:\n{log_path.read_text()[-3000:]}")
+            time.sleep(0.2)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 def free_port() -> int:

@@ -1,8 +1,9 @@
 """Wiring of a service's event transport: Kafka in distributed runs, the in-process bus embedded.
 
-``start_outbox_relay`` builds the publisher for the service's settings, adds the Kafka readiness
-check, runs the relay in a background thread (when background workers are on) and wakes it after
-each commit that wrote its outbox, so an event leaves within milliseconds of its transaction.
+``start_outbox_relay`` builds the publisher for the service's settings (the factory has already
+added the Kafka readiness check), runs the relay in a background thread (when background workers
+are on) and wakes it after each commit that wrote its outbox, so an event leaves within
+milliseconds of its transaction.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from flask_sqlalchemy import SQLAlchemy
 
 from salesync_common.app import ServiceRuntime
 from salesync_common.bus import Publisher, in_process_bus
-from salesync_common.kafka import KafkaPublisher, wait_for_broker
+from salesync_common.kafka import KafkaPublisher
 from salesync_common.outbox import OutboxRelay, OutboxSource
 from salesync_common.settings import ServiceSettings
 
@@ -23,26 +24,12 @@ def publisher_for(settings: ServiceSettings, client_id: str) -> Publisher:
     return in_process_bus()
 
 
-def add_kafka_readiness(service_runtime: ServiceRuntime) -> None:
-    """``/readyz`` reports Kafka when the service uses it (idempotent)."""
-    bootstrap = service_runtime.settings.kafka_bootstrap_servers
-    if not bootstrap or "kafka" in service_runtime.readiness_checks:
-        return
-
-    def _kafka_ready() -> None:
-        if not wait_for_broker(bootstrap, 2.0):
-            raise ConnectionError("Kafka unreachable")
-
-    service_runtime.readiness_checks["kafka"] = _kafka_ready
-
-
 def start_outbox_relay(
     app: Flask, db: SQLAlchemy, source: OutboxSource, name: str = "outbox-relay"
 ) -> OutboxRelay:
     """The relay of ``source`` for this app (kept in ``app.extensions[name]``)."""
     service_runtime: ServiceRuntime = app.extensions["salesync"]
     settings = service_runtime.settings
-    add_kafka_readiness(service_runtime)
     with app.app_context():
         engine = db.engine
     relay = OutboxRelay(

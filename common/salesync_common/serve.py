@@ -10,10 +10,18 @@ import importlib
 import os
 import sys
 
+from pydantic import ValidationError
+
 
 def load_settings(package: str) -> tuple[object, str | None]:
     config = importlib.import_module(f"{package}.config")
     return config.Settings(), getattr(config, "SCHEMA", None)
+
+
+def configuration_error(exc: ValidationError) -> str:
+    """A settings failure in one line (the reason, not pydantic's report)."""
+    reasons = [str(error["msg"]).removeprefix("Value error, ") for error in exc.errors()]
+    return "; ".join(reasons)
 
 
 def main(argv: list[str]) -> int:
@@ -33,6 +41,11 @@ def main(argv: list[str]) -> int:
         return 0
     if command != "serve":
         print(f"unknown command {command!r}", file=sys.stderr)
+        return 2
+    try:
+        load_settings(package)  # bad configuration stops here, before gunicorn, in one line
+    except ValidationError as exc:
+        print(f"{package} refuses to start: {configuration_error(exc)}", file=sys.stderr)
         return 2
     os.execvp(  # noqa: S606 - replace this process with gunicorn, no shell involved
         sys.executable,

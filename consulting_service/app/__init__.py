@@ -5,12 +5,11 @@ from __future__ import annotations
 from flask import Flask
 
 from salesync_common.app import create_service_app
-from salesync_common.events import add_kafka_readiness, publisher_for
+from salesync_common.events import publisher_for
 from salesync_common.outbox import OutboxRelay
 
 from ..config import SCHEMA, Settings
 from .api import consulting
-from .api.limits import limiter
 from .llm import Advisor
 from .models import Outbox, db
 from .worker import Worker
@@ -27,12 +26,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         db=db,
         schema=SCHEMA,
     )
-    app.config["RATELIMIT_STORAGE_URI"] = settings.rate_limit_storage_uri
-    app.config["RATELIMIT_ENABLED"] = settings.rate_limits_enabled
-    limiter.init_app(app)
 
     service_runtime = app.extensions["salesync"]
-    add_kafka_readiness(service_runtime)
     publisher = publisher_for(settings, f"{settings.service_name}-outbox")
     with app.app_context():
         engine = db.engine

@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import Flask
 
 from salesync_common.app import create_service_app
-from salesync_common.events import add_kafka_readiness, start_outbox_relay
+from salesync_common.events import start_outbox_relay
 
 from ..config import SCHEMA, Settings
 from . import events, menu
@@ -30,7 +30,6 @@ def create_app(settings: Settings | None = None) -> Flask:
         idempotency_table=IdempotencyKeys,
     )
     service_runtime = app.extensions["salesync"]
-    add_kafka_readiness(service_runtime)
     with app.app_context():
         engine = db.engine
     # One consumer per process (a consumer group member), never per request.

@@ -8,7 +8,6 @@ from salesync_common.app import create_service_app
 
 from ..config import SCHEMA, Settings
 from .api import internal, staff, stores
-from .api.limits import limiter
 from .models import IdempotencyKeys, db
 
 
@@ -24,7 +23,4 @@ def create_app(settings: Settings | None = None) -> Flask:
         schema=SCHEMA,
         idempotency_table=IdempotencyKeys,
     )
-    app.config["RATELIMIT_STORAGE_URI"] = settings.rate_limit_storage_uri
-    app.config["RATELIMIT_ENABLED"] = settings.rate_limits_enabled
-    limiter.init_app(app)
     return app

@@ -2,15 +2,14 @@
 
 from pydantic import model_validator
 
-from salesync_common.settings import MIN_SECRET_LENGTH, ServiceSettings, _dev_secret
+from salesync_common.ratelimit import RateLimitSettings
+from salesync_common.settings import MIN_SECRET_LENGTH, _dev_secret
 
 SCHEMA = "store"
 
 
-class Settings(ServiceSettings):
+class Settings(RateLimitSettings):
     service_name: str = "store"
-    rate_limit_storage_uri: str = "memory://"
-    rate_limits_enabled: bool = True
     login_rate_limit_ip: str = "30/minute"
     login_rate_limit_username: str = "10/minute"
     signup_rate_limit_ip: str = "20/hour"

@@ -1,6 +1,7 @@
 """docker-compose.yml: the same images, variables, ports and hardening as the k8s manifests,
-migrations before each service, PostgreSQL roles/schemas and the Kafka topic as in k8s, and no
-secret written in the file. (No Docker engine or ``docker compose`` CLI exists on these machines:
+migrations before each service, PostgreSQL roles/schemas and the Kafka topic as in k8s, nginx as
+the only published port with the routes of the route table (as the ALB), and no secret written in
+the file. (No Docker engine or ``docker compose`` CLI exists on these machines:
 the file is checked structurally, not run.)"""
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from tests.deploy.conftest import DB_SERVICES, REPO, SERVICES, parse_files
 pytestmark = pytest.mark.deploy
 
 COMPOSE = REPO / "docker-compose.yml"
-INFRA = {"postgres", "kafka", "kafka-topics"}
+INFRA = {"postgres", "kafka", "kafka-topics", "redis", "ingress"}
 # Expected difference from k8s: no AWS region locally (SMS are written to the log).
 K8S_ONLY = {"AWS_REGION"}
 TMPFS = "/tmp:"  # noqa: S108 - the containers' tmpfs mount
@@ -50,7 +51,26 @@ def test_services_and_migrations(compose: dict) -> None:
                 "condition": "service_completed_successfully"
             }
     published = {n: s["ports"] for n, s in services.items() if "ports" in s}
-    assert published == {"bff": ["127.0.0.1:8000:8080"]}, "only the BFF, on loopback"
+    assert published == {"ingress": ["127.0.0.1:8000:8080"]}, "only the ingress, on loopback"
+
+
+def test_the_ingress_routes_as_the_route_table_says(compose: dict) -> None:
+    from devstack.nginx import COMPOSE_CONFIG, compose_config
+
+    ingress = compose["services"]["ingress"]
+    assert ingress["read_only"] is True and ingress["cap_drop"] == ["ALL"]
+    assert ingress["configs"] == [{"source": "ingress-nginx", "target": "/etc/nginx/nginx.conf"}]
+    assert compose["configs"]["ingress-nginx"]["file"] == "./ingress/nginx.conf"
+    assert COMPOSE_CONFIG.read_text() == compose_config(), (
+        "ingress/nginx.conf is stale: python -m devstack.nginx compose"
+    )
+    assert set(ingress["depends_on"]) == set(SERVICES)
+    for name in ("store", "dashboard", "consulting"):
+        env = compose["services"][name]["environment"]
+        assert env["RATE_LIMIT_STORAGE_URI"].startswith(
+            "redis://:${SALESYNC_REDIS_PASSWORD}@redis:"
+        )
+        assert compose["services"][name]["depends_on"]["redis"] == {"condition": "service_healthy"}
 
 
 def test_environment_matches_the_k8s_configuration(

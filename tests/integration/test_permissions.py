@@ -107,6 +107,12 @@ EXAMPLES: tuple[Example, ...] = (
     Example("dashboard", "GET", "/dashboard/calculate?date={today}", owner_status=200),
     Example("dashboard", "GET", "/dashboard/consulting/{req_id}", owner_status=200),
     Example("dashboard", "GET", "/dashboard/consulting/test/{req_id}", owner_status=200),
+    Example("bff", "GET", "/bff/sales?start={today}&end={today}", owner_status=200),
+    Example("bff", "GET", "/bff/volumes?start={today}&end={today}", owner_status=200),
+    Example("bff", "GET", "/bff/costs", owner_status=200),
+    Example(
+        "bff", "POST", "/bff/costs", {"items": [{"item_id": "{kept_item_id}", "cost": 1300}]}, 200
+    ),
     Example("consulting", "GET", "/consulting/?start={today}&end={today}", owner_status=200),
     Example("consulting", "POST", "/consulting/", {"start": "{today}", "end": "{today}"}, 200),
     Example("consulting", "GET", "/consulting/test?start={today}&end={today}", owner_status=200),

@@ -10,16 +10,20 @@ from flask import Blueprint, current_app, request
 from salesync_common.api import endpoint, parse_json_object, validate
 from salesync_common.auth import current_store_id
 from salesync_common.errors import NotFound
+from salesync_common.ratelimit import rate_limit, store_or_ip_key
 from salesync_common.types import PERIOD_MESSAGE, REQ_ID_PATTERN, Period
 
 from .. import services
 from ..models import db
 from ..schemas import RequestedOut, StatusOut
-from .limits import consulting_limit
 
 bp = Blueprint("consulting", __name__, url_prefix="/consulting")
 TAGS = ("consulting",)
 _REQ_ID = re.compile(REQ_ID_PATTERN)
+# Every way of asking counts against one per-store limit (each may be a paid model call).
+consulting_limit = rate_limit(
+    "consulting_rate_limit", key=store_or_ip_key, shared_scope="consulting-requests"
+)
 
 
 def _period(data: dict[str, Any]) -> Period:

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from salesync_common.api import endpoint, parse_query
 from salesync_common.auth import current_store_id
 from salesync_common.errors import NotFound
-from salesync_common.ratelimit import limit_from_settings
+from salesync_common.ratelimit import rate_limit, store_or_ip_key
 from salesync_common.types import PERIOD_MESSAGE, REQ_ID_PATTERN, Period
 
 from .. import services
@@ -27,7 +27,6 @@ from ..schemas import (
     SettlementOut,
     VolumesOut,
 )
-from .limits import limiter
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 TAGS = ("dashboard",)
@@ -122,7 +121,7 @@ def save_costs(body: CostsIn) -> dict[str, Any]:
 
 
 @bp.get("/calculate")
-@limiter.limit(limit_from_settings("settlement_rate_limit"))
+@rate_limit("settlement_rate_limit", key=store_or_ip_key)  # texts cost money
 @endpoint(
     "Settlement: text the day's total to the owner's phone (once per distinct figures)",
     permission="reports",

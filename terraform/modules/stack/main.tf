@@ -1,4 +1,4 @@
-# One Salesync environment (dev or prd): network, EKS, PostgreSQL, Kafka, the secrets the pods
+# One Salesync environment (dev or prd): network, EKS, PostgreSQL, Kafka, Redis, the secrets the pods
 # read through the External Secrets Operator, the IRSA roles of the dashboard (SNS), the secrets
 # reader, the AWS Load Balancer Controller and Fluent Bit, the log group and the TLS certificate.
 # Shared by every environment and created once: terraform/global (ECR, SNS SMS settings, CI role).
@@ -55,6 +55,17 @@ module "msk" {
   subnet_ids                = module.vpc.data_subnet_ids
   allowed_security_group_id = module.eks.cluster_security_group_id
   instance_type             = var.kafka_instance_type
+}
+
+# Rate-limit counts shared by every pod (RATE_LIMIT_STORAGE_URI in salesync/<env>/redis).
+module "redis" {
+  source                    = "../redis"
+  name                      = local.name
+  vpc_id                    = module.vpc.vpc_id
+  subnet_ids                = module.vpc.data_subnet_ids
+  allowed_security_group_id = module.eks.cluster_security_group_id
+  node_type                 = var.redis_node_type
+  secret_prefix             = local.secret_prefix
 }
 
 # ---------------------------------------------------------------------------------------------

@@ -23,6 +23,10 @@ output "msk_bootstrap_brokers_tls" {
   value = module.msk.bootstrap_brokers_tls
 }
 
+output "redis_url_secret_arn" {
+  value = module.redis.url_secret_arn
+}
+
 output "rds_address" {
   value = module.rds.address
 }
