@@ -17,10 +17,14 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import requests
 
 from devstack import postgres
+
+if TYPE_CHECKING:
+    from devstack.images import ContainerLauncher
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -62,6 +66,8 @@ class Stack:
     extra_env: dict[str, str] = field(default_factory=dict)
     run_dir: Path = REPO / "var" / "stack"
     bootstrap: str | None = None
+    # Set: each service runs from its image instead of a local process (devstack/images.py).
+    containers: ContainerLauncher | None = None
 
     def port(self, name: str) -> int:
         return next(s.port for s in SERVICES if s.name == name) + self.port_offset + port_shift()
@@ -129,16 +135,22 @@ class Stack:
             self.wait_ready(service.name, timeout)
         return self
 
+    def _command(self, service: Service, *args: str) -> tuple[list[str], dict[str, str]]:
+        """What runs ``salesync_common.serve <package> *args`` and its environment: a local
+        process, or with ``containers`` the service's image (same environment, same port)."""
+        env = self.env_for(service)
+        if self.containers is not None:
+            return self.containers.command(service, env, args, self.port(service.name))
+        return [sys.executable, "-m", "salesync_common.serve", service.package, *args], env
+
     def migrate(self, service: Service) -> None:
         if service.schema is None:
             return
-        subprocess.run(
-            [sys.executable, "-m", "salesync_common.serve", service.package, "migrate"],
-            env=self.env_for(service),
-            cwd=REPO,
-            check=True,
-            capture_output=True,
-        )
+        command, env = self._command(service, "migrate")
+        done = subprocess.run(command, env=env, cwd=REPO, check=False, capture_output=True)
+        if done.returncode != 0:
+            output = (done.stdout + done.stderr).decode(errors="replace")[-3000:]
+            raise RuntimeError(f"{service.name} migrations failed:\n{output}")
 
     def _pid_file(self, name: str) -> Path:
         return self.run_dir / f"{name}.pid"
@@ -146,9 +158,10 @@ class Stack:
     def start_service(self, name: str, wait: bool = True) -> None:
         service = next(s for s in SERVICES if s.name == name)
         log = open(self.run_dir / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child
+        command, env = self._command(service)
         process = subprocess.Popen(
-            [sys.executable, "-m", "salesync_common.serve", service.package],
-            env=self.env_for(service),
+            command,
+            env=env,
             cwd=REPO,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -185,6 +198,14 @@ class Stack:
             return False
 
     def stop_service(self, name: str, timeout: float = 20) -> None:
+        try:
+            self._stop_process(name, timeout)
+        finally:
+            if self.containers is not None:
+                service = next(s for s in SERVICES if s.name == name)
+                self.containers.remove(service, self.port(name))
+
+    def _stop_process(self, name: str, timeout: float) -> None:
         pid_file = self._pid_file(name)
         if not pid_file.exists():
             return

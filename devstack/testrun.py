@@ -1,6 +1,8 @@
 """``make test``: start real PostgreSQL and Kafka, lint, run every test, stop what was started.
 
-With ``CI=true`` nothing may be missing: a PostgreSQL or Kafka that cannot start fails the run.
+With ``CI=true`` nothing may be missing: a PostgreSQL or Kafka that cannot start fails the run,
+and so does a container engine that cannot be installed (the image tests build and run the seven
+images, ``tests/e2e/test_images.py``).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from devstack import kafka, postgres
+from devstack import images, kafka, postgres
 
 REPO = Path(__file__).resolve().parents[1]
 TEST_PATHS = [
@@ -60,7 +62,16 @@ def main(argv: list[str]) -> int:
         return 1
     print(f"tools ready ({time.monotonic() - started:.1f}s)")
 
-    started = _step("pytest: unit, integration, e2e, deploy, schemathesis")
+    started = _step("container engine (docker, else podman from Debian's packages)")
+    try:
+        engine = images.detect_engine(install=True)
+        print(f"{' '.join(engine.command)} ready ({time.monotonic() - started:.1f}s)")
+    except (images.EngineMissingError, OSError, subprocess.CalledProcessError) as exc:
+        print(f"no container engine: {exc}")
+        if images.in_ci():
+            return 1
+
+    started = _step("pytest: unit, integration, e2e, images, deploy, schemathesis")
     paths = [p for p in TEST_PATHS if (REPO / p).exists()]
     try:
         result = subprocess.run(
@@ -72,6 +83,9 @@ def main(argv: list[str]) -> int:
         if not pg_was_running:
             postgres.stop()
     print(f"pytest finished in {time.monotonic() - started:.1f}s")
+    if images.BUILD_REPORT.exists():
+        print(f"\nimages (last builds, {images.BUILD_REPORT.relative_to(REPO)}):")
+        subprocess.run([python, "-m", "devstack.images", "report"], cwd=REPO, check=False)
     return result.returncode
 
 
