@@ -444,9 +444,8 @@ def build(
             log_path = log_dir / f"{image.name}.log"
             with log_path.open("w") as log:
                 log.write("$ " + " ".join(argv) + "\n")
-                log.flush()
-                code = subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT, check=False)
-            if code.returncode != 0:
+                returncode = _run_timestamped(argv, log)
+            if returncode != 0:
                 tail = log_path.read_text(errors="replace")[-4000:]
                 raise BuildError(f"{image.dockerfile.name} did not build:\n{tail}")
         elif subprocess.run(argv, check=False).returncode != 0:
@@ -458,6 +457,19 @@ def build(
         _say(f"{ref}: {info['Size'] / 1e6:.0f} MB in {seconds:.0f}s")
     _write_report(engine, base, results)
     return results
+
+
+def _run_timestamped(argv: Sequence[str], log: IO[str]) -> int:
+    """Run ``argv`` with each output line written to ``log`` after the seconds elapsed (what
+    each build step costs)."""
+    started = time.monotonic()
+    with subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace"
+    ) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            log.write(f"[{time.monotonic() - started:6.1f}s] {line}")
+        return proc.wait()
 
 
 def _write_report(engine: Engine, base: str, results: list[Built]) -> None:
