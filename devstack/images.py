@@ -5,6 +5,7 @@
     python -m devstack.images base                  # the base image the builds use
     python -m devstack.images report                # size of each image, last build time
     python -m devstack.images scan [SERVICE ...]    # look for secrets and CAs in every layer
+    python -m devstack.images up | down             # `make up`, each service from its :local image
 
 **Engine.** Docker when its daemon answers, else podman (Debian's ``podman``, ``buildah``,
 ``runc`` and ``mmdebstrap`` are installed with apt-get when missing, as root).
@@ -56,7 +57,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import IO
 
-from devstack.stack import SERVICES, Service
+from devstack.stack import SERVICES, Service, Stack
 
 REPO = Path(__file__).resolve().parents[1]
 VAR = REPO / "var" / "images"
@@ -831,6 +832,15 @@ def _report_table() -> str:
     return "\n".join(lines)
 
 
+def container_stack(engine: Engine) -> Stack:
+    """``make up``'s stack with every service run from its ``salesync-<svc>:local`` image."""
+    refs = {name: f"{image.name}:local" for name, image in IMAGES.items()}
+    missing = [ref for ref in refs.values() if not engine.has_image(ref)]
+    if missing:
+        raise RuntimeError(f"no image {', '.join(missing)}: run `make images` first")
+    return Stack(run_dir=REPO / "var" / "images-stack", containers=ContainerLauncher(engine, refs))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devstack.images", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -845,6 +855,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub.add_parser("report", help="size and build time of the last builds")
     p_scan = sub.add_parser("scan", help="look for secrets and CAs in every layer")
     p_scan.add_argument("services", nargs="*", metavar="SERVICE", help=", ".join(IMAGES))
+    sub.add_parser("up", help="PostgreSQL + Kafka on the host, each service from its image")
+    sub.add_parser("down", help="stop the containers, Kafka and PostgreSQL")
     args = parser.parse_args(argv)
     unknown = sorted(set(getattr(args, "services", [])) - set(IMAGES))
     if unknown:
@@ -875,6 +887,22 @@ def main(argv: Sequence[str] | None = None) -> int:
                 for finding in findings:
                     print(f"  {finding}")
             return 1 if dirty else 0
+        elif args.command == "up":
+            stack = container_stack(engine)
+            stack.run_dir.mkdir(parents=True, exist_ok=True)
+            started = time.monotonic()
+            stack.start(timeout=180)
+            print(f"Salesync from its images up in {time.monotonic() - started:.1f}s")
+            for service in SERVICES:
+                image = f"{IMAGES[service.name].name}:local"
+                print(f"  {service.name:<11} {stack.url(service.name)}  {image}")
+            print("Public API:", stack.url("bff"), "  stop with: python -m devstack.images down")
+        elif args.command == "down":
+            from devstack import kafka, postgres
+
+            container_stack(engine).stop()
+            kafka.stop()
+            postgres.stop()
     except (EngineMissingError, BuildError, RuntimeError) as exc:
         print(f"images: {exc}", file=sys.stderr)
         return 1
