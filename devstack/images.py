@@ -790,6 +790,8 @@ class ContainerLauncher:
             "--security-opt",
             "no-new-privileges",
             *self.engine.limits,
+            # a one-off command (migrate) is not a service: nothing to health-check
+            *(["--no-healthcheck"] if args else []),
             *(arg for key in sorted(passed) for arg in ("--env", key)),
             *mounts,
             self.images[service.name],

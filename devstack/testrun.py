@@ -73,6 +73,7 @@ def main(argv: list[str]) -> int:
 
     started = _step("pytest: unit, integration, e2e, images, deploy, schemathesis")
     paths = [p for p in TEST_PATHS if (REPO / p).exists()]
+    pytest_started = time.time()
     try:
         result = subprocess.run(
             [python, "-m", "pytest", *paths, *argv[1:]], cwd=REPO, env=os.environ, check=False
@@ -83,7 +84,7 @@ def main(argv: list[str]) -> int:
         if not pg_was_running:
             postgres.stop()
     print(f"pytest finished in {time.monotonic() - started:.1f}s")
-    if images.BUILD_REPORT.exists():
+    if images.BUILD_REPORT.exists() and images.BUILD_REPORT.stat().st_mtime > pytest_started:
         print(f"\nimages (last builds, {images.BUILD_REPORT.relative_to(REPO)}):")
         subprocess.run([python, "-m", "devstack.images", "report"], cwd=REPO, check=False)
     return result.returncode

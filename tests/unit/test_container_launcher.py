@@ -51,6 +51,7 @@ def test_the_container_gets_the_service_settings_not_the_host(
     assert argv[argv.index("--user") + 1] == "10001:10001"
     assert argv[argv.index("--name") + 1] == f"salesync-store-{stack.port('store')}"
     assert argv[-1] == "salesync-store:test" and "nofile=1024:1024" in argv
+    assert "--no-healthcheck" not in argv
 
 
 def test_files_named_by_the_environment_are_mounted_read_only(
@@ -63,4 +64,5 @@ def test_files_named_by_the_environment_are_mounted_read_only(
     assert f"{ca}:{ca}:ro" in argv
     assert argv[argv.index("--name") + 1] == "salesync-dashboard-9999-migrate"
     assert argv[-2:] == ["salesync-dashboard:test", "migrate"]
+    assert "--no-healthcheck" in argv  # a one-off command, not a service
     assert launcher.commands[-1] == argv
