@@ -9,6 +9,8 @@ from bff.config import Settings as BffSettings
 from store_service.config import Settings as StoreSettings
 
 SECRETS = {"jwt_secret": "j" * 40, "service_token_secret": "s" * 40}
+# What the store needs besides: the PIN tag key and shared rate-limit storage.
+STORE_EXTRAS = {"pin_tag_secret": "t" * 40, "rate_limit_storage_uri": "rediss://:x@redis:6379/0"}
 
 
 def test_the_bff_keeps_no_data_and_starts_in_production_without_a_database() -> None:
@@ -18,8 +20,10 @@ def test_the_bff_keeps_no_data_and_starts_in_production_without_a_database() -> 
 
 def test_a_service_with_a_schema_refuses_production_without_a_database() -> None:
     with pytest.raises(ValidationError, match="DATABASE_URL is required in production"):
-        StoreSettings(salesync_env="production", **SECRETS)
-    ok = StoreSettings(salesync_env="production", database_url="postgresql://x@h/db", **SECRETS)
+        StoreSettings(salesync_env="production", **SECRETS, **STORE_EXTRAS)
+    ok = StoreSettings(
+        salesync_env="production", database_url="postgresql://x@h/db", **SECRETS, **STORE_EXTRAS
+    )
     assert ok.database_url
 
 
