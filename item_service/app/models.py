@@ -5,6 +5,7 @@ keep pointing at real rows. Names are unique among *live* rows only, by partial 
 ``items.cost`` is the current cost, written in the same transaction as the newest ``item_costs``
 entry, so listings read it without touching the history. Every change of an item bumps its
 ``version`` and writes its snapshot to the outbox in the same transaction (``menu_events.py``).
+Option groups and their options belong to one item and are retired, never deleted, like items.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, String, func
+from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from salesync_common.db import make_db
@@ -25,6 +26,7 @@ Outbox = outbox_table(db.metadata)  # menu.items events, relayed to Kafka (see m
 LIVE = sa.text("retired_at IS NULL")
 CATEGORY_NAME_INDEX = "ux_categories_store_id_name_live"
 ITEM_NAME_INDEX = "ux_items_category_id_name_live"
+TAX_KINDS = ("vat", "exempt")
 
 
 class Category(db.Model):  # type: ignore[name-defined]
@@ -65,6 +67,7 @@ class Item(db.Model):  # type: ignore[name-defined]
         Index("ix_items_category_id", "category_id"),
         sa.CheckConstraint("price >= 0", name="price_non_negative"),
         sa.CheckConstraint("cost IS NULL OR cost >= 0", name="cost_non_negative"),
+        sa.CheckConstraint("tax IN ('vat', 'exempt')", name="tax_kind"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -74,6 +77,11 @@ class Item(db.Model):  # type: ignore[name-defined]
     price: Mapped[int] = mapped_column(Integer(), nullable=False)
     description: Mapped[str | None] = mapped_column(String(500))
     cost: Mapped[int | None] = mapped_column(Integer())
+    # "vat" (VAT included in the price) or "exempt" (면세)
+    tax: Mapped[str] = mapped_column(String(8), nullable=False, default="vat", server_default="vat")
+    sold_out: Mapped[bool] = mapped_column(
+        Boolean(), nullable=False, default=False, server_default=sa.false()
+    )
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, server_default=func.now()
     )
@@ -92,3 +100,59 @@ class ItemCost(db.Model):  # type: ignore[name-defined]
     item_id: Mapped[int] = mapped_column(BigId, ForeignKey("items.id"), nullable=False)
     cost: Mapped[int | None] = mapped_column(Integer())
     effective_from: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class OptionGroup(db.Model):  # type: ignore[name-defined]
+    """A choice on an item (사이즈, 샷 추가): pick ``min_select`` to ``max_select`` options.
+
+    Invariant (checked by the request schema, backed by the checks below):
+    0 <= min_select <= max_select, 1 <= max_select <= number of its live options.
+    Changes happen under the item's row lock (every change bumps the item's version).
+    """
+
+    __tablename__ = "option_groups"
+    __table_args__ = (
+        Index("ix_option_groups_item_id", "item_id"),
+        sa.CheckConstraint("min_select >= 0", name="min_select_non_negative"),
+        sa.CheckConstraint(
+            "max_select >= 1 AND max_select >= min_select", name="max_select_bounds"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    store_id: Mapped[int] = mapped_column(BigInteger(), nullable=False)
+    item_id: Mapped[int] = mapped_column(BigId, ForeignKey("items.id"), nullable=False)
+    name: Mapped[str] = mapped_column(String(100), nullable=False)
+    min_select: Mapped[int] = mapped_column(Integer(), nullable=False)
+    max_select: Mapped[int] = mapped_column(Integer(), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+    retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Option(db.Model):  # type: ignore[name-defined]
+    """One choice of a group; ``price_delta`` is integer won added to the item's price (may be < 0).
+
+    Names are unique among a group's live options: the whole list is replaced at once under the
+    item's row lock and checked by the request schema, so no partial index is needed (one would
+    even refuse two options swapping names within one replacement).
+    """
+
+    __tablename__ = "options"
+    __table_args__ = (
+        Index("ix_options_group_id", "group_id"),
+        sa.CheckConstraint(
+            "price_delta BETWEEN -100000000 AND 100000000", name="price_delta_bounds"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    store_id: Mapped[int] = mapped_column(BigInteger(), nullable=False)
+    group_id: Mapped[int] = mapped_column(BigId, ForeignKey("option_groups.id"), nullable=False)
+    name: Mapped[str] = mapped_column(String(100), nullable=False)
+    price_delta: Mapped[int] = mapped_column(Integer(), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+    retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -12,6 +12,8 @@ from item_service.app import services
 from item_service.app.models import Category, Item, ItemCost, db
 
 STORE_A, STORE_B = 101, 202
+# v2 fields of a listed item, at their defaults (the first contract's fields are unchanged)
+V2 = {"tax": "vat", "sold_out": False, "option_groups": []}
 
 
 @pytest.fixture(scope="module")
@@ -119,8 +121,8 @@ def test_item_crud_and_nested_menu(client, app):
                 "category_id": drinks,
                 "category_name": "음료",
                 "items": [
-                    {"item_id": latte, "name": "라떼", "price": 4500, "cost": 1200},
-                    {"item_id": americano, "name": "아메리카노", "price": 3000, "cost": None},
+                    {"item_id": latte, "name": "라떼", "price": 4500, "cost": 1200} | V2,
+                    {"item_id": americano, "name": "아메리카노", "price": 3000, "cost": None} | V2,
                 ],
             },
             {"category_id": empty, "category_name": "빈 카테고리", "items": []},
@@ -287,7 +289,9 @@ def test_emoji_and_unicode_names_round_trip(client):
     item = new_item(client, category, "🍺" * 100, "0", sid)
     menu = client.get("/categories/items", headers=h(sid)).json["categories"]
     assert menu[0]["category_name"] == name
-    assert menu[0]["items"] == [{"item_id": item, "name": "🍺" * 100, "price": 0, "cost": None}]
+    assert menu[0]["items"] == [
+        {"item_id": item, "name": "🍺" * 100, "price": 0, "cost": None} | V2
+    ]
     # the emoji name is unique too
     assert client.post("/categories/", json={"name": name}, headers=h(sid)).status_code == 409
 
@@ -388,11 +392,11 @@ def test_internal_items_batch(client, app):
     assert response.json == {
         "items": [
             {"item_id": ids[0], "name": "b0", "price": 0, "cost": None, "category_id": category}
-            | {"version": 1},
+            | {"version": 1, "category_name": "배치", **V2},
             {"item_id": ids[1], "name": "b1", "price": 100, "cost": 1, "category_id": category}
-            | {"version": 1},
+            | {"version": 1, "category_name": "배치", **V2},
             {"item_id": ids[2], "name": "b2", "price": 200, "cost": 2, "category_id": category}
-            | {"version": 1},
+            | {"version": 1, "category_name": "배치", **V2},
         ]
     }
     # the service credential is required; a user token is not enough
@@ -445,9 +449,9 @@ def test_internal_costs_all_or_nothing(client, app):
         "items": [
             # a's cost changed (version 2: a new event); setting b's cost to null left it alone
             {"item_id": a, "name": "a", "price": 1000, "cost": 300, "category_id": category}
-            | {"version": 2},
+            | {"version": 2, "category_name": "원가페이지", **V2},
             {"item_id": b, "name": "b", "price": 2000, "cost": 500, "category_id": category}
-            | {"version": 1},
+            | {"version": 1, "category_name": "원가페이지", **V2},
         ]
     }
     # only the changed cost opened an entry

@@ -21,6 +21,7 @@ answer warms the model under the same version guard.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Iterable, Mapping, Sequence
@@ -48,7 +49,8 @@ log = logging.getLogger(__name__)
 
 CONFIRM_INTERVAL_SECONDS = 0.25
 # Snapshot fields the model keeps: every column but the key and the local write time. A new
-# snapshot field (v2: tax, sold out, ...) is a new column here and in a migration.
+# snapshot field is a new column here and in a migration (v2 added tax, sold_out, category_name
+# and option_groups, the latter stored as JSON text).
 _KEY = ("store_id", "item_id")
 _STORED = tuple(
     column.name for column in MenuItem.__table__.columns if column.name not in (*_KEY, "updated_at")
@@ -66,7 +68,11 @@ def apply_snapshots(bind: Connection | Session, snapshots: Sequence[Mapping[str,
     for snapshot in snapshots:
         key = (int(snapshot["store_id"]), int(snapshot["item_id"]))
         if key not in newest or newest[key]["version"] < snapshot["version"]:
-            newest[key] = {name: snapshot.get(name) for name in (*_KEY, *_STORED)}
+            row = {name: snapshot.get(name) for name in (*_KEY, *_STORED)}
+            row["option_groups"] = _groups_text(row["option_groups"])
+            row["tax"] = row["tax"] or "vat"
+            row["sold_out"] = bool(row["sold_out"])
+            newest[key] = row
     if not newest:
         return
     now = utcnow()
@@ -79,6 +85,12 @@ def apply_snapshots(bind: Connection | Session, snapshots: Sequence[Mapping[str,
             where=MenuItem.version < statement.excluded.version,
         )
     )
+
+
+def _groups_text(groups: Any) -> str:
+    if isinstance(groups, str):
+        return groups
+    return json.dumps(groups or [], ensure_ascii=False, separators=(",", ":"))
 
 
 def _event_snapshot(value: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -142,13 +154,19 @@ def lookup(session: Session, settings: Settings, store_id: int, item_ids: Iterab
 
 
 def _snapshot(item: MenuItem) -> ItemSnapshot:
-    return ItemSnapshot(
-        item_id=item.item_id,
-        name=item.name,
-        price=item.price,
-        cost=item.cost,
-        category_id=item.category_id,
-        version=item.version,
+    return ItemSnapshot.model_validate(
+        {
+            "item_id": item.item_id,
+            "name": item.name,
+            "price": item.price,
+            "cost": item.cost,
+            "category_id": item.category_id,
+            "version": item.version,
+            "tax": item.tax,
+            "sold_out": item.sold_out,
+            "category_name": item.category_name,
+            "option_groups": json.loads(item.option_groups),
+        }
     )
 
 

@@ -198,6 +198,13 @@ class MenuItem(db.Model):  # type: ignore[name-defined]
     version: Mapped[int] = mapped_column(Integer(), nullable=False)
     changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    # v2 (menu.items snapshot fields): "vat" | "exempt"; sold out; the category's name (None
+    # until a snapshot carrying it arrives); the live option groups as JSON text, in the
+    # snapshot's shape (schemas.MenuOptionGroup), read back by menu.lookup in the same query.
+    tax: Mapped[str] = mapped_column(String(8), nullable=False, server_default="vat")
+    sold_out: Mapped[bool] = mapped_column(Boolean(), nullable=False, server_default=sa.false())
+    category_name: Mapped[str | None] = mapped_column(String(100))
+    option_groups: Mapped[str] = mapped_column(Text(), nullable=False, server_default="[]")
 
 
 class MenuSync(db.Model):  # type: ignore[name-defined]

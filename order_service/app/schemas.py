@@ -157,8 +157,31 @@ class ItemSalesOut(Model):
     rows: list[ItemSalesRow]
 
 
+class MenuOption(Model):
+    option_id: int
+    name: str
+    price_delta: int  # integer won added to the item's price; may be negative
+
+
+class MenuOptionGroup(Model):
+    """An item's option group as the item service publishes it (ascending ids, live only).
+
+    The item service guarantees 0 <= min_select <= max_select <= len(options), max_select >= 1.
+    """
+
+    group_id: int
+    name: str
+    min_select: int
+    max_select: int
+    options: list[MenuOption]
+
+
 class ItemSnapshot(Model):
-    """An item as the hot path uses it: from the read model, or the item service's answer."""
+    """An item as the hot path uses it: from the read model, or the item service's answer.
+
+    The v2 fields default to what an item service (or event) from before them meant: VAT
+    included, available, no options; ``category_name`` None when not known yet.
+    """
 
     item_id: int
     name: str
@@ -167,6 +190,10 @@ class ItemSnapshot(Model):
     category_id: int
     # None only from an item service that predates versions (a rolling deploy): not cached
     version: int | None = None
+    tax: Literal["vat", "exempt"] = "vat"
+    sold_out: bool = False
+    category_name: str | None = None
+    option_groups: list[MenuOptionGroup] = Field(default_factory=list)
 
 
 class MenuItemEvent(Model):
@@ -182,3 +209,8 @@ class MenuItemEvent(Model):
     retired: bool
     version: Annotated[int, Field(ge=1)]
     changed_at: str
+    # v2 fields (optional in the schema: a v1 event means their defaults)
+    tax: Literal["vat", "exempt"] = "vat"
+    sold_out: bool = False
+    category_name: str | None = None
+    option_groups: list[MenuOptionGroup] = Field(default_factory=list)

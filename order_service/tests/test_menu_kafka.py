@@ -6,6 +6,7 @@ threads (the item relay, the order's menu.items consumer). Never skipped.
 
 from __future__ import annotations
 
+import json
 import statistics
 import time
 import uuid
@@ -259,3 +260,49 @@ def test_duplicate_and_out_of_order_events_change_nothing(apps, kafka_bootstrap)
     wait_for(apps.trusted, 10, "a fresh confirmation")
     row = apps.model_row(item_id)
     assert (row.version, row.price) == (5, 7777)
+
+
+def test_option_groups_tax_and_category_names_reach_the_model_through_kafka(apps):
+    ids = apps.menu({"빙수": 7000})
+    item_id = ids["빙수"]
+    client, headers = apps.item_client, apps.h()
+    group = client.post(
+        f"/categories/items/{item_id}/option-groups",
+        json={
+            "name": "토핑",
+            "min_select": 0,
+            "max_select": 2,
+            "options": [{"name": "팥", "price_delta": 500}, {"name": "떡", "price_delta": -200}],
+        },
+        headers=headers,
+    )
+    assert group.status_code == 201, group.json
+    updated = client.put(
+        f"/categories/items/{item_id}",
+        json={"name": "빙수", "price": 7000, "tax": "exempt", "sold_out": True},
+        headers=headers,
+    )
+    assert updated.status_code == 200
+    [category] = [
+        c["category_id"]
+        for c in client.get("/categories/items", headers=headers).json["categories"]
+        if any(i["item_id"] == item_id for i in c["items"])
+    ]
+    assert (
+        client.put(f"/categories/{category}", json={"name": "여름"}, headers=headers).status_code
+        == 200
+    )
+    wait_for(
+        lambda: (row := apps.model_row(item_id)) is not None and row.category_name == "여름",
+        10,
+        "the rename",
+    )
+    row = apps.model_row(item_id)
+    assert (row.tax, row.sold_out, row.version) == ("exempt", True, 4)
+    assert json.loads(row.option_groups) == [group.json]
+    wait_for(apps.trusted, 10, "a fresh confirmation")
+    with apps.order_app.app_context():
+        snapshot = menu.lookup(db.session, apps.settings, STORE, [item_id])[item_id]
+        db.session.commit()
+    assert [g.model_dump() for g in snapshot.option_groups] == [group.json]
+    assert (snapshot.tax, snapshot.sold_out, snapshot.category_name) == ("exempt", True, "여름")

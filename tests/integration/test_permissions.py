@@ -70,6 +70,31 @@ EXAMPLES: tuple[Example, ...] = (
     Example(
         "item", "PUT", "/categories/items/{item_id}", {"name": "바뀐 품목", "price": 1500}, 200
     ),
+    Example(
+        "item",
+        "POST",
+        "/categories/items/{item_id}/option-groups",
+        {
+            "name": "사이즈",
+            "min_select": 1,
+            "max_select": 1,
+            "options": [{"name": "레귤러", "price_delta": 0}, {"name": "라지", "price_delta": 500}],
+        },
+        201,
+    ),
+    Example(
+        "item",
+        "PUT",
+        "/categories/items/option-groups/{group_id}",
+        {
+            "name": "샷",
+            "min_select": 0,
+            "max_select": 1,
+            "options": [{"name": "샷 추가", "price_delta": 500}],
+        },
+        200,
+    ),
+    Example("item", "DELETE", "/categories/items/option-groups/{group_id}", owner_status=200),
     Example("item", "DELETE", "/categories/items/{item_id}", owner_status=200),
     Example("item", "DELETE", "/categories/{category_id}", owner_status=200),
     Example("order", "GET", "/orders/unpaids", owner_status=200),
@@ -177,6 +202,19 @@ def world(stack) -> dict[str, Any]:
         ),
         201,
     )
+    doomed_group = _ok(
+        items.post(
+            f"/categories/items/{doomed_item['id']}/option-groups",
+            json={
+                "name": "지울 옵션",
+                "min_select": 0,
+                "max_select": 1,
+                "options": [{"name": "곱빼기", "price_delta": 1000}],
+            },
+            headers=owner,
+        ),
+        201,
+    )
     kept = _ok(items.post("/categories/", json={"name": "메뉴"}, headers=owner), 201)
     kept_item = _ok(
         items.post(
@@ -213,6 +251,7 @@ def world(stack) -> dict[str, Any]:
         "staff_id": member["staff_id"],
         "category_id": doomed["id"],
         "item_id": doomed_item["id"],
+        "group_id": doomed_group["group_id"],
         "kept_item_id": kept_item["id"],
         "sale_id": paid["id"],
         "today": today,
@@ -241,7 +280,7 @@ def _call(app: Flask, example: Example, world: dict[str, Any], headers: dict[str
 
 # any ids will do to find the rule an example calls
 PLACEHOLDERS: dict[str, Any] = dict.fromkeys(
-    ("store_id", "staff_id", "category_id", "item_id", "sale_id"), 1
+    ("store_id", "staff_id", "category_id", "item_id", "group_id", "sale_id"), 1
 )
 PLACEHOLDERS["req_id"] = "0" * 32
 

@@ -10,7 +10,7 @@ from salesync_common.api import endpoint
 from salesync_common.auth import current_store_id
 
 from .. import services
-from ..models import db
+from ..models import Option, OptionGroup, db
 from ..schemas import (
     CategoriesOut,
     CategoryDeletedOut,
@@ -21,6 +21,10 @@ from ..schemas import (
     ItemCreateIn,
     ItemUpdateIn,
     MenuOut,
+    OptionGroupDeletedOut,
+    OptionGroupIn,
+    OptionGroupOut,
+    OptionGroupUpdateIn,
 )
 
 bp = Blueprint("categories", __name__, url_prefix="/categories")
@@ -109,7 +113,7 @@ def create_item(category_id: int, body: ItemCreateIn) -> tuple[dict[str, Any], i
 
 @bp.put("/items/<id:item_id>")
 @endpoint(
-    "Update an item (name, price, optionally category, description, cost)",
+    "Update an item (name, price, optionally category, description, cost, tax, sold_out)",
     permission="menu",
     body=ItemUpdateIn,
     responses={200: ItemChangedOut, 409: FailedOut},
@@ -125,3 +129,67 @@ def update_item(item_id: int, body: ItemUpdateIn) -> dict[str, Any]:
 def delete_item(item_id: int) -> dict[str, Any]:
     services.retire_item(db.session, current_store_id(), item_id)
     return {"result": "success", "message": "품목 삭제 성공", "item_id": item_id}
+
+
+def _group(group: OptionGroup, options: list[Option]) -> dict[str, Any]:
+    return {
+        "group_id": group.id,
+        "name": group.name,
+        "min_select": group.min_select,
+        "max_select": group.max_select,
+        "options": [
+            {"option_id": option.id, "name": option.name, "price_delta": option.price_delta}
+            for option in options
+        ],
+    }
+
+
+GROUP_RULES = (
+    "Names 1-100 characters; 0 <= min_select <= max_select, 1 <= max_select <= number of "
+    "options; 1-50 options with unique names; price_delta integer won within ±100,000,000. "
+    "Answers the group with its options ascending by id. Every change bumps the item's version "
+    "and publishes its snapshot on menu.items."
+)
+
+
+@bp.post("/items/<id:item_id>/option-groups")
+@endpoint(
+    "Add an option group (with its options) to an item",
+    permission="menu",
+    body=OptionGroupIn,
+    responses={201: OptionGroupOut},
+    idempotent=True,
+    description=GROUP_RULES,
+    tags=TAGS,
+)
+def create_option_group(item_id: int, body: OptionGroupIn) -> tuple[dict[str, Any], int]:
+    group, options = services.create_option_group(db.session, current_store_id(), item_id, body)
+    return _group(group, options), 201
+
+
+@bp.put("/items/option-groups/<id:group_id>")
+@endpoint(
+    "Replace an option group: name, bounds and options",
+    permission="menu",
+    body=OptionGroupUpdateIn,
+    responses={200: OptionGroupOut},
+    description=GROUP_RULES
+    + " Options given with an option_id (a live option of this group, else 404) keep that id; "
+    "options without one are new; the group's live options left out are retired.",
+    tags=TAGS,
+)
+def replace_option_group(group_id: int, body: OptionGroupUpdateIn) -> dict[str, Any]:
+    group, options = services.replace_option_group(db.session, current_store_id(), group_id, body)
+    return _group(group, options)
+
+
+@bp.delete("/items/option-groups/<id:group_id>")
+@endpoint(
+    "Delete (retire) an option group and its options",
+    permission="menu",
+    responses={200: OptionGroupDeletedOut},
+    tags=TAGS,
+)
+def delete_option_group(group_id: int) -> dict[str, Any]:
+    services.retire_option_group(db.session, current_store_id(), group_id)
+    return {"result": "success", "message": "옵션 그룹 삭제 성공", "group_id": group_id}

@@ -10,27 +10,18 @@ from salesync_common.api import endpoint
 from salesync_common.timeutil import iso
 
 from .. import services
-from ..models import Item, db
+from ..catalog import lookup_row
+from ..models import db
 from ..schemas import CostHistoryOut, CostPageOut, CostsIn, IdsQuery, LiveItemsOut
 
 bp = Blueprint("internal_items", __name__, url_prefix="/internal/stores/<id:store_id>")
 TAGS = ("internal",)
 
 
-def _live_item(item: Item) -> dict[str, Any]:
-    return {
-        "item_id": item.id,
-        "name": item.name,
-        "price": item.price,
-        "cost": item.cost,
-        "category_id": item.category_id,
-        "version": item.version,
-    }
-
-
 @bp.get("/items")
 @endpoint(
-    "Live items of the store among ids, with price, current cost and version (one query)",
+    "Live items of the store among ids, with price, current cost, version, tax, sold_out, "
+    "category name and option groups (one query)",
     auth="service",
     query=IdsQuery,
     responses={200: LiveItemsOut},
@@ -38,7 +29,7 @@ def _live_item(item: Item) -> dict[str, Any]:
 )
 def items(store_id: int, query: IdsQuery) -> dict[str, Any]:
     return {
-        "items": [_live_item(item) for item in services.live_items(db.session, store_id, query.ids)]
+        "items": [lookup_row(*row) for row in services.live_items(db.session, store_id, query.ids)]
     }
 
 
@@ -50,7 +41,7 @@ def items(store_id: int, query: IdsQuery) -> dict[str, Any]:
     tags=TAGS,
 )
 def costs(store_id: int) -> dict[str, Any]:
-    return {"items": services.menu(db.session, store_id)}
+    return {"items": services.cost_page(db.session, store_id)}
 
 
 @bp.post("/costs")
@@ -63,7 +54,9 @@ def costs(store_id: int) -> dict[str, Any]:
 )
 def set_costs(store_id: int, body: CostsIn) -> dict[str, Any]:
     updated = services.set_costs(db.session, store_id, body.items)
-    return {"items": [_live_item(item) for item in updated]}
+    rows = services.live_items(db.session, store_id, [item.id for item in updated])
+    order = {item.id: index for index, item in enumerate(updated)}
+    return {"items": [lookup_row(*row) for row in sorted(rows, key=lambda r: order[r[0].id])]}
 
 
 @bp.get("/cost-history")
