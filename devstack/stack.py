@@ -20,7 +20,7 @@ from pathlib import Path
 
 import requests
 
-from devstack import postgres
+from devstack import kafka, postgres
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -47,7 +47,6 @@ SERVICES: tuple[Service, ...] = (
     Service("consulting", "consulting_service", 8106, "consulting"),
     Service("bff", "bff", 8000, None),
 )
-KAFKA_USERS = {"dashboard", "consulting"}
 
 
 @dataclass
@@ -106,9 +105,9 @@ class Stack:
                 env[f"{other.name.upper()}_SERVICE_URL"] = self.url(other.name)
         if service.schema is not None:
             env["DATABASE_URL"] = postgres.service_url(service.schema, self.dbname)
-            env["DB_SCHEMA"] = service.schema
-        if service.name in KAFKA_USERS and self.bootstrap:
-            env["KAFKA_BOOTSTRAP_SERVERS"] = self.bootstrap
+        if service.name in kafka.SERVICE_USERS and self.bootstrap:
+            # Its own SCRAM user over SASL_SSL, like on MSK (devstack.kafka.SERVICE_USERS).
+            env.update(kafka.client_env(service.name, self.bootstrap))
         env.update(self.extra_env)
         return env
 
@@ -118,8 +117,6 @@ class Stack:
         postgres.start()
         postgres.provision(self.dbname)
         if self.kafka:
-            from devstack import kafka
-
             self.bootstrap = kafka.start()
         for service in SERVICES:
             self.migrate(service)
@@ -219,12 +216,11 @@ def main(argv: list[str]) -> int:
             print(
                 f"  {service.name:<11} {stack.url(service.name)}  log: var/stack/{service.name}.log"
             )
-        print(f"  kafka       {stack.bootstrap}\n  postgres    {postgres.admin_url()}")
+        print(f"  kafka       {stack.bootstrap} (SASL_SSL: python -m devstack.kafka env <user>)")
+        print(f"  postgres    {postgres.admin_url()}")
         print("Public API: http://127.0.0.1:8000  (docs: /docs)   stop with: make down")
     elif command == "down":
         stack.stop()
-        from devstack import kafka
-
         kafka.stop()
         postgres.stop()
         print("Salesync distributed stack stopped")

@@ -5,6 +5,9 @@
 - ``service_app(package)``: a service's Flask app on that database, migrated, with test settings.
 - ``serve(app)``: runs an app on a real HTTP port in a thread (for calls between services).
 - ``count_queries(db)``: counts SQL statements (N+1 checks).
+- ``kafka_broker``: the devstack Kafka broker's SASL_SSL bootstrap address (started if needed and
+  then stopped at the end; a broker that cannot start fails the run, never skips it). Clients
+  connect with ``devstack.kafka.client_config(user)`` / ``client_settings(user)``.
 """
 
 from __future__ import annotations
@@ -160,3 +163,20 @@ def token_for(store_id: int, tz: str = "Asia/Seoul") -> str:
         service_token_secret=TEST_SECRETS["SERVICE_TOKEN_SECRET"],
     )
     return issue_access_token(settings, store_id, tz)
+
+
+@pytest.fixture(scope="session")
+def kafka_broker() -> Iterator[str]:
+    from devstack import kafka
+
+    started = False
+    boot = kafka.bootstrap()
+    if boot is None or not kafka.is_running():
+        try:
+            boot = kafka.start(timeout=120)
+        except Exception as exc:  # never a skip: a missing broker must not turn Kafka tests green
+            pytest.fail(f"could not start the devstack Kafka broker:\n{exc}", pytrace=False)
+        started = True
+    yield boot
+    if started:
+        kafka.stop()

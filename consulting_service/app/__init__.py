@@ -6,7 +6,7 @@ from flask import Flask
 
 from salesync_common.app import create_service_app
 from salesync_common.bus import Publisher, in_process_bus
-from salesync_common.kafka import KafkaPublisher, wait_for_broker
+from salesync_common.kafka import KafkaPublisher, kafka_client_config, wait_for_broker
 from salesync_common.outbox import OutboxRelay
 
 from ..config import SCHEMA, Settings
@@ -33,13 +33,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     limiter.init_app(app)
 
     service_runtime = app.extensions["salesync"]
-    bootstrap = settings.kafka_bootstrap_servers
+    kafka = kafka_client_config(settings)
     publisher: Publisher
-    if bootstrap:
-        publisher = KafkaPublisher(bootstrap, client_id=f"{settings.service_name}-outbox")
+    if kafka is not None:
+        publisher = KafkaPublisher(kafka, client_id=f"{settings.service_name}-outbox")
 
         def _kafka_ready() -> None:
-            if not wait_for_broker(bootstrap, 2.0):
+            if not wait_for_broker(kafka, 2.0):
                 raise ConnectionError("Kafka unreachable")
 
         service_runtime.readiness_checks["kafka"] = _kafka_ready

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from salesync_common.app import create_service_app
-from salesync_common.kafka import wait_for_broker
+from salesync_common.kafka import kafka_client_config, wait_for_broker
 
 from ..config import SCHEMA, Settings
 from .api import dashboard, internal
@@ -32,11 +32,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["dashboard_sms"] = SmsSender(settings)
 
     service_runtime = app.extensions["salesync"]
-    bootstrap = settings.kafka_bootstrap_servers
-    if bootstrap:
+    kafka = kafka_client_config(settings)
+    if kafka is not None:
 
         def _kafka_ready() -> None:
-            if not wait_for_broker(bootstrap, 2.0):
+            if not wait_for_broker(kafka, 2.0):
                 raise ConnectionError("Kafka unreachable")
 
         service_runtime.readiness_checks["kafka"] = _kafka_ready
