@@ -360,7 +360,9 @@ def client_config(
     from salesync_common.kafka import kafka_client_config
     from salesync_common.settings import KafkaSettings
 
-    config = kafka_client_config(KafkaSettings(**client_settings(user, bootstrap_servers)))
+    # model_validate: exactly these values, nothing from this process's environment.
+    settings = KafkaSettings.model_validate(client_settings(user, bootstrap_servers))
+    config = kafka_client_config(settings)
     assert config is not None  # a bootstrap address is always set here
     return config
 
@@ -566,8 +568,11 @@ def _env_port(name: str) -> int | None:
         raise KafkaDevstackError(f"{name}={raw!r} is not a port number") from exc
 
 
-PORT_KEYS = (("port", "KAFKA_PORT"), ("internal_port", "KAFKA_INTERNAL_PORT"))
-PORT_KEYS += (("controller_port", "KAFKA_CONTROLLER_PORT"),)
+PORT_KEYS: tuple[tuple[str, str], ...] = (
+    ("port", "KAFKA_PORT"),
+    ("internal_port", "KAFKA_INTERNAL_PORT"),
+    ("controller_port", "KAFKA_CONTROLLER_PORT"),
+)
 
 
 def _choose_ports(avoid_previous: bool) -> dict[str, int]:
@@ -916,11 +921,11 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "stop":
             stop()
         elif args.command == "status":
-            boot = bootstrap()
-            if boot is None or not _round_trip(boot, 5.0):
+            running = bootstrap()
+            if running is None or not _round_trip(running, 5.0):
                 _say("not running")
                 return 1
-            print(boot)
+            print(running)
         elif args.command == "env":
             for key, value in client_env(args.user).items():
                 print(f"export {key}={shlex.quote(value)}")

@@ -371,6 +371,8 @@ def test_every_kafka_client_logs_in_over_sasl_ssl_with_its_own_scram_secret(
     SASL_SSL from its ConfigMap and its own user's name and password from a Secret that External
     Secrets fills from that user's AmazonMSK_ secret; the result passes the services' settings
     validation (the same that refuses a bad configuration at start)."""
+    from pydantic import SecretStr
+
     from devstack import kafka as devstack_kafka
     from salesync_common.kafka import kafka_client_config
     from salesync_common.settings import KafkaSettings
@@ -400,7 +402,7 @@ def test_every_kafka_client_logs_in_over_sasl_ssl_with_its_own_scram_secret(
         settings = KafkaSettings(
             **{k.lower(): v for k, v in config.items() if k.startswith("KAFKA_")},
             kafka_sasl_username=user,
-            kafka_sasl_password="from-the-secret",
+            kafka_sasl_password=SecretStr("from-the-secret"),
         )
         client = kafka_client_config(settings)
         assert client is not None and client.security_protocol == "SASL_SSL", name

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from salesync_common.kafka import KafkaClientConfig, KafkaPublisher, kafka_client_config
 from salesync_common.settings import KafkaSettings, ServiceSettings, configuration_error
@@ -52,7 +52,7 @@ def test_sasl_ssl_builds_the_full_client_configuration(ca_file: str) -> None:
         kafka_security_protocol="sasl_ssl",  # case-insensitive
         kafka_ssl_cafile=ca_file,
         kafka_sasl_username="dashboard",
-        kafka_sasl_password="s3cret-password",
+        kafka_sasl_password=SecretStr("s3cret-password"),
     )
     config = kafka_client_config(settings)
     assert config is not None
