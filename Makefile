@@ -18,10 +18,10 @@ venv: $(VENV)/.installed
 run: venv  ## the whole system in one process (SQLite, in-process events), nothing to install
 	$(PY) -m devstack.embedded
 
-test: venv  ## installs what is missing, starts PostgreSQL and Kafka, runs every test
+test: venv  ## installs what is missing, starts PostgreSQL, Redis and Kafka, runs every test
 	$(PY) -m devstack.testrun
 
-up: venv  ## distributed local stack: PostgreSQL + Kafka + one gunicorn per service, BFF on :8000
+up: venv  ## distributed local stack: nginx on :8000, PostgreSQL, Redis, Kafka, one gunicorn per service
 	$(PY) -m devstack.stack up
 
 down: venv
@@ -30,7 +30,7 @@ down: venv
 status: venv
 	$(PY) -m devstack.stack status
 
-bench: venv  ## load scenarios through the BFF on the distributed stack -> benchmarks/report.md
+bench: venv  ## load scenarios through nginx on the distributed stack -> benchmarks/report.md
 	$(PY) -m benchmarks.run
 
 lint: venv

@@ -1,12 +1,12 @@
-"""The benchmark suite through the BFF on the distributed stack (``make bench``).
+"""The benchmark suite through the ingress (nginx) of the distributed stack (``make bench``).
 
-1. Start the stack on its own ports (``port_offset=2000``, rate limits off), create the stores and
-   menus through the BFF and bulk-load history with SQL (``benchmarks/seed.py``): three stores
-   with a year of history (10k, 100k and 1M order lines) and a busy day for ten stores.
+1. Start the stack on its own ports (``port_offset=2000``, rate limits off), create the stores
+   and menus through the public API and bulk-load history with SQL (``benchmarks/seed.py``):
+   three stores with a year of history (10k, 100k and 1M order lines) and a busy day for ten stores.
 2. Baseline: a minimal Flask + gunicorn endpoint (one indexed SELECT + one INSERT on the same
    PostgreSQL), driven by Locust like everything else: the practical ceiling of this machine.
 3. Table cycle (open with 3 items, view unpaid tables, edit, pay) with Locust, closed loop at 16
-   and 64 users spread over the ten busy stores, py-spy sampling the order service and the BFF.
+   and 64 users spread over the ten busy stores, py-spy sampling the order and sale services.
 4. Open loop at a fixed offered load (20 cycles/s). Locust cannot do this: its ``constant_pacing``
    / ``constant_throughput`` still wait for the previous response (a slow server lowers the offered
    load) and it times each request from its own send, hiding the queueing. So this part uses a
@@ -341,14 +341,14 @@ def closed_loop(
         # Sample the steady state only: start after the warm-up, stop before the end.
         def later() -> None:
             time.sleep(WARMUP_S + 1)
-            spies.extend(start_profile(stack, name, seconds - 3) for name in ("order", "bff"))
+            spies.extend(start_profile(stack, name, seconds - 3) for name in ("order", "sale"))
 
         threading.Thread(target=later, daemon=True).start()
-    run = run_locust(stack.url("bff"), "TableCycleUser", users, seconds, _stores_env(stores))
+    run = run_locust(stack.url(), "TableCycleUser", users, seconds, _stores_env(stores))
     run["cycles_per_s"] = run["calls"].get("pay", {}).get("rps", 0.0)
     if profile:
         run["profile"] = {}
-        for (process, path), name in zip(spies, ("order", "bff"), strict=True):
+        for (process, path), name in zip(spies, ("order", "sale"), strict=True):
             process.wait(timeout=60)
             run["profile"][name] = parse_profile(path)
     return run
@@ -356,12 +356,12 @@ def closed_loop(
 
 def order_creation(stack: Stack, stores: list[seed.SeededStore], seconds: float) -> dict[str, Any]:
     """Closed loop, 16 users, POST /orders/ only: each opens a new order on a free table."""
-    return run_locust(stack.url("bff"), "OrderCreationUser", 16, seconds, _stores_env(stores))
+    return run_locust(stack.url(), "OrderCreationUser", 16, seconds, _stores_env(stores))
 
 
 def open_loop(stack: Stack, stores: list[seed.SeededStore], rate: float, seconds: float) -> dict:
     """Cycles start on a fixed schedule; each call's latency counts from the cycle's start."""
-    base = stack.url("bff")
+    base = stack.url()
     recorder = Recorder()
     total = int(rate * seconds)
     local = threading.local()
@@ -421,7 +421,7 @@ def dashboard(stack: Stack, store: seed.SeededStore, end: date, seconds: float) 
         if name == "volumes_365":
             spies = [(n, *start_profile(stack, n, seconds)) for n in ("dashboard", "order")]
         env = {"BENCH_TOKEN": store.token, "BENCH_PATH": path, "BENCH_NAME": name}
-        runs[name] = run_locust(stack.url("bff"), "DashboardUser", 4, seconds, env)
+        runs[name] = run_locust(stack.url(), "DashboardUser", 4, seconds, env)
         if spies:
             runs[name]["profile"] = {}
             for service, process, out in spies:
@@ -438,13 +438,13 @@ def growth(stack: Stack, stores: dict[str, seed.SeededStore], end: date) -> dict
     for label, _ in GROWTH:
         store = stores[label]
         session = _session(store.token)
-        session.get(stack.url("bff") + path, timeout=120)  # warm (plans, connections)
+        session.get(stack.url() + path, timeout=120)  # warm (plans, connections)
         recorder = Recorder()
         count = 8 if label == "1M" else 20
         started = time.perf_counter()
         for _ in range(count):
             began = time.perf_counter()
-            response = session.get(stack.url("bff") + path, timeout=120)
+            response = session.get(stack.url() + path, timeout=120)
             recorder.add("volumes_365", time.perf_counter() - began, response.status_code == 200)
         summary = recorder.summary(time.perf_counter() - started)["volumes_365"]
         summary["order_lines"] = store.stats["order_lines"]
@@ -455,7 +455,7 @@ def growth(stack: Stack, stores: dict[str, seed.SeededStore], end: date) -> dict
 
 def consulting(dbname: str, stack: Stack, store: seed.SeededStore, end: date, n: int) -> dict:
     """Delivery latency of n consulting results (distinct periods, so none are deduplicated)."""
-    base = stack.url("bff")
+    base = stack.url()
     session = _session(store.token)
     client_view: list[float] = []
     req_ids = []
@@ -564,7 +564,7 @@ def render(report: dict[str, Any]) -> str:
         "# Salesync benchmark report",
         "",
         f"Run {report['when']} on this 2-core machine (load generator, PostgreSQL, Kafka and all",
-        "seven gunicorn services share the two cores). Every call goes through the BFF on the",
+        "seven gunicorn services share the two cores). Every call goes through nginx on the",
         "distributed stack (`devstack.stack`, 2 workers × 4 threads per service, rate limits off).",
         "Generated by `make bench` (`benchmarks/run.py`); raw figures in `report.json`.",
         "Ratios: req/s as a fraction of the baseline's req/s; latency as a multiple of its p50.",
@@ -574,7 +574,7 @@ def render(report: dict[str, Any]) -> str:
     ]
     data = report["data"]
     lines.append(
-        f"{data['stores_via_api']} stores with menus created through the BFF in "
+        f"{data['stores_via_api']} stores with menus created through the public API in "
         f"{data['api_seconds']} s; history bulk-loaded with SQL (`benchmarks/seed.py`):"
     )
     lines += [
@@ -795,12 +795,13 @@ def main() -> int:
         dbname=f"salesync_bench_{uuid.uuid4().hex[:6]}",
         port_offset=2000,
         run_dir=WORK / "stack",
+        redis_db=2,
         kafka=True,
         extra_env={"RATE_LIMITS_ENABLED": "false", "STACK_LOG_LEVEL": "WARNING"},
     )
     stack.start()
     try:
-        base = stack.url("bff")
+        base = stack.url()
         stores, busy, data = load_data(base, stack.dbname)
         end = seed.today_local() - timedelta(days=1)
         report: dict[str, Any] = {
@@ -827,6 +828,8 @@ def main() -> int:
         report["growth"] = growth(stack, stores, end)
         report["consulting"] = consulting(stack.dbname, stack, stores["10k"], end, args.consulting)
         print(json.dumps({"consulting": report["consulting"]}), flush=True)
+        # Requests nginx sent to each service over the whole run (one access-log line each).
+        report["ingress_requests"] = stack.ingress().count_requests()
     finally:
         stack.stop()
         postgres.drop_database(stack.dbname)
@@ -834,7 +837,9 @@ def main() -> int:
         "order service, closed loop 16 users": report["closed"][0]
         .get("profile", {})
         .get("order", {}),
-        "BFF, closed loop 16 users": report["closed"][0].get("profile", {}).get("bff", {}),
+        "sale service, closed loop 16 users": report["closed"][0]
+        .get("profile", {})
+        .get("sale", {}),
         "dashboard service, 365-day volumes": report["dashboard"]["volumes_365"]
         .get("profile", {})
         .get("dashboard", {}),

@@ -1,8 +1,11 @@
-"""``make run``: the whole system in one process, nothing to install.
+"""``make run``: the whole system in one process on one port, nothing to install.
 
-Every service is its own Flask app on its own loopback port, exactly as in the distributed stack,
-but on SQLite files under ``var/embedded``, with the in-process event bus instead of Kafka, the
-offline analyst instead of OpenAI and settlement texts written to the log instead of SMS.
+Every service is its own Flask app, as in the distributed stack, behind an in-process dispatcher
+by path prefix (the route table of ``salesync_common.routing``, as nginx and the ALB use it) on
+http://127.0.0.1:8000. No HTTP hop anywhere: the dispatcher calls the owning app directly and the
+services call each other through ``inproc://<service>`` URLs. SQLite files under ``var/embedded``,
+the in-process event bus instead of Kafka, the offline analyst instead of OpenAI and settlement
+texts written to the log instead of SMS.
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ from pathlib import Path
 
 from werkzeug.serving import make_server
 
-from devstack.stack import SERVICES, port_shift
+from devstack.stack import PUBLIC_PORT, SERVICES, port_shift
+from salesync_common.http import IN_PROCESS_SCHEME, register_in_process
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "var" / "embedded"
@@ -47,31 +51,45 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["JWT_SECRET"] = _secret(data, "jwt_secret")
     os.environ["SERVICE_TOKEN_SECRET"] = _secret(data, "service_token_secret")
     os.environ["SQLITE_DIR"] = str(data)
-    shift = args.port_offset + port_shift()
-    port = {service.name: service.port + shift for service in SERVICES}
+    # One process, no proxy in front: the client IP is the peer's address; limits in memory.
+    os.environ["TRUSTED_PROXY_HOPS"] = "0"
+    os.environ["RATE_LIMIT_STORAGE_URI"] = "memory://"
+    port = PUBLIC_PORT + args.port_offset + port_shift()
     for service in SERVICES:
-        if service.name != "bff":
-            os.environ[f"{service.name.upper()}_SERVICE_URL"] = (
-                f"http://127.0.0.1:{port[service.name]}"
-            )
+        os.environ[f"{service.name.upper()}_SERVICE_URL"] = f"{IN_PROCESS_SCHEME}://{service.name}"
 
+    from salesync_common.context import service_var
+    from salesync_common.cors import CorsPolicy
     from salesync_common.migrate import upgrade
+    from salesync_common.routing import PrefixDispatcher
 
-    servers = []
+    apps = {}
     for service in SERVICES:
         config = importlib.import_module(f"{service.package}.config")
         settings = config.Settings()
         schema = getattr(config, "SCHEMA", None)
         if schema is not None:
-            upgrade(service.package, settings, schema)
+            token = service_var.set(service.name)  # its migration logs name it
+            try:
+                upgrade(service.package, settings, schema)
+            finally:
+                service_var.reset(token)
         app = importlib.import_module(f"{service.package}.app").create_app(settings)
-        server = make_server("127.0.0.1", port[service.name], app, threaded=True)
-        threading.Thread(target=server.serve_forever, name=service.name, daemon=True).start()
-        servers.append(server)
+        register_in_process(service.name, app)
+        apps[service.name] = app
+    dispatcher = PrefixDispatcher(apps, CorsPolicy(os.environ.get("CORS_ORIGINS", "*")).headers)
+    try:
+        server = make_server("127.0.0.1", port, dispatcher, threaded=True)
+    except OSError as exc:
+        sys.exit(
+            f"port {port} is taken by another process ({exc.strerror}): stop it, or set "
+            "SALESYNC_PORT_SHIFT"
+        )
+    threading.Thread(target=server.serve_forever, name="dispatcher", daemon=True).start()
 
     print("\nSalesync is running (embedded mode: SQLite, in-process events, offline analyst)")
-    print(f"  Public API : http://127.0.0.1:{port['bff']}")
-    print(f"  API docs   : http://127.0.0.1:{port['bff']}/docs")
+    print(f"  Public API : http://127.0.0.1:{port}")
+    print(f"  API docs   : http://127.0.0.1:{port}/docs")
     print(f"  Data       : {data}")
     print("Press Ctrl-C to stop.\n", flush=True)
     stop = threading.Event()
@@ -81,8 +99,7 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(0.5)
     except KeyboardInterrupt:
         pass
-    for server in servers:
-        server.shutdown()
+    server.shutdown()
     return 0
 
 

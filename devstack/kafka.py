@@ -89,7 +89,7 @@ CREDENTIALS_FILE = KAFKA_HOME / "credentials.json"
 # Kafka users: one per service that talks to Kafka, plus an administrator for tests and tools.
 # Giving a service Kafka access locally is one line here (the stack passes each service its own
 # credentials; terraform/modules/stack's kafka_users is the production counterpart).
-SERVICE_USERS: tuple[str, ...] = ("dashboard", "consulting")
+SERVICE_USERS: tuple[str, ...] = ("dashboard", "consulting", "item", "order", "sale")
 ADMIN_USER = "admin"
 SASL_MECHANISM = "SCRAM-SHA-512"
 SCRAM_ITERATIONS = 8192

@@ -1,8 +1,11 @@
-"""The distributed local stack: PostgreSQL + a real Kafka broker + one gunicorn per service.
+"""The distributed local stack: nginx + PostgreSQL + Redis + a real Kafka broker + one gunicorn
+per service.
 
 ``python -m devstack.stack up|down|status`` (``make up`` / ``make down``). End-to-end tests and
 benchmarks use :class:`Stack` directly. Every service runs as its own gunicorn process with its own
-database role and schema, exactly as in production; the BFF listens on 127.0.0.1:8000 by default.
+database role and schema, exactly as in production. nginx is the ingress on 127.0.0.1:8000
+(``Stack.url()``): it routes each public prefix to the service that owns it
+(``salesync_common.routing``); the services' own ports are for their siblings and the tests.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import json
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -21,6 +25,8 @@ from pathlib import Path
 import requests
 
 from devstack import kafka, postgres
+from devstack import redis as redis_server
+from devstack.nginx import Ingress
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -45,8 +51,11 @@ SERVICES: tuple[Service, ...] = (
     Service("sale", "sale_service", 8104, "sale"),
     Service("dashboard", "dashboard_service", 8105, "dashboard"),
     Service("consulting", "consulting_service", 8106, "consulting"),
-    Service("bff", "bff", 8000, None),
+    Service("bff", "bff", 8100, None),
 )
+PUBLIC_PORT = 8000  # the ingress (nginx here, the in-process dispatcher in make run)
+# The services behind nginx take the client IP from the entry nginx appends to X-Forwarded-For.
+INGRESS_HOPS = 1
 
 
 @dataclass
@@ -61,12 +70,31 @@ class Stack:
     extra_env: dict[str, str] = field(default_factory=dict)
     run_dir: Path = REPO / "var" / "stack"
     bootstrap: str | None = None
+    redis_db: int = 0  # separates the rate-limit counts of stacks sharing the checkout's Redis
+    rate_limit_storage: str | None = None
 
     def port(self, name: str) -> int:
         return next(s.port for s in SERVICES if s.name == name) + self.port_offset + port_shift()
 
-    def url(self, name: str = "bff") -> str:
+    @property
+    def public_port(self) -> int:
+        return PUBLIC_PORT + self.port_offset + port_shift()
+
+    def url(self, name: str | None = None) -> str:
+        """The public URL (the ingress), or one service's own address."""
+        if name is None:
+            return f"http://127.0.0.1:{self.public_port}"
         return f"http://127.0.0.1:{self.port(name)}"
+
+    def ingress(self) -> Ingress:
+        return Ingress(
+            run_dir=self.run_dir / "nginx",
+            port=self.public_port,
+            upstreams={
+                service.name: f"127.0.0.1:{self.port(service.name)}" for service in SERVICES
+            },
+            cors_origins=os.environ.get("CORS_ORIGINS", "*"),
+        )
 
     # -- environment ----------------------------------------------------------------------
     def _secrets(self) -> dict[str, str]:
@@ -98,8 +126,11 @@ class Stack:
                 "PROMETHEUS_MULTIPROC_DIR": str(self.run_dir / "prometheus" / service.name),
                 "PYTHONPATH": str(REPO),
                 "LOG_LEVEL": os.environ.get("STACK_LOG_LEVEL", "INFO"),
+                "TRUSTED_PROXY_HOPS": str(INGRESS_HOPS),
             }
         )
+        if self.rate_limit_storage:
+            env["RATE_LIMIT_STORAGE_URI"] = self.rate_limit_storage
         for other in SERVICES:
             if other.name != "bff":
                 env[f"{other.name.upper()}_SERVICE_URL"] = self.url(other.name)
@@ -114,8 +145,11 @@ class Stack:
     # -- lifecycle ------------------------------------------------------------------------
     def start(self, timeout: float = 120) -> Stack:
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.check_ports()
         postgres.start()
         postgres.provision(self.dbname)
+        redis_server.start()
+        self.rate_limit_storage = redis_server.url(self.redis_db)
         if self.kafka:
             self.bootstrap = kafka.start()
         for service in SERVICES:
@@ -124,7 +158,18 @@ class Stack:
             self.start_service(service.name, wait=False)
         for service in SERVICES:
             self.wait_ready(service.name, timeout)
+        self.ingress().start()
         return self
+
+    def check_ports(self) -> None:
+        """Before starting anything: every port free, and no service of ours still running."""
+        for service in SERVICES:
+            if self._alive(service.name):
+                raise RuntimeError(f"{service.name} is already running: stop the stack first")
+            _require_free_port(self.port(service.name), service.name)
+        if self.ingress().pid() is not None:
+            raise RuntimeError("nginx is already running: stop the stack first")
+        _require_free_port(self.public_port, "ingress")
 
     def migrate(self, service: Service) -> None:
         if service.schema is None:
@@ -142,6 +187,9 @@ class Stack:
 
     def start_service(self, name: str, wait: bool = True) -> None:
         service = next(s for s in SERVICES if s.name == name)
+        if self._alive(name):
+            raise RuntimeError(f"{name} is already running (pid file {self._pid_file(name)})")
+        _require_free_port(self.port(name), name)
         log = open(self.run_dir / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child
         process = subprocess.Popen(
             [sys.executable, "-m", "salesync_common.serve", service.package],
@@ -157,13 +205,16 @@ class Stack:
             self.wait_ready(name)
 
     def wait_ready(self, name: str, timeout: float = 60) -> None:
+        """Until the service answers ``/healthz`` as itself, from the process this stack started."""
         deadline = time.monotonic() + timeout
         url = f"{self.url(name)}/healthz"
         while time.monotonic() < deadline:
             try:
-                if requests.get(url, timeout=1).status_code == 200:
+                answer = requests.get(url, timeout=1)
+                answered = answer.status_code == 200 and answer.json().get("service") == name
+                if answered and self._alive(name):
                     return
-            except requests.RequestException:
+            except (requests.RequestException, ValueError):
                 pass
             if not self._alive(name):
                 tail = (self.run_dir / f"{name}.log").read_text(errors="replace")[-3000:]
@@ -201,8 +252,23 @@ class Stack:
         pid_file.unlink(missing_ok=True)
 
     def stop(self) -> None:
+        self.ingress().stop()
         for service in reversed(SERVICES):
             self.stop_service(service.name)
+
+
+def _require_free_port(port: int, owner: str) -> None:
+    """Refuse to start on a port another process holds: it would answer in our place."""
+    with socket.socket() as sock:
+        # As the servers bind: connections of a previous run in TIME_WAIT do not count.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            raise RuntimeError(
+                f"port {port} ({owner}) is taken by another process: stop it, or set "
+                "SALESYNC_PORT_SHIFT"
+            ) from None
 
 
 def main(argv: list[str]) -> int:
@@ -210,24 +276,35 @@ def main(argv: list[str]) -> int:
     stack = Stack()
     if command == "up":
         started = time.monotonic()
-        stack.start()
+        try:
+            stack.start()
+        except (RuntimeError, TimeoutError) as exc:
+            print(f"make up failed: {exc}", file=sys.stderr)
+            return 1
         print(f"Salesync distributed stack up in {time.monotonic() - started:.1f}s")
+        ingress = stack.ingress()
+        print(f"  {'nginx':<11} {stack.url()}  logs: {ingress.log_dir.relative_to(REPO)}/")
         for service in SERVICES:
             print(
                 f"  {service.name:<11} {stack.url(service.name)}  log: var/stack/{service.name}.log"
             )
         print(f"  kafka       {stack.bootstrap} (SASL_SSL: python -m devstack.kafka env <user>)")
         print(f"  postgres    {postgres.admin_url()}")
-        print("Public API: http://127.0.0.1:8000  (docs: /docs)   stop with: make down")
+        print(f"  redis       127.0.0.1:{redis_server.port()}")
+        print(f"Public API: {stack.url()}  (docs: /docs)   stop with: make down")
     elif command == "down":
         stack.stop()
         kafka.stop()
+        redis_server.stop()
         postgres.stop()
         print("Salesync distributed stack stopped")
     elif command == "status":
+        ingress_state = "running" if stack.ingress().pid() is not None else "stopped"
+        print(f"{'nginx':<11} {ingress_state}")
         for service in SERVICES:
             state = "running" if stack._alive(service.name) else "stopped"
             print(f"{service.name:<11} {state}")
+        print(f"{'redis':<11} {'running' if redis_server.is_running() else 'stopped'}")
     else:
         print(__doc__)
         return 2

@@ -5,6 +5,9 @@
 - ``service_app(package)``: a service's Flask app on that database, migrated, with test settings.
 - ``serve(app)``: runs an app on a real HTTP port in a thread (for calls between services).
 - ``count_queries(db)``: counts SQL statements (N+1 checks).
+- ``redis_url``: the real local Redis (started if needed), the rate limits' shared storage.
+- ``gunicorn_service(package, workdir, **env)``: a service as its own gunicorn process on the test
+  database, as the stack and production run it.
 - ``kafka_broker``: the devstack Kafka broker's SASL_SSL bootstrap address (started if needed and
   then stopped at the end; a broker that cannot start fails the run, never skips it). Clients
   connect with ``devstack.kafka.client_config(user)`` / ``client_settings(user)``.
@@ -20,6 +23,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -56,6 +60,79 @@ def pg() -> Iterator[PgDatabase]:
     postgres.provision(name)
     yield PgDatabase(name)
     postgres.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """``redis://...`` of the local Redis (db 15, emptied first); never a skip when it can't run."""
+    from devstack import redis as redis_server
+
+    try:
+        redis_server.start()
+    except Exception as exc:
+        pytest.fail(f"Redis could not be started: {exc}")
+    url = redis_server.url(15)
+    import redis
+
+    redis.Redis.from_url(url).flushdb()
+    return url
+
+
+@contextlib.contextmanager
+def gunicorn_service(
+    package: str, pg_database: PgDatabase, workdir: Path, **env: str
+) -> Iterator[str]:
+    """Serve ``package`` (migrated beforehand) with gunicorn; yields its URL, stops it after."""
+    import subprocess
+    import sys
+    import time
+
+    import requests
+
+    from devstack.stack import REPO
+
+    config = importlib.import_module(f"{package}.config")
+    schema = getattr(config, "SCHEMA", None)
+    port = free_port()
+    values = {
+        **os.environ,
+        **TEST_SECRETS,
+        "PYTHONPATH": str(REPO),
+        "SALESYNC_ENV": "test",
+        "BIND": f"127.0.0.1:{port}",
+        "GUNICORN_WORKERS": "1",
+        "GUNICORN_THREADS": "4",
+        "PROMETHEUS_MULTIPROC_DIR": str(workdir / "prometheus"),
+        "LOG_LEVEL": "WARNING",
+        "BACKGROUND_WORKERS": "false",
+        **({"DATABASE_URL": pg_database.url(schema)} if schema else {}),
+        **env,
+    }
+    log_path = workdir / f"{package}.log"
+    with log_path.open("wb") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "salesync_common.serve", package],
+            env=values,
+            cwd=REPO,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if requests.get(f"{url}/healthz", timeout=1).ok:
+                    break
+            except requests.RequestException:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{package} did not start:\n{log_path.read_text()[-3000:]}")
+            time.sleep(0.2)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 def free_port() -> int:
@@ -165,18 +242,29 @@ def token_for(store_id: int, tz: str = "Asia/Seoul") -> str:
     return issue_access_token(settings, store_id, tz)
 
 
+def staff_token_for(store_id: int, role: str, staff_id: int = 1, tz: str = "Asia/Seoul") -> str:
+    """A valid staff token (``role``: manager or cashier) signed with the test secret."""
+    from salesync_common.auth import issue_staff_token
+    from salesync_common.settings import ServiceSettings
+
+    settings = ServiceSettings(
+        jwt_secret=TEST_SECRETS["JWT_SECRET"],
+        service_token_secret=TEST_SECRETS["SERVICE_TOKEN_SECRET"],
+    )
+    token, _ = issue_staff_token(settings, store_id, tz, staff_id=staff_id, role=role)  # type: ignore[arg-type]
+    return token
+
+
 @pytest.fixture(scope="session")
 def kafka_broker() -> Iterator[str]:
     from devstack import kafka
 
-    started = False
-    boot = kafka.bootstrap()
-    if boot is None or not kafka.is_running():
-        try:
-            boot = kafka.start(timeout=120)
-        except Exception as exc:  # never a skip: a missing broker must not turn Kafka tests green
-            pytest.fail(f"could not start the devstack Kafka broker:\n{exc}", pytrace=False)
-        started = True
+    was_running = kafka.is_running()
+    try:
+        # Also when it runs: start() then only creates users added to SERVICE_USERS since.
+        boot = kafka.start(timeout=120)
+    except Exception as exc:  # never a skip: a missing broker must not turn Kafka tests green
+        pytest.fail(f"could not start the devstack Kafka broker:\n{exc}", pytrace=False)
     yield boot
-    if started:
+    if not was_running:
         kafka.stop()

@@ -1,6 +1,8 @@
-"""``make test``: start real PostgreSQL and Kafka, lint, run every test, stop what was started.
+"""``make test``: start real PostgreSQL, Redis and Kafka, lint, run every test, stop what was
+started.
 
-With ``CI=true`` nothing may be missing: a PostgreSQL or Kafka that cannot start fails the run.
+With ``CI=true`` nothing may be missing: a PostgreSQL, Redis or Kafka that cannot start fails the
+run. nginx (the ingress of the end-to-end tests) is installed here too when missing.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ import sys
 import time
 from pathlib import Path
 
-from devstack import kafka, postgres
+from devstack import kafka, nginx, postgres
+from devstack import redis as redis_server
 
 REPO = Path(__file__).resolve().parents[1]
 TEST_PATHS = [
@@ -46,6 +49,12 @@ def main(argv: list[str]) -> int:
     postgres.start()
     print(f"PostgreSQL ready ({time.monotonic() - started:.1f}s)")
 
+    started = _step("Redis (Debian package, var/redis) and nginx (Debian package)")
+    redis_was_running = redis_server.is_running()
+    redis_server.start()
+    nginx.ensure_installed()
+    print(f"Redis and nginx ready ({time.monotonic() - started:.1f}s)")
+
     started = _step("Kafka broker (Maven Central jars, KRaft, var/kafka)")
     kafka_was_running = kafka.is_running()
     kafka.start()
@@ -69,6 +78,8 @@ def main(argv: list[str]) -> int:
     finally:
         if not kafka_was_running:
             kafka.stop()
+        if not redis_was_running:
+            redis_server.stop()
         if not pg_was_running:
             postgres.stop()
     print(f"pytest finished in {time.monotonic() - started:.1f}s")

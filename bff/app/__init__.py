@@ -1,4 +1,8 @@
-"""The BFF: Salesync's only public entry point."""
+"""The BFF: the ``/bff/*`` aggregations, the merged public OpenAPI document and ``/docs``.
+
+It is not a proxy: the ingress routes every other public prefix straight to the service that owns
+it (``salesync_common.routing``). Unknown paths reach the BFF and get the contract's JSON 404.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,7 @@ from flask import Flask
 from salesync_common.app import create_service_app
 
 from ..config import Settings
-from .api import proxy
-from .api.limits import limiter
-from .cors import init_cors
+from .api import aggregates
 from .openapi import build_public_openapi
 
 DESCRIPTION = (
@@ -21,11 +23,11 @@ DESCRIPTION = (
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings()
     app = create_service_app(
-        "bff", settings, title="Salesync public API", description=DESCRIPTION, blueprints=[proxy.bp]
+        "bff",
+        settings,
+        title="Salesync public API",
+        description=DESCRIPTION,
+        blueprints=[aggregates.bp],
     )
     app.extensions["salesync_openapi_builder"] = build_public_openapi
-    app.config["RATELIMIT_STORAGE_URI"] = settings.rate_limit_storage_uri
-    app.config["RATELIMIT_ENABLED"] = settings.rate_limits_enabled
-    limiter.init_app(app)
-    init_cors(app, settings.cors_origins)
     return app

@@ -1,8 +1,11 @@
-"""The public OpenAPI document: the services' own documents, cut down to the public routes.
+"""The public OpenAPI document: the services' own documents, cut down to what the ingress routes.
 
-Each service documents its endpoints from the models that validate them; the gateway takes the
-operations it routes, renames their schemas per service (``store.SignupIn``) so they cannot clash,
-and adds the errors any public call can meet (400, 401, 404, 405, 429, 502-504).
+Each service documents its endpoints from the models that validate them. The BFF fetches every
+service's document, keeps the paths the route table (``salesync_common.routing``) sends to that
+service (never ``/internal``, ``/metrics`` or a service's own ``/healthz``), renames their schemas
+per service (``store.SignupIn``) so they cannot clash, documents each ``/bff/*`` aggregation with
+the dashboard operation that answers it, and adds the errors any public call can meet at the
+ingress (400, 404, 405, 502-504).
 """
 
 from __future__ import annotations
@@ -16,16 +19,15 @@ from typing import Any
 
 from flask import Flask
 
-from salesync_common.api import _path_and_params, build_openapi
+from salesync_common.api import build_openapi
 from salesync_common.errors import UpstreamError
+from salesync_common.routing import DEFAULT_SERVICE, SERVICES, owned_by
 
-from .routes import ROUTES, Route
+from .api.aggregates import DASHBOARD_PATHS
 
 log = logging.getLogger(__name__)
-_PARAM = re.compile(r"\{[^}]+\}")
 _lock = threading.Lock()
 _cache: dict[str, tuple[float, dict[str, Any]]] = {}
-
 SHARED_ERROR = "#/components/schemas/Error"  # one error shape for every service
 EDGE_ERRORS = {
     "400": "Bad request",
@@ -123,47 +125,52 @@ def _error_response(description: str) -> dict[str, Any]:
     }
 
 
-def _operation(route: Route, document: dict[str, Any]) -> dict[str, Any] | None:
-    upstream, _ = _path_and_params(route.upstream_rule)
-    wanted = _PARAM.sub("{}", upstream)
-    for path, operations in document.get("paths", {}).items():
-        if _PARAM.sub("{}", path) == wanted and route.method.lower() in operations:
-            return copy.deepcopy(operations[route.method.lower()])
-    return None
+def _public_operation(path: str, method: str, operation: dict[str, Any]) -> dict[str, Any]:
+    """The operation as the public document shows it: a stable id, the ingress's errors."""
+    operation = copy.deepcopy(operation)
+    slug = re.sub(r"[^a-zA-Z0-9]+", "_", path).strip("_")
+    operation["operationId"] = f"{method}_{slug}"
+    has_path_params = any(p.get("in") == "path" for p in operation.get("parameters", []))
+    responses = operation.setdefault("responses", {})
+    edge = ["400", "404", "502", "503", "504"]
+    edge += ["401"] if operation.get("security") else []
+    edge += ["405"] if has_path_params else []
+    for status in edge:
+        responses.setdefault(status, _error_response(EDGE_ERRORS[status]))
+    return operation
 
 
 def build_public_openapi(
     app: Flask, *, title: str, description: str = "", **_: Any
 ) -> dict[str, Any]:
-    own = build_openapi(
-        app, title=title, description=description, include=lambda p: p.startswith("/")
-    )
+    own = build_openapi(app, title=title, description=description)
     schemas: dict[str, Any] = dict(own["components"]["schemas"])
-    paths: dict[str, Any] = {
-        path: item for path, item in own["paths"].items() if path in {"/healthz", "/readyz"}
+    documents = {
+        service: _service_document(app, service)
+        for service in SERVICES
+        if service != DEFAULT_SERVICE
     }
-    for route in ROUTES:
-        document = _service_document(app, route.service)
-        operation = _operation(route, document)
-        if operation is None:
-            log.warning("no documented operation for %s %s", route.method, route.upstream_rule)
+    paths: dict[str, Any] = {}
+    for path, operations in own["paths"].items():
+        if not owned_by(path, DEFAULT_SERVICE):
             continue
-        operation = _rename_refs(operation, route.service)
-        public_path, path_params = _path_and_params(route.rule)
-        other_params = [p for p in operation.get("parameters", []) if p.get("in") != "path"]
-        operation["parameters"] = path_params + other_params
-        slug = re.sub(r"[^a-zA-Z0-9]+", "_", public_path).strip("_")
-        operation["operationId"] = f"{route.method.lower()}_{slug}"
-        responses = operation.setdefault("responses", {})
-        edge = ["400", "404", "502", "503", "504"]
-        edge += (["401"] if route.auth else []) + (["429"] if route.limit else [])
-        edge += ["405"] if path_params else []
-        for status in edge:
-            responses.setdefault(status, _error_response(EDGE_ERRORS[status]))
-        paths.setdefault(public_path, {})[route.method.lower()] = operation
+        upstream = DASHBOARD_PATHS.get(path)
+        for method, operation in operations.items():
+            if upstream is not None:  # documented by the dashboard operation that answers it
+                operation = _rename_refs(
+                    documents["dashboard"]["paths"][upstream][method], "dashboard"
+                )
+            paths.setdefault(path, {})[method] = _public_operation(path, method, operation)
+    for service, document in documents.items():
+        for path, operations in document.get("paths", {}).items():
+            if not owned_by(path, service):
+                continue
+            for method, operation in operations.items():
+                public = _public_operation(path, method, _rename_refs(operation, service))
+                paths.setdefault(path, {})[method] = public
         for name, schema in document.get("components", {}).get("schemas", {}).items():
             if name != "Error":
-                schemas[f"{route.service}.{name}"] = _rename_refs(schema, route.service)
+                schemas[f"{service}.{name}"] = _rename_refs(schema, service)
     _add_links(paths)
     own["paths"] = dict(sorted(paths.items()))
     own["components"]["schemas"] = dict(sorted(schemas.items()))

@@ -1,11 +1,18 @@
 """Declared endpoints: one decorator validates the request and documents it in OpenAPI.
 
-A view declares its auth, body/query models and responses once; the same pydantic models validate
-the input and produce the OpenAPI document, so the two cannot drift::
+A view declares its auth, permission, body/query models and responses once; the same pydantic
+models validate the input and produce the OpenAPI document, so the two cannot drift::
 
     @bp.post("/")
     @endpoint("Sign up", auth=None, body=SignupIn, responses={201: SignupOut, 409: None})
     def signup(body: SignupIn) -> tuple[dict, int]: ...
+
+    @bp.post("/<id:order_id>/discounts")
+    @endpoint("Add a discount", permission="discount", body=DiscountIn, responses={201: OrderOut})
+    def add_discount(order_id: int, body: DiscountIn) -> tuple[dict, int]: ...
+
+Every ``auth="store"`` endpoint declares the permission it needs (a test fails otherwise); a staff
+token without it is refused with 403 ``forbidden`` before the body is read, so nothing changes.
 """
 
 from __future__ import annotations
@@ -19,7 +26,9 @@ from typing import Any, Literal, TypeVar
 from flask import current_app, request
 from pydantic import BaseModel, ValidationError
 
+from salesync_common import permissions
 from salesync_common.errors import ApiError
+from salesync_common.permissions import Permission
 
 AuthKind = Literal["store", "service"] | None
 M = TypeVar("M", bound=BaseModel)
@@ -36,6 +45,7 @@ class EndpointSpec:
     idempotent: bool = False
     description: str | None = None
     extra_errors: tuple[int, ...] = field(default=())
+    permission: Permission | None = None
 
 
 def _field_errors(error: ValidationError) -> dict[str, str]:
@@ -90,8 +100,16 @@ def endpoint(
     idempotent: bool = False,
     description: str | None = None,
     extra_errors: tuple[int, ...] = (),
+    permission: Permission | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Authenticate, validate and document a view. Validated models arrive as ``body``/``query``."""
+    """Authenticate, authorise, validate and document a view.
+
+    ``permission`` (``auth="store"`` only) is what a staff token needs (see
+    :mod:`salesync_common.permissions`); undeclared means the owner only. Validated models arrive
+    as ``body``/``query``.
+    """
+    if permission is not None and auth != "store":
+        raise ValueError("a permission applies to store-authenticated endpoints only")
     spec = EndpointSpec(
         summary=summary,
         auth=auth,
@@ -102,6 +120,7 @@ def endpoint(
         idempotent=idempotent,
         description=description,
         extra_errors=extra_errors,
+        permission=permissions.check_declared(permission),
     )
 
     def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -109,7 +128,7 @@ def endpoint(
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             runtime = current_app.extensions["salesync"]
             if auth == "store":
-                runtime.authenticate_store()
+                permissions.require(runtime.authenticate_store(), permission)
             elif auth == "service":
                 runtime.authenticate_service()
             if body is not None:
@@ -244,6 +263,17 @@ def _query_params(model: type[BaseModel], components: _Components) -> list[dict[
     ]
 
 
+def _permission_doc(spec: EndpointSpec, description: str | None) -> dict[str, Any]:
+    roles = permissions.roles_with(spec.permission)
+    needed = f"`{spec.permission}`" if spec.permission else "the owner's token"
+    line = f"Permission: {needed} ({', '.join(roles)}); otherwise 403 `forbidden`."
+    return {
+        "description": f"{description}\n\n{line}" if description else line,
+        "x-permission": spec.permission,
+        "x-roles": list(roles),
+    }
+
+
 def build_openapi(
     app: Any,
     *,
@@ -291,6 +321,7 @@ def build_openapi(
                 }
             if spec.auth == "store":
                 operation["security"] = [{"bearerAuth": []}]
+                operation.update(_permission_doc(spec, operation.get("description")))
             elif spec.auth == "service":
                 operation["security"] = [{"serviceToken": []}]
             else:
@@ -298,6 +329,8 @@ def build_openapi(
             errors = set(spec.extra_errors)
             if spec.auth:
                 errors.add(401)
+            if spec.auth == "store":
+                errors.add(403)
             if path_params:
                 errors.add(404)
             if spec.body is not None:

@@ -2,7 +2,10 @@
 
 ``create_service_app`` wires what each service needs the same way: settings, database, JSON errors,
 request ids, JSON access logs, metrics, ``/healthz`` ``/readyz`` ``/metrics`` ``/openapi.json``
-``/docs``, the service credential and the clients for sibling services.
+``/docs``, the service credential and the clients for sibling services, and the edge every public
+service answers itself now that the ingress routes straight to it: CORS on every path, the client
+IP behind our trusted proxies (``ProxyFix``), the rate limits its views declare
+(:mod:`salesync_common.ratelimit`) and, with Kafka configured, the broker in ``/readyz``.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request, send_from_directory
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import Table, text
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from salesync_common.api import build_openapi, endpoint
@@ -34,12 +38,14 @@ from salesync_common.context import (
     service_var,
     store_id_var,
 )
+from salesync_common.cors import CorsPolicy, init_cors
 from salesync_common.db import init_db
 from salesync_common.errors import register_error_handlers
 from salesync_common.http import ServiceClient
 from salesync_common.idempotency import IdempotencyStore
 from salesync_common.logging import configure_logging
 from salesync_common.metrics import LATENCY, REQUESTS, render_metrics
+from salesync_common.ratelimit import init_rate_limits
 from salesync_common.settings import ServiceSettings
 
 log = logging.getLogger("salesync.access")
@@ -90,7 +96,12 @@ class ServiceRuntime:
     def start_background(self, target: Callable[[threading.Event], None], name: str) -> None:
         if not self.settings.background_workers:
             return
-        thread = threading.Thread(target=target, args=(self.stop,), name=name, daemon=True)
+
+        def run(stop: threading.Event) -> None:
+            service_var.set(self.name)  # its logs name this service, even in a shared process
+            target(stop)
+
+        thread = threading.Thread(target=run, args=(self.stop,), name=name, daemon=True)
         thread.start()
         self.threads.append(thread)
 
@@ -134,15 +145,36 @@ def create_service_app(
         service_runtime.readiness_checks["database"] = lambda: _check_database(db, app)
         if idempotency_table is not None:
             service_runtime.idempotency = IdempotencyStore(lambda: db.engine, idempotency_table)
+    if settings.kafka_bootstrap_servers:
+        service_runtime.readiness_checks["kafka"] = _kafka_check(settings)
     app.extensions["salesync"] = service_runtime
     app.config["OPENAPI_INFO"] = {"title": title, "description": description}
 
     register_error_handlers(app)
     _register_request_hooks(app, name)
+    # Preflights are answered before anything else looks at the request (limits, auth, routing).
+    init_cors(app, CorsPolicy(settings.cors_origins))
     app.register_blueprint(_system_blueprint())
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
+    init_rate_limits(app, settings)
+    if settings.trusted_proxy_hops:
+        # remote_addr := the X-Forwarded-For entry our outermost trusted proxy appended.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxy_hops)  # type: ignore[method-assign]
     return app
+
+
+def _kafka_check(settings: ServiceSettings) -> ReadinessCheck:
+    from salesync_common.kafka import kafka_client_config, wait_for_broker
+
+    config = kafka_client_config(settings)
+    assert config is not None
+
+    def check() -> None:
+        if not wait_for_broker(config, 2.0):
+            raise ConnectionError("Kafka unreachable")
+
+    return check
 
 
 def _check_database(db: SQLAlchemy, app: Flask) -> None:

@@ -1,8 +1,13 @@
 """Tokens: user access tokens (issued by the store service) and service-to-service credentials.
 
 User tokens: HS256, ``sub`` = store id as a string, ``iat``/``exp``/``iss``/``aud``/``jti`` and the
-store's time zone ``tz`` (so that every service computes business days without a call). Service
-tokens: a different secret and audience, 5 minutes, so a leaked user token can never reach
+store's time zone ``tz`` (so that every service computes business days without a call). Two kinds:
+
+- the **owner's** token (store login/signup, 30 days by default): no ``role`` claim, every right;
+- a **staff** token (a PIN session, 12 hours): ``role`` (``manager``/``cashier``) and ``staff_id``,
+  same secret, issuer and audience. What a role may do is :mod:`salesync_common.permissions`.
+
+Service tokens: a different secret and audience, 5 minutes, so a leaked user token can never reach
 ``/internal`` endpoints and a service token can never act as a user.
 """
 
@@ -13,6 +18,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
+from typing import Any, Literal, get_args
 
 import jwt
 from flask import g, request
@@ -27,26 +33,58 @@ SERVICE_ISSUER = "salesync-services"
 SERVICE_TOKEN_TTL = 300
 SERVICE_TOKEN_HEADER = "X-Service-Token"  # noqa: S105 - a header name, not a secret
 DEFAULT_TZ = "Asia/Seoul"
+STAFF_TOKEN_TTL_SECONDS = 12 * 3600  # one working day: a PIN session never outlives the shift
+
+Role = Literal["owner", "manager", "cashier"]
+StaffRole = Literal["manager", "cashier"]
+STAFF_ROLES: tuple[StaffRole, ...] = get_args(StaffRole)
 
 
 @dataclass(frozen=True)
 class StoreIdentity:
+    """Who is acting: the store, and whether its owner or one of its staff (``staff_id``).
+
+    ``staff_id`` is None for the owner; use-cases record it on what they write.
+    """
+
     store_id: int
     tz: str = DEFAULT_TZ
+    role: Role = "owner"
+    staff_id: int | None = None
+
+    @property
+    def is_owner(self) -> bool:
+        return self.staff_id is None
 
 
-def issue_access_token(settings: ServiceSettings, store_id: int, tz: str = DEFAULT_TZ) -> str:
+def _user_claims(settings: ServiceSettings, store_id: int, tz: str, ttl: int) -> dict[str, Any]:
     now = int(time.time())
-    claims = {
+    return {
         "sub": str(store_id),
         "iat": now,
-        "exp": now + settings.jwt_ttl_seconds,
+        "exp": now + ttl,
         "iss": settings.jwt_issuer,
         "aud": settings.jwt_audience,
         "jti": uuid.uuid4().hex,
         "tz": tz,
     }
+
+
+def issue_access_token(settings: ServiceSettings, store_id: int, tz: str = DEFAULT_TZ) -> str:
+    """The owner's token: no role, every right."""
+    claims = _user_claims(settings, store_id, tz, settings.jwt_ttl_seconds)
     return jwt.encode(claims, settings.jwt_secret, algorithm=ALGORITHM)
+
+
+def issue_staff_token(
+    settings: ServiceSettings, store_id: int, tz: str, *, staff_id: int, role: StaffRole
+) -> tuple[str, int]:
+    """A staff member's token (``role``, ``staff_id``) and its expiry (epoch seconds)."""
+    if role not in STAFF_ROLES:
+        raise ValueError(f"not a staff role: {role!r}")
+    claims = _user_claims(settings, store_id, tz, STAFF_TOKEN_TTL_SECONDS)
+    claims.update(role=role, staff_id=staff_id)
+    return jwt.encode(claims, settings.jwt_secret, algorithm=ALGORITHM), int(claims["exp"])
 
 
 def new_csrf_token() -> str:
@@ -115,8 +153,21 @@ def _decode_access_token(settings: ServiceSettings, token: str) -> tuple[StoreId
     sub = claims.get("sub")
     if not isinstance(sub, str) or not sub.isdigit() or len(sub) > 10:
         raise Unauthorized("유효하지 않은 토큰입니다.", code="invalid_token")
-    tz = claims.get("tz") if isinstance(claims.get("tz"), str) else DEFAULT_TZ
-    return StoreIdentity(store_id=int(sub), tz=tz), float(claims["exp"])
+    tz_claim = claims.get("tz")
+    tz = tz_claim if isinstance(tz_claim, str) else DEFAULT_TZ
+    role, staff_id = claims.get("role"), claims.get("staff_id")
+    if role is None and staff_id is None:
+        return StoreIdentity(store_id=int(sub), tz=tz), float(claims["exp"])
+    # a staff token: both claims, a known staff role, a positive integer id; anything else is forged
+    if (
+        role not in STAFF_ROLES
+        or not isinstance(staff_id, int)
+        or isinstance(staff_id, bool)
+        or not 0 < staff_id <= 2**63 - 1
+    ):
+        raise Unauthorized("유효하지 않은 토큰입니다.", code="invalid_token")
+    identity = StoreIdentity(store_id=int(sub), tz=tz, role=role, staff_id=staff_id)
+    return identity, float(claims["exp"])
 
 
 def bearer_token() -> str:

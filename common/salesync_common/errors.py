@@ -12,6 +12,8 @@ from typing import Any
 from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
+from salesync_common.pricing import PricingError
+
 log = logging.getLogger(__name__)
 
 _HTTP_CODES = {
@@ -107,6 +109,14 @@ def register_error_handlers(app: Flask) -> None:
         response = jsonify(error.body())
         response.status_code = error.status
         return response
+
+    @app.errorhandler(PricingError)
+    def _pricing_error(error: PricingError) -> Response:
+        # a pricing rule's refusal: 409 (business refusal) or 422, in the one error shape
+        fields = {error.field: error.message} if error.field else None
+        return _api_error(
+            ApiError(error.message, status=error.status, code=error.code, fields=fields)
+        )
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException) -> Response:

@@ -35,20 +35,24 @@ import ssl
 import struct
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import CommitFailedError, KafkaError
 from kafka.structs import OffsetAndMetadata
 
+from salesync_common.bus import BatchOutcome, Event
 from salesync_common.metrics import CONSUMER_LAG, CONSUMER_RECORDS_BEHIND, EVENTS_CONSUMED
 from salesync_common.settings import KafkaSettings
+from salesync_common.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
 __all__ = [
+    "CaughtUp",
     "KafkaClientConfig",
     "KafkaPublisher",
     "KafkaRecord",
@@ -404,6 +408,44 @@ class KafkaPublisher:
             raise PublishError(f"publish to {topic!r} failed: {reason}") from exc
         log.debug("published to %s[%d]@%d", metadata.topic, metadata.partition, metadata.offset)
 
+    def publish_many(self, events: Sequence[Event]) -> BatchOutcome:
+        """Send every record, then wait for the acknowledgements: one wait for the whole batch.
+
+        The idempotent producer keeps each partition's records in send order, so the records
+        acknowledged before the first failure are a durable prefix of ``events``.
+        """
+        deadline = time.monotonic() + self._delivery_timeout_s
+        producer: KafkaProducer | None = None
+        futures = []
+        try:
+            producer = self._get_producer()
+            for sent in events:
+                payload = json.dumps(sent.value, ensure_ascii=False, separators=(",", ":"))
+                futures.append(
+                    producer.send(
+                        sent.topic,
+                        value=payload.encode("utf-8"),
+                        key=sent.key.encode("utf-8"),
+                        headers=[(k, v.encode("utf-8")) for k, v in sent.headers.items()],
+                    )
+                )
+            producer.flush(timeout=max(deadline - time.monotonic(), 0.1))
+            for future in futures:
+                future.get(timeout=max(deadline - time.monotonic(), 0.1))
+        except PublishError as exc:
+            return BatchOutcome(0, exc)
+        except (KafkaError, OSError, ValueError, TypeError, AttributeError) as exc:
+            done = sum(1 for _ in _acknowledged_prefix(futures))
+            reason = _describe(exc)
+            if producer is not None:
+                self._discard_producer(producer)
+            elif isinstance(exc, KafkaError):
+                # No producer could even bootstrap: say why (TLS mismatch, refused login, ...).
+                reason = f"{reason}: {describe_connection_problem(self._config)}"
+            log.warning("publishing %d records failed after %d: %s", len(events), done, reason)
+            return BatchOutcome(done, PublishError(f"publish failed: {reason}"))
+        return BatchOutcome(len(events))
+
     def close(self) -> None:
         """Flush and close the producer (bounded by the delivery timeout)."""
         with self._lock:
@@ -413,7 +455,29 @@ class KafkaPublisher:
             _close_quietly(lambda: producer.close(timeout=self._delivery_timeout_s), "producer")
 
 
+def _acknowledged_prefix(futures: Sequence[Any]) -> Any:
+    for future in futures:
+        if not future.is_done or future.failed():
+            return
+        yield future
+
+
 # --------------------------------------------------------------------------- subscriber
+
+
+@dataclass(frozen=True, slots=True)
+class CaughtUp:
+    """Partitions this member had fully handled (position >= end offset) at ``confirmed_at``.
+
+    ``end_offsets`` is a real broker round trip, so a confirmation proves the broker answered:
+    every record acknowledged before ``confirmed_at`` has been handled. ``partitions`` is the
+    topic's partition count, so a reader can tell when a partition has no confirmation at all.
+    """
+
+    topic: str
+    partitions: int
+    caught_up: tuple[int, ...]
+    confirmed_at: datetime
 
 
 class KafkaSubscriber:
@@ -437,6 +501,8 @@ class KafkaSubscriber:
         session_timeout_ms: int = 10000,
         retry_backoff_s: float = 0.5,
         max_retry_backoff_s: float = 30.0,
+        on_caught_up: Callable[[CaughtUp], None] | None = None,
+        caught_up_interval_s: float = 0.25,
     ) -> None:
         if not topics:
             raise ValueError("topics must not be empty")
@@ -458,6 +524,9 @@ class KafkaSubscriber:
         # Timestamp (ms) of the record each partition is at: the failing one, else the last one
         # handled (the next one is not fetched yet and is at most that much younger).
         self._position_ts: dict[TopicPartition, int] = {}
+        self._on_caught_up = on_caught_up
+        self._caught_up_interval_s = caught_up_interval_s
+        self._last_confirmation = 0.0
 
     # -- consumer lifecycle ---------------------------------------------------
 
@@ -614,6 +683,47 @@ class KafkaSubscriber:
             CONSUMER_RECORDS_BEHIND.labels(self._group_id, topic).set(behind[topic])
             CONSUMER_LAG.labels(self._group_id, topic).set(lag[topic])
 
+    # -- freshness ---------------------------------------------------------------
+
+    def _confirm_caught_up(self, consumer: KafkaConsumer) -> None:
+        """Every ``caught_up_interval_s``: report the assigned partitions handled to their end.
+
+        Runs on the polling thread right after a batch was handled, so a position here is a
+        position of handled records. Raises (and the loop reconnects) when the broker does not
+        answer: then nothing is confirmed and readers stop trusting what this consumer feeds.
+        """
+        if self._on_caught_up is None:
+            return
+        now = time.monotonic()
+        if now - self._last_confirmation < self._caught_up_interval_s:
+            return
+        assigned = consumer.assignment() or set()
+        if not assigned:
+            return
+        timeout_ms = max(int(self._caught_up_interval_s * 4000), 1000)
+        # Taken before the request: the end offsets answered include every record acknowledged
+        # by then, so this is the moment the confirmation vouches for.
+        confirmed_at = utcnow()
+        ends = consumer.end_offsets(list(assigned), timeout_ms=timeout_ms)
+        self._last_confirmation = now
+        for topic in {tp.topic for tp in assigned}:
+            partitions = consumer.partitions_for_topic(topic) or set()
+            caught_up = tuple(
+                sorted(
+                    tp.partition
+                    for tp in assigned
+                    if tp.topic == topic
+                    and ends.get(tp) is not None
+                    and (consumer.position(tp, timeout_ms=timeout_ms) or 0) >= ends[tp]
+                )
+            )
+            if not caught_up:
+                continue
+            try:
+                self._on_caught_up(CaughtUp(topic, len(partitions), caught_up, confirmed_at))
+            except Exception as exc:  # e.g. the database is down: simply not confirmed
+                log.warning("could not record that %s is caught up: %s", topic, exc)
+
     # -- main loop -------------------------------------------------------------
 
     def run_forever(self, stop_event: threading.Event) -> None:
@@ -659,6 +769,8 @@ class KafkaSubscriber:
                         self._observe_lag(consumer)
                     except Exception:  # metrics must never break the consumer
                         log.debug("consumer lag unavailable", exc_info=True)
+                    if not backoff:
+                        self._confirm_caught_up(consumer)
                     if backoff:
                         stop_event.wait(backoff)
                 except Exception as exc:

@@ -4,28 +4,40 @@
 business change. :class:`OutboxRelay` publishes unpublished rows in id order and marks them
 published only after the transport acknowledged them: nothing is lost while Kafka is down, and
 rows are delivered when it is back (at least once; consumers deduplicate by ``event_id``).
-Several relays may run (one per worker process): ``FOR UPDATE SKIP LOCKED`` gives each row to one.
+
+The relay reads any table through an :class:`OutboxSource` (which rows, and how a row becomes an
+event): the shared ``outbox_events`` table (:func:`generic_source`) or a table that is also
+something else, such as the order service's ``order_events`` (the audit trail of orders *and* the
+outbox of ``orders.events``). It publishes a batch at once (send all, then one wait for the
+acknowledgements), so the outbox costs the hot path one INSERT and nothing more.
+
+Several relays may run (one per worker process): on PostgreSQL a transaction-level advisory lock
+per table lets one of them publish at a time, so a topic receives the rows in id order.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
 
-from sqlalchemy import Table, func, insert, select, update
-from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
+from sqlalchemy import Table, event, func, insert, select, text, update
+from sqlalchemy.engine import Connection, Engine, Row
+from sqlalchemy.orm import Session, scoped_session
 
-from salesync_common.bus import Publisher
+from salesync_common.bus import Event, Publisher
 from salesync_common.metrics import OUTBOX_LAG, OUTBOX_PENDING, OUTBOX_PUBLISHED
 from salesync_common.timeutil import utcnow
 
 log = logging.getLogger(__name__)
+
+_WAKE_KEY = "salesync.outbox.tables"  # Session.info: outbox tables written in this transaction
 
 
 def add_event(
@@ -51,38 +63,109 @@ def add_event(
             attempts=0,
         )
     )
+    note_written(session, table)
     return event_id
+
+
+def note_written(session: Session, table: Table) -> None:
+    """Remember that this transaction wrote ``table``: its relay is woken after the commit."""
+    session.info.setdefault(_WAKE_KEY, set()).add(table.name)
+
+
+@dataclass(frozen=True)
+class OutboxSource:
+    """How a relay reads one outbox table.
+
+    ``table`` needs an increasing ``id``, a nullable ``published_at`` and ``created_at``;
+    ``to_event`` turns one of its rows into the record to publish. ``topic`` names the single
+    topic of a dedicated table (metrics label); None means the table has a ``topic`` column.
+    """
+
+    table: Table
+    to_event: Callable[[Row[Any]], Event]
+    topic: str | None = None
+
+
+def generic_source(table: Table, topics: Mapping[str, str] | None = None) -> OutboxSource:
+    """The shared ``outbox_events`` table (see ``tables.outbox_table``): any topic, JSON payload.
+
+    ``topics`` maps a row's topic to the one configured for it (settings, tests).
+    """
+    rename = dict(topics or {})
+
+    def to_event(row: Row[Any]) -> Event:
+        headers = json.loads(row.headers) if row.headers else {}
+        headers.setdefault("event_id", row.event_id)
+        return Event(rename.get(row.topic, row.topic), row.key, json.loads(row.payload), headers)
+
+    return OutboxSource(table, to_event)
+
+
+def _lock_key(name: str) -> int:
+    digest = hashlib.sha256(f"salesync-outbox-{name}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
 
 
 class OutboxRelay:
     def __init__(
         self,
         engine_getter: Callable[[], Engine],
-        table: Table,
+        source: OutboxSource | Table,
         publisher: Publisher,
         *,
-        batch_size: int = 50,
+        batch_size: int = 200,
         poll_interval: float = 0.2,
         max_backoff: float = 10.0,
     ) -> None:
         self._engine = engine_getter
-        self._table = table
+        self._source = source if isinstance(source, OutboxSource) else generic_source(source)
         self._publisher = publisher
         self._batch_size = batch_size
         self._poll_interval = poll_interval
         self._max_backoff = max_backoff
         self._wake = threading.Event()
+        self._lock_key = _lock_key(self._source.table.name)
 
     def wake(self) -> None:
         """Publish soon: called after a transaction that added events commits."""
         self._wake.set()
 
+    def wake_after_commits(self, session: scoped_session[Any] | Session) -> None:
+        """Wake this relay whenever a transaction of ``session`` that wrote its table commits."""
+        name = self._source.table.name
+
+        def _after_commit(committed: Session) -> None:
+            written = committed.info.get(_WAKE_KEY)
+            if written and name in written:
+                written.discard(name)
+                self.wake()
+
+        def _after_rollback(rolled_back: Session) -> None:
+            written = rolled_back.info.get(_WAKE_KEY)
+            if written:
+                written.discard(name)
+
+        event.listen(session, "after_commit", _after_commit)
+        event.listen(session, "after_soft_rollback", lambda s, _previous: _after_rollback(s))
+
+    def _take_turn(self, conn: Connection) -> bool:
+        """One relay per table at a time (PostgreSQL), so the topic gets the rows in id order."""
+        if conn.dialect.name != "postgresql":
+            return True  # SQLite (embedded): one process, one relay per table
+        return bool(
+            conn.execute(
+                text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": self._lock_key}
+            ).scalar_one()
+        )
+
     def run_once(self) -> int:
         """Publish one batch; returns how many rows were published. Raises if publishing failed."""
-        table = self._table
-        published = 0
+        table = self._source.table
         failure: Exception | None = None
+        published = 0
         with self._engine().begin() as conn:
+            if not self._take_turn(conn):
+                return 0
             rows = conn.execute(
                 select(table)
                 .where(table.c.published_at.is_(None))
@@ -90,42 +173,54 @@ class OutboxRelay:
                 .limit(self._batch_size)
                 .with_for_update(skip_locked=True)
             ).all()
-            for row in rows:
-                headers = json.loads(row.headers) if row.headers else {}
-                headers.setdefault("event_id", row.event_id)
-                try:
-                    self._publisher.publish(row.topic, row.key, json.loads(row.payload), headers)
-                except Exception as exc:  # stop here: later rows keep their order behind this one
+            if not rows:
+                return 0
+            events = [self._source.to_event(row) for row in rows]
+            outcome = self._publisher.publish_many(events)
+            published = outcome.acknowledged
+            if published:
+                conn.execute(
+                    update(table)
+                    .where(table.c.id.in_([row.id for row in rows[:published]]))
+                    .values(published_at=utcnow())
+                )
+                topics: dict[str, int] = {}
+                for sent in events[:published]:
+                    topics[sent.topic] = topics.get(sent.topic, 0) + 1
+                for topic, count in topics.items():
+                    OUTBOX_PUBLISHED.labels(topic).inc(count)
+            if outcome.error is not None:
+                failure = outcome.error
+                if "attempts" in table.c and published < len(rows):
+                    # later rows keep their order behind this one
                     conn.execute(
                         update(table)
-                        .where(table.c.id == row.id)
-                        .values(attempts=table.c.attempts + 1, last_error=str(exc)[:500])
+                        .where(table.c.id == rows[published].id)
+                        .values(attempts=table.c.attempts + 1, last_error=str(failure)[:500])
                     )
-                    failure = exc
-                    break
-                conn.execute(
-                    update(table).where(table.c.id == row.id).values(published_at=utcnow())
-                )
-                OUTBOX_PUBLISHED.labels(row.topic).inc()
-                published += 1
         self._observe()
         if failure is not None:
             raise failure
         return published
 
     def _observe(self) -> None:
-        table = self._table
+        table, fixed_topic = self._source.table, self._source.topic
         try:
             with self._engine().connect() as conn:
-                for topic, pending, oldest in conn.execute(
-                    select(table.c.topic, func.count(), func.min(table.c.created_at))
-                    .where(table.c.published_at.is_(None))
-                    .group_by(table.c.topic)
-                ):
+                topic_column = table.c.topic if fixed_topic is None else None
+                columns = [func.count(), func.min(table.c.created_at)]
+                query = select(*columns).where(table.c.published_at.is_(None))
+                if topic_column is not None:
+                    query = query.add_columns(topic_column).group_by(topic_column)
+                for row in conn.execute(query):
+                    pending, oldest = row[0], row[1]
+                    topic = row[2] if topic_column is not None else fixed_topic
                     OUTBOX_PENDING.labels(topic).set(pending)
                     if oldest is not None:
                         oldest = oldest if oldest.tzinfo else oldest.replace(tzinfo=UTC)
                         OUTBOX_LAG.labels(topic).set((utcnow() - oldest).total_seconds())
+                    else:
+                        OUTBOX_LAG.labels(topic).set(0)
         except Exception:  # metrics must never break the relay
             log.debug("outbox metrics unavailable", exc_info=True)
 

@@ -33,7 +33,7 @@ def main(argv: list[str]) -> int:
     try:
         settings, schema = load_settings(package)
     except ValidationError as exc:
-        print(f"{package}: configuration error: {configuration_error(exc)}", file=sys.stderr)
+        print(f"{package} refuses to start: {configuration_error(exc)}", file=sys.stderr)
         return 2
     if command == "migrate":
         from salesync_common.migrate import upgrade

@@ -13,7 +13,7 @@ import logging
 from pathlib import Path
 from typing import Literal
 
-from pydantic import SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 log = logging.getLogger(__name__)
@@ -149,6 +149,13 @@ class ServiceSettings(KafkaSettings):
 
     # Background threads (outbox relay, consumers, recovery passes) run inside the app process.
     background_workers: bool = True
+
+    # The edge, wired by the app factory on every service (see README "Topology").
+    # Browser origins allowed by CORS: "*" or a comma-separated list.
+    cors_origins: str = "*"
+    # Proxies in front of the service that append X-Forwarded-For (ALB -> pod: 1; nginx in the
+    # distributed stack: 1; make run: 0). The client IP is the entry the outermost of them added.
+    trusted_proxy_hops: int = Field(default=1, ge=0, le=5)
 
     @property
     def is_production(self) -> bool:

@@ -22,6 +22,26 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def aware(moment: datetime) -> datetime:
+    """A stored timestamp as an aware one: naive means UTC (SQLite drops offsets)."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def parse_instant(value: object) -> datetime | None:
+    """An ISO 8601 instant from another service, in UTC (None if it is not one).
+
+    Converted to UTC because SQLite stores the wall clock of an aware value and drops its offset:
+    a ``+09:00`` time written as is would later read back nine hours off.
+    """
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return aware(moment).astimezone(UTC)
+
+
 def business_date(moment: datetime, tz: str | None = DEFAULT_TZ) -> date:
     if moment.tzinfo is None:  # stored naive means UTC (SQLite drops offsets)
         moment = moment.replace(tzinfo=UTC)

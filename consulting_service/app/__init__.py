@@ -5,13 +5,11 @@ from __future__ import annotations
 from flask import Flask
 
 from salesync_common.app import create_service_app
-from salesync_common.bus import Publisher, in_process_bus
-from salesync_common.kafka import KafkaPublisher, kafka_client_config, wait_for_broker
+from salesync_common.events import publisher_for
 from salesync_common.outbox import OutboxRelay
 
 from ..config import SCHEMA, Settings
 from .api import consulting
-from .api.limits import limiter
 from .llm import Advisor
 from .models import Outbox, db
 from .worker import Worker
@@ -28,23 +26,9 @@ def create_app(settings: Settings | None = None) -> Flask:
         db=db,
         schema=SCHEMA,
     )
-    app.config["RATELIMIT_STORAGE_URI"] = settings.rate_limit_storage_uri
-    app.config["RATELIMIT_ENABLED"] = settings.rate_limits_enabled
-    limiter.init_app(app)
 
     service_runtime = app.extensions["salesync"]
-    kafka = kafka_client_config(settings)
-    publisher: Publisher
-    if kafka is not None:
-        publisher = KafkaPublisher(kafka, client_id=f"{settings.service_name}-outbox")
-
-        def _kafka_ready() -> None:
-            if not wait_for_broker(kafka, 2.0):
-                raise ConnectionError("Kafka unreachable")
-
-        service_runtime.readiness_checks["kafka"] = _kafka_ready
-    else:
-        publisher = in_process_bus()
+    publisher = publisher_for(settings, f"{settings.service_name}-outbox")
     with app.app_context():
         engine = db.engine
     relay = OutboxRelay(lambda: engine, Outbox, publisher)

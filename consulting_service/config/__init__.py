@@ -1,11 +1,11 @@
 """Consulting service settings (environment variables; see README "Configuration")."""
 
-from salesync_common.settings import ServiceSettings
+from salesync_common.ratelimit import RateLimitSettings
 
 SCHEMA = "consulting"
 
 
-class Settings(ServiceSettings):
+class Settings(RateLimitSettings):
     service_name: str = "consulting"
     # OpenAI (official SDK). No key -> the built-in rule-based analyst answers offline.
     openai_api_key: str | None = None
@@ -23,6 +23,4 @@ class Settings(ServiceSettings):
     sweep_interval_seconds: float = 15.0
     max_attempts: int = 3
     # Per-store limit on new consulting requests (each may be a paid model call).
-    rate_limit_storage_uri: str = "memory://"
-    rate_limits_enabled: bool = True
     consulting_rate_limit: str = "10/hour"

@@ -1,11 +1,11 @@
 """Dashboard service settings (environment variables; see README "Configuration")."""
 
-from salesync_common.settings import ServiceSettings
+from salesync_common.ratelimit import RateLimitSettings
 
 SCHEMA = "dashboard"
 
 
-class Settings(ServiceSettings):
+class Settings(RateLimitSettings):
     service_name: str = "dashboard"
     # Amazon SNS (settlement texts). No endpoint and no AWS credentials -> log-only mode.
     aws_region: str = "ap-northeast-1"
@@ -15,7 +15,5 @@ class Settings(ServiceSettings):
     # Consulting results arrive on this topic (Kafka, or the in-process bus when embedded).
     consulting_results_topic: str = "consulting.results"
     consulting_results_group: str = "dashboard-consulting-results"
-    # Rate limits (Flask-Limiter); memory:// is per process, point it at Redis in production.
-    rate_limit_storage_uri: str = "memory://"
-    rate_limits_enabled: bool = True
+    # Per store: settlement texts cost money.
     settlement_rate_limit: str = "10/minute"

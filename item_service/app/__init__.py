@@ -1,19 +1,25 @@
-"""Item service: the menu of each store (categories, items, prices, unit costs with history)."""
+"""Item service: the menu of each store (categories, items, prices, unit costs with history).
+
+Every item change is published on ``menu.items`` through the transactional outbox.
+"""
 
 from __future__ import annotations
 
 from flask import Flask
 
 from salesync_common.app import create_service_app
+from salesync_common.events import start_outbox_relay
+from salesync_common.outbox import generic_source
 
 from ..config import SCHEMA, Settings
+from . import menu_events
 from .api import categories, internal
-from .models import IdempotencyKeys, db
+from .models import IdempotencyKeys, Outbox, db
 
 
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings()
-    return create_service_app(
+    app = create_service_app(
         "item",
         settings,
         title="Salesync item service",
@@ -23,3 +29,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         schema=SCHEMA,
         idempotency_table=IdempotencyKeys,
     )
+    # menu.items events leave through the outbox (Kafka, or the in-process bus when embedded)
+    topics = {menu_events.TOPIC: settings.menu_items_topic}
+    start_outbox_relay(app, db, generic_source(Outbox, topics))
+    return app

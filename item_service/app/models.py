@@ -3,7 +3,8 @@
 Rows are never deleted: ``retired_at`` marks a deleted category or item, so order and cost history
 keep pointing at real rows. Names are unique among *live* rows only, by partial unique indexes.
 ``items.cost`` is the current cost, written in the same transaction as the newest ``item_costs``
-entry, so listings read it without touching the history.
+entry, so listings read it without touching the history. Every change of an item bumps its
+``version`` and writes its snapshot to the outbox in the same transaction (``menu_events.py``).
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, String,
 from sqlalchemy.orm import Mapped, mapped_column
 
 from salesync_common.db import make_db
-from salesync_common.tables import BigId, idempotency_table
+from salesync_common.tables import BigId, idempotency_table, outbox_table
 
 db = make_db()
 IdempotencyKeys = idempotency_table(db.metadata)
+Outbox = outbox_table(db.metadata)  # menu.items events, relayed to Kafka (see menu_events.py)
 
 LIVE = sa.text("retired_at IS NULL")
 CATEGORY_NAME_INDEX = "ux_categories_store_id_name_live"
@@ -76,6 +78,8 @@ class Item(db.Model):  # type: ignore[name-defined]
         DateTime(timezone=True), nullable=False, server_default=func.now()
     )
     retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Bumped by every change (menu_events.item_changed), carried by each menu.items event.
+    version: Mapped[int] = mapped_column(Integer(), nullable=False, default=0)
 
 
 class ItemCost(db.Model):  # type: ignore[name-defined]

@@ -130,6 +130,9 @@ class LiveItem(Model):
     price: int
     cost: int | None
     category_id: int
+    # the item's change counter, as in its menu.items events (the order service's read model
+    # keeps the newest version it saw)
+    version: int
 
 
 class LiveItemsOut(Model):

@@ -1,7 +1,8 @@
 """Menu use-cases: plain functions over a session, testable without HTTP.
 
 Every lookup is scoped by ``store_id``: another store's id is indistinguishable from an unknown one
-(404). Name clashes are decided by the partial unique indexes, never by a pre-check.
+(404). Name clashes are decided by the partial unique indexes, never by a pre-check. Every change
+of an item goes through ``menu_events.item_changed`` in its own transaction (version + event).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -18,6 +19,7 @@ from salesync_common.db import violates_unique
 from salesync_common.errors import Conflict, NotFound
 from salesync_common.timeutil import utcnow
 
+from .menu_events import item_changed
 from .models import CATEGORY_NAME_INDEX, ITEM_NAME_INDEX, Category, Item, ItemCost
 from .schemas import CostIn, ItemCreateIn, ItemUpdateIn
 
@@ -26,10 +28,11 @@ ITEM_EXISTS = "존재하는 품목"
 
 
 def _commit_or_conflict(
-    session: Session, index: str, columns: str, message: str, code: str
+    session: Session, index: str, columns: str, message: str, code: str, *, flush: bool = False
 ) -> None:
+    """Commit (or only flush) and turn a clash on ``index`` into 409 ``code``."""
     try:
-        session.commit()
+        session.flush() if flush else session.commit()
     except IntegrityError as exc:
         session.rollback()
         if violates_unique(exc, index, columns):
@@ -86,11 +89,15 @@ def retire_category(session: Session, store_id: int, category_id: int) -> None:
     category = live_category(session, store_id, category_id)
     now = utcnow()
     category.retired_at = now
-    session.execute(
-        update(Item)
+    items = session.scalars(
+        select(Item)
         .where(Item.category_id == category.id, Item.retired_at.is_(None))
-        .values(retired_at=now)
+        .order_by(Item.id)
+        .with_for_update()
     )
+    for item in items:
+        item.retired_at = now
+        item_changed(session, item)
     session.commit()
 
 
@@ -155,6 +162,7 @@ def create_item(session: Session, store_id: int, category_id: int, data: ItemCre
         raise
     if data.cost is not None:
         _record_cost(session, item, data.cost, utcnow())
+    item_changed(session, item)
     _commit_or_conflict(session, ITEM_NAME_INDEX, "items.name", ITEM_EXISTS, "item_exists")
     return item
 
@@ -169,13 +177,18 @@ def update_item(session: Session, store_id: int, item_id: int, data: ItemUpdateI
         item.description = data.description or None
     if "cost" in data.model_fields_set:
         _record_cost(session, item, data.cost, utcnow())
+    _commit_or_conflict(
+        session, ITEM_NAME_INDEX, "items.name", ITEM_EXISTS, "item_exists", flush=True
+    )
+    item_changed(session, item)
     _commit_or_conflict(session, ITEM_NAME_INDEX, "items.name", ITEM_EXISTS, "item_exists")
     return item
 
 
 def retire_item(session: Session, store_id: int, item_id: int) -> None:
-    item = live_item(session, store_id, item_id)
+    item = live_item(session, store_id, item_id, lock=True)
     item.retired_at = utcnow()
+    item_changed(session, item)
     session.commit()
 
 
@@ -220,15 +233,16 @@ def set_costs(session: Session, store_id: int, entries: list[CostIn]) -> list[It
         )
     now = utcnow()
     for item_id, cost in wanted.items():
-        if cost is not None:
-            _record_cost(session, items[item_id], cost, now)
+        if cost is not None and _record_cost(session, items[item_id], cost, now):
+            item_changed(session, items[item_id])
     session.commit()
     return [items[item_id] for item_id in wanted]
 
 
 def clear_cost(session: Session, store_id: int, item_id: int) -> Item:
     item = live_item(session, store_id, item_id, lock=True)
-    _record_cost(session, item, None, utcnow())
+    if _record_cost(session, item, None, utcnow()):
+        item_changed(session, item)
     session.commit()
     return item
 

@@ -387,9 +387,12 @@ def test_internal_items_batch(client, app):
     assert len(statements) == 1
     assert response.json == {
         "items": [
-            {"item_id": ids[0], "name": "b0", "price": 0, "cost": None, "category_id": category},
-            {"item_id": ids[1], "name": "b1", "price": 100, "cost": 1, "category_id": category},
-            {"item_id": ids[2], "name": "b2", "price": 200, "cost": 2, "category_id": category},
+            {"item_id": ids[0], "name": "b0", "price": 0, "cost": None, "category_id": category}
+            | {"version": 1},
+            {"item_id": ids[1], "name": "b1", "price": 100, "cost": 1, "category_id": category}
+            | {"version": 1},
+            {"item_id": ids[2], "name": "b2", "price": 200, "cost": 2, "category_id": category}
+            | {"version": 1},
         ]
     }
     # the service credential is required; a user token is not enough
@@ -440,8 +443,11 @@ def test_internal_costs_all_or_nothing(client, app):
     assert done.status_code == 200
     assert done.json == {
         "items": [
-            {"item_id": a, "name": "a", "price": 1000, "cost": 300, "category_id": category},
-            {"item_id": b, "name": "b", "price": 2000, "cost": 500, "category_id": category},
+            # a's cost changed (version 2: a new event); setting b's cost to null left it alone
+            {"item_id": a, "name": "a", "price": 1000, "cost": 300, "category_id": category}
+            | {"version": 2},
+            {"item_id": b, "name": "b", "price": 2000, "cost": 500, "category_id": category}
+            | {"version": 1},
         ]
     }
     # only the changed cost opened an entry

@@ -1,4 +1,8 @@
-"""The item service, as the order service sees it: one batched lookup per request."""
+"""The item service, as the order service sees it: one batched direct lookup.
+
+Used only for what the read model of the menu (``menu.py``) cannot answer: items it has not seen,
+or every item while the model is not trusted.
+"""
 
 from __future__ import annotations
 

@@ -1,9 +1,16 @@
-"""Orders and their lines.
+"""Orders, their lines, payments and events, and the read model of the menu.
 
 A table has at most one ``open`` order: a partial unique index on (store_id, table_no) decides it,
 so two terminals can never open two. Orders are never deleted (``cancelled`` and ``paid`` stay for
 the audit trail and the reports). Lines keep the item's name, unit price and unit cost as they were
 when written; ``total_price`` is recomputed from them in the same transaction as every change.
+The order owns what was paid: ``order_payments`` is its ledger (one row per ``payment_ref``) and
+``paid_total`` their sum, kept in the same transaction; ``balance`` = ``total_price - paid_total``.
+
+``order_events`` is both the audit trail of orders and the outbox of ``orders.events``: one row
+per change, written in the change's transaction, numbered per store by ``order_event_counters``.
+
+``menu_items`` / ``menu_sync`` are the read model of the item service's menu (``menu.py``).
 """
 
 from __future__ import annotations
@@ -11,7 +18,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import sqlalchemy as sa
-from sqlalchemy import BigInteger, Date, DateTime, ForeignKey, Index, Integer, String
+from sqlalchemy import BigInteger, Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from salesync_common.db import make_db
@@ -61,8 +68,13 @@ class Order(db.Model):  # type: ignore[name-defined]
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     paid_business_date: Mapped[date | None] = mapped_column(Date())
-    paid_sale_id: Mapped[int | None] = mapped_column(BigInteger(), unique=True)
     total_price: Mapped[int] = mapped_column(BigInteger(), nullable=False, default=0)
+    # Σ order_payments.amount, updated with each payment; paid once it reaches total_price.
+    paid_total: Mapped[int] = mapped_column(BigInteger(), nullable=False, default=0)
+
+    @property
+    def balance(self) -> int:
+        return self.total_price - self.paid_total
 
 
 class OrderLine(db.Model):  # type: ignore[name-defined]
@@ -99,3 +111,105 @@ class DailyItemSales(db.Model):  # type: ignore[name-defined]
     uncosted_quantity: Mapped[int] = mapped_column(BigInteger(), nullable=False)
     uncosted_first_paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_paid_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class OrderPayment(db.Model):  # type: ignore[name-defined]
+    """One payment recorded against an order, once per ``payment_ref`` (the sale service's id).
+
+    The row keeps the answer given when it was recorded (totals after it), so a replay of the
+    same ``payment_ref`` returns exactly that answer.
+    """
+
+    __tablename__ = "order_payments"
+    __table_args__ = (
+        Index("ix_order_payments_order_id", "order_id"),
+        sa.CheckConstraint("amount >= 0", name="amount_non_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    payment_ref: Mapped[str] = mapped_column(String(36), nullable=False, unique=True)
+    store_id: Mapped[int] = mapped_column(BigInteger(), nullable=False)
+    order_id: Mapped[int] = mapped_column(BigId, ForeignKey("orders.id"), nullable=False)
+    amount: Mapped[int] = mapped_column(BigInteger(), nullable=False)
+    payment_type: Mapped[str] = mapped_column(String(16), nullable=False)
+    staff_id: Mapped[int | None] = mapped_column(BigInteger())
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    # the order as this payment left it
+    total: Mapped[int] = mapped_column(BigInteger(), nullable=False)
+    paid_total: Mapped[int] = mapped_column(BigInteger(), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+
+
+class OrderEventCounter(db.Model):  # type: ignore[name-defined]
+    """The last ``order_events.seq`` of a store; its row lock orders the store's event writers."""
+
+    __tablename__ = "order_event_counters"
+
+    store_id: Mapped[int] = mapped_column(BigInteger(), primary_key=True)
+    last_seq: Mapped[int] = mapped_column(BigInteger(), nullable=False)
+
+
+UNPUBLISHED = sa.text("published_at IS NULL")
+
+
+class OrderEvent(db.Model):  # type: ignore[name-defined]
+    """Audit trail of orders and outbox of ``orders.events`` (see ``events.py``)."""
+
+    __tablename__ = "order_events"
+    __table_args__ = (
+        sa.UniqueConstraint("store_id", "seq", name="uq_order_events_store_id_seq"),
+        Index("ix_order_events_order_id_seq", "order_id", "seq"),
+        Index(
+            "ix_order_events_unpublished",
+            "id",
+            postgresql_where=UNPUBLISHED,
+            sqlite_where=UNPUBLISHED,
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(36), nullable=False, unique=True)
+    store_id: Mapped[int] = mapped_column(BigInteger(), nullable=False)
+    seq: Mapped[int] = mapped_column(BigInteger(), nullable=False)
+    order_id: Mapped[int] = mapped_column(BigId, ForeignKey("orders.id"), nullable=False)
+    type: Mapped[str] = mapped_column(String(32), nullable=False)
+    staff_id: Mapped[int | None] = mapped_column(BigInteger())
+    data: Mapped[str] = mapped_column(Text(), nullable=False)  # JSON object: what changed
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class MenuItem(db.Model):  # type: ignore[name-defined]
+    """The newest snapshot seen of an item (menu.items events, or a direct lookup).
+
+    Written only when the incoming ``version`` is higher (``menu.apply_snapshots``), so a
+    duplicate or late event never overwrites a newer state.
+    """
+
+    __tablename__ = "menu_items"
+
+    store_id: Mapped[int] = mapped_column(BigInteger(), primary_key=True)
+    item_id: Mapped[int] = mapped_column(BigInteger(), primary_key=True)
+    category_id: Mapped[int] = mapped_column(BigInteger(), nullable=False)
+    name: Mapped[str] = mapped_column(String(100), nullable=False)
+    price: Mapped[int] = mapped_column(Integer(), nullable=False)
+    cost: Mapped[int | None] = mapped_column(Integer())
+    retired: Mapped[bool] = mapped_column(Boolean(), nullable=False)
+    version: Mapped[int] = mapped_column(Integer(), nullable=False)
+    changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class MenuSync(db.Model):  # type: ignore[name-defined]
+    """Per partition of ``menu.items``: when its consumer last confirmed it was caught up.
+
+    Shared by every worker and pod through the database; the hot path trusts ``menu_items``
+    only while every partition has a recent confirmation (``menu.py``).
+    """
+
+    __tablename__ = "menu_sync"
+
+    topic: Mapped[str] = mapped_column(String(200), primary_key=True)
+    partition: Mapped[int] = mapped_column(Integer(), primary_key=True)
+    partitions: Mapped[int] = mapped_column(Integer(), nullable=False)
+    caught_up_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import Field, RootModel
+from pydantic import Field, RootModel, model_validator
 
-from salesync_common.types import Id, Model, Money, Quantity, TableNo
+from salesync_common.types import MONEY_MAX, Id, Model, Money, Quantity, TableNo
 
 MAX_CART_ENTRIES = 100
 
@@ -23,9 +23,30 @@ class OrderIn(Model):
     version: Annotated[int, Field(ge=1, le=2_147_483_647)] | None = None
 
 
-class PayIn(Model):
-    sale_id: Id
-    total_price: Annotated[int, Field(ge=0)]
+PAYMENT_TYPES = ("card", "cash", "other")
+
+
+class PaymentIn(Model):
+    """One payment of an order, identified by ``payment_ref`` (exactly once per ref)."""
+
+    payment_ref: Annotated[
+        str, Field(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+    ]
+    table_no: TableNo | None = None
+    order_id: Id | None = None
+    # None: the whole balance
+    amount: Annotated[int, Field(ge=1, le=MONEY_MAX)] | None = None
+    # The total the client saw (the first contract's total_price); a different server total is
+    # 409 total_changed and nothing is recorded. None: no check.
+    expected_total: Money | None = None
+    payment_type: Literal["card", "cash", "other"]
+    staff_id: Id | None = None
+
+    @model_validator(mode="after")
+    def _one_target(self) -> PaymentIn:
+        if (self.table_no is None) == (self.order_id is None):
+            raise ValueError("exactly one of table_no and order_id is required")
+        return self
 
 
 class TzQuery(Model):
@@ -95,39 +116,29 @@ class UnpaidTableOut(Model):
 # ---- internal responses
 
 
-class OpenLine(Model):
-    item_id: int
-    item_name: str
-    quantity: int
-    unit_price: int
+class PaymentOut(Model):
+    """What a payment did to its order (the same answer again for a replayed ``payment_ref``)."""
 
-
-class OpenOrder(Model):
     order_id: int
-    version: int
     table_no: int
-    total_price: int
-    lines: list[OpenLine]
-
-
-class OpenOrderOut(Model):
-    order: OpenOrder | None
-
-
-class PaidOut(Model):
-    order_id: int
+    payment_ref: str
+    amount: int
+    total: int
+    paid_total: int
+    balance: int
     status: str
-    paid_sale_id: int
-    paid_at: str
-    paid_business_date: str
-    total_price: int
+    paid_at: str | None
+    paid_business_date: str | None
 
 
 class OrderStatusOut(Model):
     order_id: int
+    table_no: int
     status: str
-    paid_sale_id: int | None
+    version: int
     total_price: int
+    paid_total: int
+    balance: int
     paid_business_date: str | None
 
 
@@ -147,10 +158,27 @@ class ItemSalesOut(Model):
 
 
 class ItemSnapshot(Model):
-    """What the item service answers for one live item (validated on the way in)."""
+    """An item as the hot path uses it: from the read model, or the item service's answer."""
 
     item_id: int
     name: str
     price: Money
     cost: Money | None
     category_id: int
+    # None only from an item service that predates versions (a rolling deploy): not cached
+    version: int | None = None
+
+
+class MenuItemEvent(Model):
+    """A ``menu.items`` event (contracts/events/menu.items.v1.schema.json); unknown keys ignored."""
+
+    event_id: str
+    store_id: Id
+    item_id: Id
+    category_id: Id
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+    price: Money
+    cost: Money | None
+    retired: bool
+    version: Annotated[int, Field(ge=1)]
+    changed_at: str

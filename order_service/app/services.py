@@ -1,12 +1,14 @@
 """Order use-cases: plain functions over a session, testable without HTTP.
 
-Item lookups arrive as a ``Catalog`` (the caller makes the one batched call), so nothing here
-talks to the network and no row lock is held across an HTTP call.
+Item lookups arrive as a ``Catalog`` (the caller reads it from the menu read model, or makes the
+one batched call), so nothing here talks to the network and no row lock is held across an HTTP
+call. Every write ends with ``events.record_event`` in its own transaction (the audit trail and
+the outbox of ``orders.events``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -20,10 +22,19 @@ from salesync_common.db import violates_unique
 from salesync_common.errors import Conflict, NotFound, ValidationFailed
 from salesync_common.timeutil import business_date, iso, utcnow
 
-from . import rollup
+from . import events, menu, rollup
 from .items import Catalog
-from .models import CANCELLED, OPEN, OPEN_TABLE_INDEX, PAID, DailyItemSales, Order, OrderLine
-from .schemas import CartLineIn
+from .models import (
+    CANCELLED,
+    OPEN,
+    OPEN_TABLE_INDEX,
+    PAID,
+    DailyItemSales,
+    Order,
+    OrderLine,
+    OrderPayment,
+)
+from .schemas import CartLineIn, PaymentIn
 
 MAX_LINE_QUANTITY = 999
 OPEN_RETRIES = 5
@@ -91,6 +102,18 @@ def _total(lines: Iterable[OrderLine]) -> int:
     return sum(line.unit_price * line.quantity for line in lines)
 
 
+def _lines_data(lines: Iterable[OrderLine]) -> list[dict[str, Any]]:
+    return [
+        {
+            "item_id": line.item_id,
+            "item_name": line.item_name,
+            "quantity": line.quantity,
+            "unit_price": line.unit_price,
+        }
+        for line in sorted(lines, key=lambda line: line.item_id)
+    ]
+
+
 def _open_query(store_id: int, table_no: int) -> Any:
     return select(Order).where(
         Order.store_id == store_id, Order.table_no == table_no, Order.status == OPEN
@@ -153,6 +176,7 @@ def add_lines(
     check_catalog(wanted, catalog)
     try:
         order = _lock_or_open(session, store_id, table_no, tz)
+        opened = order.version == 0
         lines = {line.item_id: line for line in _lines(session, order.id)}
         for item_id, quantity in wanted.items():
             line = lines.get(item_id)
@@ -167,11 +191,25 @@ def add_lines(
         order.total_price = _total(lines.values())
         order.version += 1
         order.updated_at = utcnow()
+        session.flush()
+        if opened:
+            data = {"table_no": table_no, "business_date": order.business_date.isoformat()}
+            events.record_event(session, order, events.OPENED, data)
+        events.record_event(session, order, events.LINES_CHANGED, _changed(order, lines.values()))
         session.commit()
     except BaseException:
         session.rollback()
         raise
     return Written(order.id, order.table_no, order.version)
+
+
+def _changed(order: Order, lines: Iterable[OrderLine]) -> dict[str, Any]:
+    return {
+        "table_no": order.table_no,
+        "version": order.version,
+        "total_price": order.total_price,
+        "lines": _lines_data(lines),
+    }
 
 
 def _version_conflict(session: Session, order_id: int) -> Conflict:
@@ -227,22 +265,33 @@ def replace_lines(
         )
         if updated.rowcount != 1:
             raise _version_conflict(session, order.id)
+        version = read_version + 1
         if wanted:
             for line in existing.values():
                 session.delete(line)
             session.flush()
-            for item_id, quantity in wanted.items():
-                snapshot = snapshots[item_id]
-                session.add(
-                    OrderLine(
-                        order_id=order.id,
-                        item_id=item_id,
-                        item_name=snapshot.item_name,
-                        unit_price=snapshot.unit_price,
-                        unit_cost=snapshot.unit_cost,
-                        quantity=quantity,
-                    )
+            written = [
+                OrderLine(
+                    order_id=order.id,
+                    item_id=item_id,
+                    item_name=snapshots[item_id].item_name,
+                    unit_price=snapshots[item_id].unit_price,
+                    unit_cost=snapshots[item_id].unit_cost,
+                    quantity=quantity,
                 )
+                for item_id, quantity in wanted.items()
+            ]
+            session.add_all(written)
+            data = {
+                "table_no": table_no,
+                "version": version,
+                "total_price": changes["total_price"],
+                "lines": _lines_data(written),
+            }
+            events.record_event(session, order, events.LINES_CHANGED, data)
+        else:
+            data = {"table_no": table_no, "version": version, "total_price": order.total_price}
+            events.record_event(session, order, events.CANCELLED, data)
         session.commit()
     except BaseException:
         session.rollback()
@@ -260,6 +309,10 @@ def cancel_table(session: Session, store_id: int, table_no: int) -> list[int]:
         order.cancelled_at = now
         order.updated_at = now
         order.version += 1
+    session.flush()
+    for order in orders:
+        data = {"table_no": table_no, "version": order.version, "total_price": order.total_price}
+        events.record_event(session, order, events.CANCELLED, data)
     session.commit()
     return [order.id for order in orders]
 
@@ -321,82 +374,165 @@ def order_for_store(session: Session, store_id: int, order_id: int) -> Order:
     return order
 
 
-def paid_view(order: Order, tz: str) -> dict[str, Any]:
-    assert order.paid_at is not None and order.paid_business_date is not None
+def _recorded(session: Session, store_id: int, payment_ref: str) -> OrderPayment | None:
+    return session.scalar(
+        select(OrderPayment).where(
+            OrderPayment.payment_ref == payment_ref, OrderPayment.store_id == store_id
+        )
+    )
+
+
+def payment_view(payment: OrderPayment, order: Order, tz: str) -> dict[str, Any]:
+    """The answer to a payment, as recorded (a replay answers exactly the same)."""
+    paid = payment.status == PAID and order.paid_at is not None
     return {
         "order_id": order.id,
-        "status": order.status,
-        "paid_sale_id": order.paid_sale_id,
-        "paid_at": iso(order.paid_at, tz),
-        "paid_business_date": order.paid_business_date.isoformat(),
-        "total_price": order.total_price,
+        "table_no": order.table_no,
+        "payment_ref": payment.payment_ref,
+        "amount": payment.amount,
+        "total": payment.total,
+        "paid_total": payment.paid_total,
+        "balance": payment.total - payment.paid_total,
+        "status": payment.status,
+        "paid_at": iso(order.paid_at, tz) if paid and order.paid_at else None,
+        "paid_business_date": (
+            order.paid_business_date.isoformat() if paid and order.paid_business_date else None
+        ),
     }
 
 
-def pay(
-    session: Session,
-    store_id: int,
-    order_id: int,
-    sale_id: int,
-    total_price: int,
-    tz: str,
-    lookup: Callable[[list[int]], Catalog],
-) -> Order:
-    """Mark the open order paid by ``sale_id`` (the same ``sale_id`` again is a no-op).
+def _replay(session: Session, payment: OrderPayment, tz: str) -> dict[str, Any]:
+    order = session.get(Order, payment.order_id)
+    assert order is not None  # orders are never deleted
+    answer = payment_view(payment, order, tz)
+    session.commit()
+    return answer
 
-    The unit costs in effect now are fetched with one batched call *before* the row lock, so the
-    lock is held for a few statements only; retired items keep their earlier snapshot.
+
+def _lock_payable(session: Session, store_id: int, request: PaymentIn) -> Order | None:
+    query = select(Order).where(Order.store_id == store_id)
+    if request.order_id is not None:
+        query = query.where(Order.id == request.order_id)
+    else:
+        query = query.where(Order.table_no == request.table_no, Order.status == OPEN)
+    return session.scalar(query.with_for_update().execution_options(populate_existing=True))
+
+
+def record_payment(session: Session, store_id: int, request: PaymentIn, tz: str) -> dict[str, Any]:
+    """Record one payment against an order, exactly once per ``payment_ref``: one transaction.
+
+    Locks the order, refuses what is not payable (not open: 409 ``not_payable``; no open order
+    on the table: 404 ``no_open_order``), a stale client total (409 ``total_changed`` with the
+    server total) and more than the balance (409 ``amount_exceeds_balance``). The payment row,
+    ``paid_total`` and the ``payment`` event are written together; when the balance reaches 0
+    the order is marked paid in the same transaction: unit costs snapshotted from the menu read
+    model (no call to the item service), daily item totals updated, ``paid`` event written.
+    The same ``payment_ref`` again returns the answer recorded the first time.
     """
-    order = order_for_store(session, store_id, order_id)
-    catalog: Catalog = {}
-    if order.status == OPEN:
-        item_ids = list(
-            session.scalars(select(OrderLine.item_id).where(OrderLine.order_id == order_id))
-        )
-        session.commit()  # end the read transaction: nothing is held during the HTTP call
-        catalog = lookup(item_ids)
     try:
         _serialize_writers(session)
-        order = session.scalar(
-            select(Order)
-            .where(Order.id == order_id, Order.store_id == store_id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-        assert order is not None  # orders are never deleted
-        if order.status == PAID and order.paid_sale_id == sale_id:
-            session.commit()  # already paid by this sale: the retry is a no-op
-            return order
+        recorded = _recorded(session, store_id, request.payment_ref)
+        if recorded is not None:
+            return _replay(session, recorded, tz)
+        order = _lock_payable(session, store_id, request)
+        # A concurrent request with this ref may have committed while we waited for the lock.
+        recorded = _recorded(session, store_id, request.payment_ref)
+        if recorded is not None:
+            return _replay(session, recorded, tz)
+        if order is None:
+            if request.order_id is not None:
+                raise NotFound("존재하지 않는 주문", code="order_not_found")
+            raise NotFound("결제할 주문이 없습니다.", code="no_open_order")
         if order.status != OPEN:
             raise Conflict("결제할 수 없는 주문입니다.", code="not_payable")
-        if order.total_price != total_price:
+        if request.expected_total is not None and request.expected_total != order.total_price:
             raise Conflict(
                 "주문 금액이 변경되었습니다.",
                 code="total_changed",
                 extra={"total_price": order.total_price},
             )
-        lines = _lines(session, order.id)
-        for line in lines:
-            item = catalog.get(line.item_id)
-            if item is not None:
-                line.unit_cost = item.cost
+        balance = order.balance
+        amount = balance if request.amount is None else request.amount
+        if amount > balance:
+            raise Conflict(
+                "결제 금액이 잔액보다 큽니다.",
+                code="amount_exceeds_balance",
+                extra={"balance": balance},
+            )
         now = utcnow()
-        order.status = PAID
-        order.paid_at = now
-        order.paid_business_date = business_date(now, tz)
-        order.paid_sale_id = sale_id
-        order.updated_at = now
+        order.paid_total += amount
         order.version += 1
+        order.updated_at = now
+        settled = order.paid_total == order.total_price
+        lines: list[OrderLine] = []
+        if settled:
+            lines = _lines(session, order.id)
+            costs = menu.current_costs(session, store_id, [line.item_id for line in lines])
+            for line in lines:
+                if line.item_id in costs:  # else the snapshot taken when the line was written
+                    line.unit_cost = costs[line.item_id]
+            order.status = PAID
+            order.paid_at = now
+            order.paid_business_date = business_date(now, tz)
+        payment = OrderPayment(
+            payment_ref=request.payment_ref,
+            store_id=store_id,
+            order_id=order.id,
+            amount=amount,
+            payment_type=request.payment_type,
+            staff_id=request.staff_id,
+            created_at=now,
+            total=order.total_price,
+            paid_total=order.paid_total,
+            status=order.status,
+        )
+        session.add(payment)
         session.flush()
-        rollup.record_payment(session, store_id, order.paid_business_date, now, lines)
+        if settled:
+            assert order.paid_business_date is not None
+            rollup.record_payment(session, store_id, order.paid_business_date, now, lines)
+        answer = payment_view(payment, order, tz)
+        events.record_event(
+            session,
+            order,
+            events.PAYMENT,
+            {
+                "table_no": order.table_no,
+                "payment_ref": payment.payment_ref,
+                "amount": amount,
+                "payment_type": payment.payment_type,
+                "total": order.total_price,
+                "paid_total": order.paid_total,
+                "balance": order.balance,
+            },
+            request.staff_id,
+        )
+        if settled:
+            events.record_event(
+                session,
+                order,
+                events.PAID,
+                {
+                    "table_no": order.table_no,
+                    "payment_ref": payment.payment_ref,
+                    "total": order.total_price,
+                    "paid_total": order.paid_total,
+                    "paid_at": iso(now, "UTC"),
+                    "paid_business_date": answer["paid_business_date"],
+                },
+                request.staff_id,
+            )
         session.commit()
-    except IntegrityError as exc:  # this sale id already paid another order
+    except IntegrityError:  # the same payment_ref committed concurrently (another order)
         session.rollback()
-        raise Conflict("이미 다른 주문에 사용된 결제입니다.", code="not_payable") from exc
+        recorded = _recorded(session, store_id, request.payment_ref)
+        if recorded is None:
+            raise
+        return _replay(session, recorded, tz)
     except BaseException:
         session.rollback()
         raise
-    return order
+    return answer
 
 
 # ---- reports (called by the dashboard)

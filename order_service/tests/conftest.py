@@ -1,14 +1,26 @@
-"""Order tests run against the real item service served on a local port."""
+"""Order tests run against the real item service served on a local port.
+
+``stack.deliver_menu_events()`` hands the item service's pending ``menu.items`` outbox rows to
+the order service's consumer handler, in order: the relay and the broker without their timing
+(the real broker is exercised by ``test_menu_kafka.py``).
+"""
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 
 import pytest
 from flask import Flask
+from sqlalchemy import select, update
 
 from devstack.testing import auth_headers, token_for
+from item_service.app.models import Outbox
+from item_service.app.models import db as item_db
+from order_service.app.menu import MenuEventHandler
+from order_service.app.models import db as order_db
+from salesync_common.bus import Event
 
 
 @dataclass
@@ -43,6 +55,25 @@ class Stack:
             f"/categories/items/{item_id}", json=body, headers=auth_headers(token_for(store_id))
         )
         assert response.status_code == 200, response.json
+
+    def deliver_menu_events(self) -> int:
+        """Apply every unpublished menu.items outbox row to the read model; how many."""
+        with self.item_app.app_context():
+            rows = item_db.session.execute(
+                select(Outbox).where(Outbox.c.published_at.is_(None)).order_by(Outbox.c.id)
+            ).all()
+            with self.order_app.app_context():
+                handler = MenuEventHandler(order_db.engine)
+                for row in rows:
+                    handler(Event(row.topic, row.key, json.loads(row.payload)))
+            if rows:
+                item_db.session.execute(
+                    update(Outbox)
+                    .where(Outbox.c.id.in_([row.id for row in rows]))
+                    .values(published_at=Outbox.c.created_at)
+                )
+            item_db.session.commit()
+        return len(rows)
 
     def item_delete(self, store_id: int, item_id: int) -> None:
         response = self.item_app.test_client().delete(

@@ -421,8 +421,7 @@ def test_openapi_documents_the_contract_paths(client):
         "/orders/unpaids",
         "/orders/unpaids/{table_no}",
         "/orders/{table_no}",
-        "/internal/stores/{store_id}/tables/{table_no}/open-order",
-        "/internal/stores/{store_id}/orders/{order_id}/pay",
+        "/internal/stores/{store_id}/payments",
         "/internal/stores/{store_id}/orders/{order_id}",
         "/internal/stores/{store_id}/item-sales",
     ):

@@ -1,4 +1,4 @@
-"""Sale service: payments (exactly once with the order service), refunds, daily totals."""
+"""Sale service: payments (one call to the order service), sales, refunds, daily totals."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from flask import Flask
 from salesync_common.app import create_service_app
 
 from ..config import SCHEMA, Settings
+from . import consumer
 from .api import internal, sales
 from .models import IdempotencyKeys, db
-from .worker import start_recovery
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -24,5 +24,11 @@ def create_app(settings: Settings | None = None) -> Flask:
         schema=SCHEMA,
         idempotency_table=IdempotencyKeys,
     )
-    start_recovery(app)
+    service_runtime = app.extensions["salesync"]
+    with app.app_context():
+        engine = db.engine
+    # One consumer per process (a consumer group member), never per request.
+    service_runtime.start_background(
+        lambda stop: consumer.run_consumer(settings, engine, stop), "order-events-consumer"
+    )
     return app

@@ -1,11 +1,14 @@
-"""Sales: one row per payment attempt of an order; at most one live (not aborted) per order.
+"""Payments and sales (one sale per paid order), and idempotency keys.
 
-Lifecycle: ``pending`` (committed *before* the order service is asked to mark the order paid, so a
-crash after that call always leaves a trace) → ``completed`` (the order is paid by this sale) or
-``aborted`` (the order was not paid by it). A refund sets ``refunded_at`` on a completed sale; the
-row stays. ``lease_until`` marks a pending sale as being worked on by a request (or the recovery
-pass): others leave it alone until the lease expires, so a crashed request is finished by a retry
-or the recovery pass, never by two workers at once.
+A payment is recorded at the order service first (the order owns its paid total, exactly once per
+``payment_ref``); the sale service then writes, in one transaction, its ``payments`` row and,
+when that payment settled the order, the ``sales`` row. A crash between the two is repaired by the
+consumer of ``orders.events`` (``consumer.py``), which writes the same rows from the order's
+``payment``/``paid`` events: inserts keyed by ``payment_ref`` (and one sale per order), so either
+writer may come first and the other changes nothing.
+
+A refund sets ``refunded_at`` on a sale; the row stays. ``pending``/``aborted`` rows are left by
+the previous protocol (a pending one is completed by the consumer if its order was paid).
 """
 
 from __future__ import annotations
@@ -27,7 +30,29 @@ PAYMENT_TYPES = ("card", "cash", "other")
 
 _LIVE = sa.text("status <> 'aborted'")
 _COMPLETED = sa.text("status = 'completed'")
-_PENDING = sa.text("status = 'pending'")
+LIVE_ORDER_INDEX = "uq_sales_live_order"
+
+
+class Payment(db.Model):  # type: ignore[name-defined]
+    """One payment recorded against an order (the order service's ledger has the same ref)."""
+
+    __tablename__ = "payments"
+    __table_args__ = (
+        sa.CheckConstraint("payment_type IN ('card', 'cash', 'other')", name="payment_type"),
+        sa.CheckConstraint("amount >= 0", name="amount"),
+        sa.Index("ix_payments_store_id_created_at", "store_id", "created_at"),
+        sa.Index("ix_payments_order_id", "order_id"),
+    )
+
+    payment_ref: Mapped[str] = mapped_column(String(36), primary_key=True)
+    store_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    order_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    table_no: Mapped[int] = mapped_column(Integer, nullable=False)
+    amount: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    payment_type: Mapped[str] = mapped_column(String(8), nullable=False)
+    payment_label: Mapped[str] = mapped_column(String(50), nullable=False)
+    staff_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
 
 
 class Sale(db.Model):  # type: ignore[name-defined]
@@ -40,17 +65,16 @@ class Sale(db.Model):  # type: ignore[name-defined]
     total_price: Mapped[int] = mapped_column(BigInteger, nullable=False)
     payment_type: Mapped[str] = mapped_column(String(8), nullable=False)
     payment_label: Mapped[str] = mapped_column(String(50), nullable=False)
-    status: Mapped[str] = mapped_column(String(16), nullable=False, default=PENDING)
-    # Provisional (request's day) while pending; the order's paid_business_date once completed.
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default=COMPLETED)
+    # the order's paid_business_date (the store's day when it was paid)
     business_date: Mapped[date] = mapped_column(Date, nullable=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
-    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # When the last pay call for this sale started (an abort waits until none can still land).
-    pay_attempted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     aborted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     refunded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # the payment that settled the order
+    payment_ref: Mapped[str | None] = mapped_column(String(36), unique=True)
 
     __table_args__ = (
         sa.CheckConstraint("status IN ('pending', 'completed', 'aborted')", name="status"),
@@ -59,7 +83,7 @@ class Sale(db.Model):  # type: ignore[name-defined]
         sa.CheckConstraint("refunded_at IS NULL OR status = 'completed'", name="refund_completed"),
         # Exactly once: one live sale per order, decided by the database.
         sa.Index(
-            "uq_sales_live_order",
+            LIVE_ORDER_INDEX,
             "order_id",
             unique=True,
             postgresql_where=_LIVE,
@@ -81,19 +105,5 @@ class Sale(db.Model):  # type: ignore[name-defined]
             "id",
             postgresql_where=_COMPLETED,
             sqlite_where=_COMPLETED,
-        ),
-        # Retry of a table's payment and the recovery pass: pending sales only (a tiny set).
-        sa.Index(
-            "ix_sales_pending",
-            "store_id",
-            "table_no",
-            postgresql_where=_PENDING,
-            sqlite_where=_PENDING,
-        ),
-        sa.Index(
-            "ix_sales_pending_created",
-            "created_at",
-            postgresql_where=_PENDING,
-            sqlite_where=_PENDING,
         ),
     )

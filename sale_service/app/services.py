@@ -1,54 +1,47 @@
 """Payment use-cases: plain functions over a session and an order gateway (testable without HTTP).
 
-Exactly-once protocol between sale and order (each step idempotent, in this order):
+Paying a table is one call to the order service and one transaction here:
 
-1. ``pending`` sale row committed (one live sale per order: a partial unique index decides races);
-2. order service ``pay`` with that sale id (idempotent for the same sale id, so it is retried);
-3. sale ``completed`` with the order's ``paid_business_date``.
+1. ``payment_ref`` is derived (a UUID from the store and the request's ``Idempotency-Key``, or a
+   random one) and the order service records the payment against the table's open order, exactly
+   once per ref, in one transaction (and marks it paid when the balance reaches 0);
+2. this service writes its ``payments`` row and, when the order is paid, the ``sales`` row, in
+   one transaction keyed by ``payment_ref`` (inserts that do nothing when the row exists).
 
-A crash or timeout between 2 and 3 leaves a ``pending`` row whose id is the order's
-``paid_sale_id``; a retry of the payment of that table, or the recovery pass, asks the order
-service and completes it. A sale is only aborted when the order is definitively not paid by it
-(another sale, cancelled, unknown) or when it is still open long after the last pay call for that
-sale (nothing can land any more). So once a request answered success, the order is paid by that
-sale; and a paid order always has a sale row that ends ``completed``.
-
-Workers (requests, recovery) claim a pending sale with a lease (``lease_until``), a conditional
-UPDATE, so one pending sale is worked on by one worker at a time and concurrent duplicate payments
-of a table get a clean ``failed``.
+A crash between 1 and 2 leaves the order paid and no sale yet: the consumer of
+``orders.events`` writes the same rows from the ``payment``/``paid`` events (``record_*`` below
+are shared by both writers), and a retry with the same ``Idempotency-Key`` gets the same ref,
+so the order replays its answer and the retry answers the same sale. Nothing is pending, leased
+or recovered: the order's transaction is the only decision, everything after it is idempotent.
 """
 
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import case, func, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import case, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from salesync_common.errors import ApiError, Conflict, NotFound, UpstreamError
 from salesync_common.http import ServiceClient, expect_ok
-from salesync_common.timeutil import business_date, iso, utcnow
+from salesync_common.timeutil import iso, parse_instant, utcnow
 
-from .models import ABORTED, COMPLETED, PENDING, Sale
+from .models import COMPLETED, PENDING, Payment, Sale
 
 log = logging.getLogger(__name__)
-
-# Longer than any request's work on a sale (3 pay attempts of 5 s + backoff, plus DB writes).
-LEASE = timedelta(seconds=60)
-# A pay call started this long ago can no longer land in the order service (its own statement
-# timeout and outbound calls are far shorter): an order still open after that was not paid by it.
-PAY_QUIET = timedelta(seconds=120)
-RECOVERY_MIN_AGE = timedelta(seconds=60)
-RECOVERY_BATCH = 100
 
 PAID_MESSAGE = "결제 등록 성공"
 FAILED_MESSAGE = "결제 등록 실패"
 MISMATCH_MESSAGE = "결제 금액이 주문 금액과 다릅니다."
 REFUNDED_MESSAGE = "결제 취소 성공"
+# payment_ref = uuid5(this, "<store_id>:<Idempotency-Key>"): a retry names the same payment
+PAYMENT_REF_NAMESPACE = uuid.UUID("2f0b8f4e-6d1a-4c8e-9a57-3b1c2d4e5f60")
 
 _LABELS = {"카드": "card", "card": "card", "현금": "cash", "cash": "cash"}
 
@@ -56,6 +49,12 @@ _LABELS = {"카드": "card", "card": "card", "현금": "cash", "cash": "cash"}
 def normalise_payment_type(label: str) -> str:
     """The client sends "카드"/"현금" (the load tests "card"); any other label is "other"."""
     return _LABELS.get(label.strip().lower(), "other")
+
+
+def payment_ref(store_id: int, idempotency_key: str | None) -> str:
+    if idempotency_key is None:
+        return str(uuid.uuid4())
+    return str(uuid.uuid5(PAYMENT_REF_NAMESPACE, f"{store_id}:{idempotency_key}"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -74,13 +73,7 @@ class PayAnswer:
 
 
 class OrderGateway(Protocol):
-    def open_order(self, store_id: int, table_no: int) -> dict[str, Any] | None: ...
-
-    def pay(
-        self, store_id: int, order_id: int, sale_id: int, total_price: int, tz: str
-    ) -> PayAnswer: ...
-
-    def order(self, store_id: int, order_id: int) -> dict[str, Any] | None: ...
+    def pay(self, store_id: int, request: dict[str, Any], tz: str) -> PayAnswer: ...
 
 
 class OrderClient:
@@ -89,31 +82,17 @@ class OrderClient:
     def __init__(self, client: ServiceClient) -> None:
         self._client = client
 
-    def open_order(self, store_id: int, table_no: int) -> dict[str, Any] | None:
-        response = self._client.get(f"/internal/stores/{store_id}/tables/{table_no}/open-order")
-        body = expect_ok(response, "order")
-        order = body.get("order") if isinstance(body, dict) else None
-        return order if isinstance(order, dict) else None
-
-    def pay(
-        self, store_id: int, order_id: int, sale_id: int, total_price: int, tz: str
-    ) -> PayAnswer:
-        # Idempotent for the same sale id on the order side: safe to retry on timeouts.
+    def pay(self, store_id: int, request: dict[str, Any], tz: str) -> PayAnswer:
+        # Exactly once per payment_ref on the order side: safe to retry on timeouts.
         response = self._client.post(
-            f"/internal/stores/{store_id}/orders/{order_id}/pay",
+            f"/internal/stores/{store_id}/payments",
             params={"tz": tz},
-            json={"sale_id": sale_id, "total_price": total_price},
+            json=request,
             idempotent=True,
         )
         if response.status in (404, 409) and isinstance(response.body, dict):
             return PayAnswer(response.status, response.body)
         return PayAnswer(response.status, expect_ok(response, "order"))
-
-    def order(self, store_id: int, order_id: int) -> dict[str, Any] | None:
-        response = self._client.get(f"/internal/stores/{store_id}/orders/{order_id}")
-        if response.status == 404:
-            return None
-        return expect_ok(response, "order")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -145,263 +124,187 @@ def pay_table(
     table_no: int,
     payment_label: str,
     client_total: int,
+    idempotency_key: str | None = None,
+    staff_id: int | None = None,
 ) -> PayOutcome:
-    """Check out the table's open order: exactly one completed sale per paid order."""
-    order = orders.open_order(store_id, table_no)
-    if order is None:
-        # Nothing open: maybe our own earlier attempt paid it and died before answering.
-        return _resume_table(session, orders, store_id, table_no)
-    server_total = int(order["total_price"])
-    if client_total != server_total:
-        raise total_mismatch(server_total)
-    order_id = int(order["order_id"])
-    sale_id = _start_sale(
-        session,
-        store_id=store_id,
-        order_id=order_id,
-        table_no=table_no,
-        total_price=server_total,
-        payment_label=payment_label,
-        tz=tz,
+    """Pay the table's open order in full: one order call, then one transaction here."""
+    label = payment_label.strip()[:50]
+    payment_type = normalise_payment_type(label)
+    ref = payment_ref(store_id, idempotency_key)
+    answer = orders.pay(
+        store_id,
+        {
+            "payment_ref": ref,
+            "table_no": table_no,
+            "amount": None,  # the first contract pays the whole balance
+            "expected_total": client_total,
+            "payment_type": payment_type,
+            "staff_id": staff_id,
+        },
+        tz,
     )
-    if sale_id is None:
-        return FAILED  # another payment of this order is in flight or done
-    return _pay_and_complete(session, orders, store_id, order_id, sale_id, server_total, tz)
+    if answer.status == 409 and answer.code == "total_changed":
+        raise total_mismatch(int(answer.body.get("total_price", 0)))
+    if answer.status in (404, 409):  # no open order, not payable: nothing was recorded
+        return FAILED
+    body = answer.body
+    if answer.status != 200 or body.get("payment_ref") != ref:
+        log.warning("order payments answered %s without this payment", answer.status)
+        raise UpstreamError(
+            "order 서비스가 올바르지 않은 응답을 보냈습니다.",
+            status=502,
+            code="bad_gateway",
+            extra={"dependency": "order"},
+        )
+    return PayOutcome(record_outcome(session, store_id, body, payment_type, label, staff_id))
 
 
-def _start_sale(
+def record_outcome(
+    session: Session,
+    store_id: int,
+    answer: dict[str, Any],
+    payment_type: str,
+    payment_label: str,
+    staff_id: int | None,
+) -> int | None:
+    """Write what the order service recorded, in one transaction; the sale id once paid."""
+    try:
+        now = utcnow()
+        record_payment(
+            session,
+            payment_ref=answer["payment_ref"],
+            store_id=store_id,
+            order_id=int(answer["order_id"]),
+            table_no=int(answer["table_no"]),
+            amount=int(answer["amount"]),
+            payment_type=payment_type,
+            payment_label=payment_label,
+            staff_id=staff_id,
+            created_at=now,
+        )
+        sale_id = None
+        if answer.get("status") == "paid":
+            sale_id = record_sale(
+                session,
+                payment_ref=answer["payment_ref"],
+                store_id=store_id,
+                order_id=int(answer["order_id"]),
+                table_no=int(answer["table_no"]),
+                total=int(answer["total"]),
+                paid_at=parse_instant(answer.get("paid_at")) or now,
+                paid_business_date=date.fromisoformat(str(answer["paid_business_date"])),
+            )
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return sale_id
+
+
+def _insert(session: Session) -> Any:
+    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+
+
+def record_payment(
     session: Session,
     *,
+    payment_ref: str,
     store_id: int,
     order_id: int,
     table_no: int,
-    total_price: int,
+    amount: int,
+    payment_type: str,
     payment_label: str,
-    tz: str,
-) -> int | None:
-    """Commit a pending sale for the order (or take over an abandoned one); None if taken."""
-    label = payment_label.strip()[:50]
-    fields = {
-        "total_price": total_price,
-        "payment_type": normalise_payment_type(label),
-        "payment_label": label,
-    }
-    for _ in range(2):
-        now = utcnow()
-        sale = Sale(
+    staff_id: int | None,
+    created_at: datetime,
+) -> None:
+    """Insert the payment unless it is there already (the request or the consumer came first)."""
+    session.execute(
+        _insert(session)(Payment)
+        .values(
+            payment_ref=payment_ref,
             store_id=store_id,
             order_id=order_id,
             table_no=table_no,
-            status=PENDING,
-            business_date=business_date(now, tz),
-            created_at=now,
-            lease_until=now + LEASE,
-            pay_attempted_at=now,
-            **fields,
+            amount=amount,
+            payment_type=payment_type,
+            payment_label=payment_label,
+            staff_id=staff_id,
+            created_at=created_at,
         )
-        session.add(sale)
-        try:
-            session.commit()  # the partial unique index decides concurrent payments
-            return sale.id
-        except IntegrityError:
-            session.rollback()
-        live = session.execute(
-            select(Sale.id, Sale.status).where(Sale.order_id == order_id, Sale.status != ABORTED)
-        ).first()
-        if live is None:
-            continue  # the other sale was aborted meanwhile: try once more
-        if live.status != PENDING:
-            return None
-        # An earlier attempt left it pending (timeout, crash): finish it under this request.
-        if _claim(session, live.id, now, pay_attempted_at=now, **fields):
-            return live.id
-        return None
-    return None
+        .on_conflict_do_nothing()
+    )
 
 
-def _pay_and_complete(
+def record_sale(
     session: Session,
-    orders: OrderGateway,
-    store_id: int,
-    order_id: int,
-    sale_id: int,
-    total_price: int,
-    tz: str,
-) -> PayOutcome:
-    try:
-        answer = orders.pay(store_id, order_id, sale_id, total_price, tz)
-    except BaseException:
-        # 503/504 (or worse): the order may or may not be paid; stay pending for a retry/recovery.
-        _release(session, sale_id)
-        raise
-    if answer.status == 200 and answer.body.get("paid_sale_id") == sale_id:
-        try:
-            completed = _complete(session, sale_id, answer.body)
-        except BaseException:
-            _release(session, sale_id)  # best effort: lets a retry finish it at once
-            raise
-        return PayOutcome(sale_id) if completed else FAILED
-    if answer.status == 409 and answer.code == "total_changed":
-        _abort(session, sale_id)
-        raise total_mismatch(int(answer.body.get("total_price", 0)))
-    if answer.status in (404, 409):  # not payable (cancelled, paid by another) or gone
-        _abort(session, sale_id)
-        return FAILED
-    _release(session, sale_id)
-    log.warning("order pay answered %s without this sale", answer.status)
-    raise UpstreamError(
-        "order 서비스가 올바르지 않은 응답을 보냈습니다.",
-        status=502,
-        code="bad_gateway",
-        extra={"dependency": "order"},
-    )
-
-
-def _resume_table(
-    session: Session, orders: OrderGateway, store_id: int, table_no: int
-) -> PayOutcome:
-    now = utcnow()
-    candidates = session.execute(
-        select(Sale.id, Sale.order_id)
-        .where(
-            Sale.store_id == store_id,
-            Sale.table_no == table_no,
-            Sale.status == PENDING,
-            or_(Sale.lease_until.is_(None), Sale.lease_until < now),
-        )
-        .order_by(Sale.id.desc())
-        .limit(3)
-    ).all()
-    session.commit()
-    for candidate in candidates:
-        if not _claim(session, candidate.id, now):
-            continue  # someone else (a concurrent retry, the recovery pass) is on it
-        if settle(session, orders, store_id, candidate.order_id, candidate.id, now) == COMPLETED:
-            return PayOutcome(candidate.id)
-    return FAILED
-
-
-def settle(
-    session: Session,
-    orders: OrderGateway,
-    store_id: int,
-    order_id: int,
-    sale_id: int,
-    now: datetime,
-) -> str:
-    """Finish a claimed pending sale from the order's state; returns the sale's status after."""
-    try:
-        state = orders.order(store_id, order_id)
-    except BaseException:
-        _release(session, sale_id)
-        raise
-    if state is not None and state.get("status") == "paid" and state.get("paid_sale_id") == sale_id:
-        return COMPLETED if _complete(session, sale_id, state) else _status(session, sale_id)
-    if state is not None and state.get("status") == "open":
-        attempted = session.scalar(select(Sale.pay_attempted_at).where(Sale.id == sale_id))
-        if attempted is not None and _aware(attempted) > now - PAY_QUIET:
-            _release(session, sale_id)  # a pay call for this sale might still land: not yet
-            return PENDING
-    _abort(session, sale_id)  # paid by another sale, cancelled, unknown, or never paid
-    return ABORTED
-
-
-def _claim(session: Session, sale_id: int, now: datetime, **changes: Any) -> bool:
-    result = session.execute(
-        update(Sale)
-        .where(
-            Sale.id == sale_id,
-            Sale.status == PENDING,
-            or_(Sale.lease_until.is_(None), Sale.lease_until < now),
-        )
-        .values(lease_until=now + LEASE, **changes)
-        .execution_options(synchronize_session=False)
-    )
-    session.commit()
-    return result.rowcount == 1
-
-
-def _release(session: Session, sale_id: int) -> None:
-    try:
-        session.rollback()
-        session.execute(
-            update(Sale)
-            .where(Sale.id == sale_id, Sale.status == PENDING)
-            .values(lease_until=None)
-            .execution_options(synchronize_session=False)
-        )
-        session.commit()
-    except Exception:  # the lease expires by itself; never mask the original failure
-        session.rollback()
-        log.warning("could not release the lease of a pending sale")
-
-
-def _complete(session: Session, sale_id: int, paid: dict[str, Any]) -> bool:
-    now = utcnow()
-    values: dict[str, Any] = {
-        "status": COMPLETED,
-        "completed_at": now,
-        "lease_until": None,
-        "paid_at": _parse_moment(paid.get("paid_at")) or now,
-    }
-    if paid.get("paid_business_date"):
-        values["business_date"] = date.fromisoformat(str(paid["paid_business_date"]))
-    if isinstance(paid.get("total_price"), int):
-        values["total_price"] = paid["total_price"]
-    result = session.execute(
-        update(Sale)
-        .where(Sale.id == sale_id, Sale.status == PENDING)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    session.commit()
-    return result.rowcount == 1 or _status(session, sale_id) == COMPLETED
-
-
-def _abort(session: Session, sale_id: int) -> None:
-    session.execute(
-        update(Sale)
-        .where(Sale.id == sale_id, Sale.status == PENDING)
-        .values(status=ABORTED, aborted_at=utcnow(), lease_until=None)
-        .execution_options(synchronize_session=False)
-    )
-    session.commit()
-
-
-def _status(session: Session, sale_id: int) -> str:
-    status = session.scalar(select(Sale.status).where(Sale.id == sale_id))
-    session.commit()
-    return str(status)
-
-
-def recover_pending(
-    session: Session,
-    orders: OrderGateway,
     *,
-    older_than: timedelta = RECOVERY_MIN_AGE,
-    now: datetime | None = None,
-) -> dict[str, int]:
-    """Settle pending sales nobody works on (crashed requests): ask the order who paid it."""
-    now = now or utcnow()
-    rows = session.execute(
-        select(Sale.id, Sale.store_id, Sale.order_id)
-        .where(
-            Sale.status == PENDING,
-            Sale.created_at < now - older_than,
-            or_(Sale.lease_until.is_(None), Sale.lease_until < now),
+    payment_ref: str,
+    store_id: int,
+    order_id: int,
+    table_no: int,
+    total: int,
+    paid_at: datetime,
+    paid_business_date: date,
+) -> int:
+    """The order's sale: inserted once (unique per order and per ref); its id either way.
+
+    The tender comes from the settling payment's row (written first, in the same transaction).
+    """
+    payment = session.get(Payment, payment_ref)
+    now = utcnow()
+    session.execute(
+        _insert(session)(Sale)
+        .values(
+            store_id=store_id,
+            order_id=order_id,
+            table_no=table_no,
+            total_price=total,
+            payment_type=payment.payment_type if payment else "other",
+            payment_label=payment.payment_label if payment else "other",
+            status=COMPLETED,
+            business_date=paid_business_date,
+            created_at=now,
+            paid_at=paid_at,
+            completed_at=now,
+            payment_ref=payment_ref,
         )
-        .order_by(Sale.id)
-        .limit(RECOVERY_BATCH)
-    ).all()
-    session.commit()
-    counts = {COMPLETED: 0, ABORTED: 0, PENDING: 0}
-    for row in rows:
-        if not _claim(session, row.id, now):
-            continue
-        counts[settle(session, orders, row.store_id, row.order_id, row.id, now)] += 1
-    if counts[COMPLETED] or counts[ABORTED]:
-        log.info("recovered pending sales: %s", counts)
-    return counts
+        .on_conflict_do_nothing()
+    )
+    sale_id = session.scalar(
+        select(Sale.id).where(
+            Sale.store_id == store_id, Sale.order_id == order_id, Sale.status == COMPLETED
+        )
+    )
+    if sale_id is None:  # the order's live sale is one the previous protocol left pending
+        sale_id = session.scalar(
+            select(Sale.id).where(
+                Sale.store_id == store_id, Sale.order_id == order_id, Sale.status == PENDING
+            )
+        )
+        assert sale_id is not None  # the insert conflicted with a live sale of this order
+        complete_legacy_sale(session, sale_id, payment_ref, paid_at, paid_business_date)
+    return int(sale_id)
+
+
+def complete_legacy_sale(
+    session: Session, sale_id: int, payment_ref: str, paid_at: datetime, paid_business_date: date
+) -> bool:
+    """A sale the previous protocol left pending while its order was paid: complete it."""
+    now = utcnow()
+    result = session.execute(
+        update(Sale)
+        .where(Sale.id == sale_id, Sale.status == PENDING)
+        .values(
+            status=COMPLETED,
+            completed_at=now,
+            paid_at=paid_at,
+            business_date=paid_business_date,
+            payment_ref=payment_ref,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
 
 
 # ---------------------------------------------------------------------------------------------
@@ -497,17 +400,3 @@ def daily_totals(session: Session, store_id: int, start: date, end: date) -> dic
         "sales_volume": sum(int(row[1]) for row in days),
         "payments": sum(int(row[2]) for row in days),
     }
-
-
-def _parse_moment(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return _aware(moment)
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

@@ -7,6 +7,6 @@ SCHEMA = "sale"
 
 class Settings(ServiceSettings):
     service_name: str = "sale"
-    # Recovery pass for payments interrupted between "order paid" and "sale completed".
-    recovery_interval_seconds: float = 30.0
-    recovery_min_age_seconds: float = 60.0
+    # The order service's events: the consumer that repairs interrupted payments.
+    orders_events_topic: str = "orders.events"
+    orders_events_group: str = "sale-order-events"

@@ -1,6 +1,7 @@
-"""An in-memory order gateway with the order service's internal semantics (docs/internal-api.md).
+"""An in-memory order gateway with the order service's payments semantics (docs/internal-api.md).
 
-Used by the unit tests (the integration tests run the real order and item services).
+Used by the unit tests (the integration tests run the real order and item services). It also
+keeps the ``orders.events`` values the real service would publish, for the consumer tests.
 """
 
 from __future__ import annotations
@@ -8,13 +9,14 @@ from __future__ import annotations
 import itertools
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sale_service.app.services import PayAnswer
 from salesync_common.errors import UpstreamError
-from salesync_common.timeutil import business_date, utcnow
+from salesync_common.timeutil import business_date, iso, utcnow
 
 _order_ids = itertools.count(1001)  # order ids are global in the order service
 
@@ -28,6 +30,10 @@ def unavailable() -> UpstreamError:
     )
 
 
+def refused(status: int, code: str, **extra: Any) -> PayAnswer:
+    return PayAnswer(status, {"result": "failed", "error": {"code": code}, **extra})
+
+
 @dataclass
 class FakeOrder:
     order_id: int
@@ -35,7 +41,7 @@ class FakeOrder:
     table_no: int
     total_price: int
     status: str = "open"
-    paid_sale_id: int | None = None
+    paid_total: int = 0
     paid_at: datetime | None = None
     paid_business_date: str | None = None
 
@@ -43,10 +49,12 @@ class FakeOrder:
 @dataclass
 class FakeOrders:
     orders: dict[int, FakeOrder] = field(default_factory=dict)
+    answers: dict[str, PayAnswer] = field(default_factory=dict)  # recorded, per payment_ref
+    events: list[dict[str, Any]] = field(default_factory=list)  # what orders.events would carry
     down: bool = False  # every call raises 503
-    pay_down: bool = False  # pay raises 503 *after* applying (a lost answer)
+    pay_down: bool = False  # pay raises 503 *after* recording (a lost answer)
     pay_delay: float = 0.0
-    clock: datetime | None = None  # the moment a pay is recorded at (default: now)
+    clock: datetime | None = None  # the moment a payment is recorded at (default: now)
     pay_calls: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -56,74 +64,88 @@ class FakeOrders:
             self.orders[order.order_id] = order
             return order
 
-    def open_order(self, store_id: int, table_no: int) -> dict[str, Any] | None:
-        if self.down:
-            raise unavailable()
+    def _target(self, store_id: int, request: dict[str, Any]) -> FakeOrder | None:
         for order in self.orders.values():
-            if order.store_id == store_id and order.table_no == table_no and order.status == "open":
-                return {
-                    "order_id": order.order_id,
-                    "version": 1,
-                    "table_no": table_no,
-                    "total_price": order.total_price,
-                    "lines": [],
-                }
+            if order.store_id != store_id:
+                continue
+            if request.get("order_id") == order.order_id or (
+                request.get("table_no") == order.table_no and order.status == "open"
+            ):
+                return order
         return None
 
-    def pay(
-        self, store_id: int, order_id: int, sale_id: int, total_price: int, tz: str
-    ) -> PayAnswer:
+    def pay(self, store_id: int, request: dict[str, Any], tz: str) -> PayAnswer:
         if self.down:
             raise unavailable()
         time.sleep(self.pay_delay)
         with self._lock:  # the order service locks the order row
             self.pay_calls += 1
-            order = self.orders.get(order_id)
-            if order is None or order.store_id != store_id:
-                return PayAnswer(404, {"result": "failed", "error": {"code": "not_found"}})
-            if order.status == "paid" and order.paid_sale_id == sale_id:
-                return PayAnswer(200, self._paid(order))
+            ref = request["payment_ref"]
+            if ref in self.answers:
+                return self.answers[ref]
+            order = self._target(store_id, request)
+            if order is None:
+                return refused(404, "no_open_order")
             if order.status != "open":
-                return PayAnswer(409, {"result": "failed", "error": {"code": "not_payable"}})
-            if order.total_price != total_price:
-                return PayAnswer(
-                    409,
-                    {
-                        "result": "failed",
-                        "error": {"code": "total_changed"},
-                        "total_price": order.total_price,
-                    },
-                )
-            order.status, order.paid_sale_id = "paid", sale_id
-            order.paid_at = self.clock or utcnow()
-            order.paid_business_date = business_date(order.paid_at, tz).isoformat()
-            answer = PayAnswer(200, self._paid(order))
+                return refused(409, "not_payable")
+            expected = request.get("expected_total")
+            if expected is not None and expected != order.total_price:
+                return refused(409, "total_changed", total_price=order.total_price)
+            balance = order.total_price - order.paid_total
+            amount = balance if request.get("amount") is None else request["amount"]
+            if amount > balance:
+                return refused(409, "amount_exceeds_balance", balance=balance)
+            order.paid_total += amount
+            now = self.clock or utcnow()
+            if order.paid_total == order.total_price:
+                order.status = "paid"
+                order.paid_at = now
+                order.paid_business_date = business_date(now, tz).isoformat()
+            answer = PayAnswer(
+                200,
+                {
+                    "order_id": order.order_id,
+                    "table_no": order.table_no,
+                    "payment_ref": ref,
+                    "amount": amount,
+                    "total": order.total_price,
+                    "paid_total": order.paid_total,
+                    "balance": order.total_price - order.paid_total,
+                    "status": order.status,
+                    "paid_at": iso(now, tz) if order.status == "paid" else None,
+                    "paid_business_date": order.paid_business_date,
+                },
+            )
+            self.answers[ref] = answer
+            self._publish(order, "payment", ref, amount, request["payment_type"], now)
+            if order.status == "paid":
+                self._publish(order, "paid", ref, amount, request["payment_type"], now)
         if self.pay_down:
             raise unavailable()
         return answer
 
-    def order(self, store_id: int, order_id: int) -> dict[str, Any] | None:
-        if self.down:
-            raise unavailable()
-        order = self.orders.get(order_id)
-        if order is None or order.store_id != store_id:
-            return None
-        return {
-            "order_id": order.order_id,
-            "status": order.status,
-            "paid_sale_id": order.paid_sale_id,
-            "total_price": order.total_price,
-            "paid_business_date": order.paid_business_date,
-        }
-
-    @staticmethod
-    def _paid(order: FakeOrder) -> dict[str, Any]:
-        assert order.paid_at is not None
-        return {
-            "order_id": order.order_id,
-            "status": "paid",
-            "paid_sale_id": order.paid_sale_id,
-            "paid_at": order.paid_at.isoformat(),
-            "paid_business_date": order.paid_business_date,
-            "total_price": order.total_price,
-        }
+    def _publish(
+        self, order: FakeOrder, kind: str, ref: str, amount: int, payment_type: str, now: datetime
+    ) -> None:
+        data: dict[str, Any] = {"table_no": order.table_no, "payment_ref": ref}
+        if kind == "payment":
+            data |= {"amount": amount, "payment_type": payment_type}
+        else:
+            data |= {
+                "total": order.total_price,
+                "paid_total": order.paid_total,
+                "paid_at": iso(now, "UTC"),
+                "paid_business_date": order.paid_business_date,
+            }
+        self.events.append(
+            {
+                "event_id": str(uuid.uuid4()),
+                "store_id": order.store_id,
+                "seq": len(self.events) + 1,
+                "order_id": order.order_id,
+                "type": kind,
+                "staff_id": None,
+                "data": data,
+                "created_at": now.isoformat(),
+            }
+        )

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import itertools
 import threading
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from devstack.testing import auth_headers, count_queries, token_for
 from sale_service.app import services
-from sale_service.app.models import Sale, db
-from sale_service.app.worker import GATEWAY_EXTENSION
+from sale_service.app.consumer import OrderEventHandler
+from sale_service.app.gateway import GATEWAY_EXTENSION
+from sale_service.app.models import Payment, Sale, db
 from salesync_common.auth import SERVICE_TOKEN_HEADER
+from salesync_common.bus import Event
 
 from .fakes import FakeOrders
 
@@ -63,6 +65,21 @@ def service_headers(app):
     return {SERVICE_TOKEN_HEADER: app.extensions["salesync"].tokens.token()}
 
 
+def payments_of(app, store_id):
+    with app.app_context():
+        rows = list(db.session.scalars(select(Payment).where(Payment.store_id == store_id)))
+        db.session.commit()
+        return rows
+
+
+def run_consumer(app, orders):
+    """Hand what orders.events carries to the sale service's consumer (the broker's job)."""
+    with app.app_context():
+        handler = OrderEventHandler(db.engine)
+    for value in orders.events:
+        handler(Event("orders.events", str(value["store_id"]), value))
+
+
 def test_pay_records_the_server_total_and_links_the_order(app, client, orders, store):
     order = orders.open_table(store, 3, 18000)
     response = pay(client, store, 3, 18000, "카드")
@@ -77,8 +94,13 @@ def test_pay_records_the_server_total_and_links_the_order(app, client, orders, s
     assert (sale.status, sale.order_id, sale.total_price) == ("completed", order.order_id, 18000)
     assert (sale.payment_type, sale.payment_label, sale.table_no) == ("card", "카드", 3)
     assert sale.business_date.isoformat() == order.paid_business_date
-    assert sale.lease_until is None and sale.completed_at is not None
-    assert order.status == "paid" and order.paid_sale_id == sale.id
+    assert order.status == "paid" and order.paid_total == 18000
+    [payment] = payments_of(app, store)
+    assert (payment.payment_ref, payment.amount, payment.order_id) == (
+        sale.payment_ref,
+        18000,
+        order.order_id,
+    )
     # The table has no open order any more: a second payment fails cleanly.
     again = pay(client, store, 3, 18000)
     assert again.status_code == 200
@@ -102,7 +124,7 @@ def test_no_open_order_is_failed_and_writes_nothing(app, client, orders, store):
     response = pay(client, store, 1, 1000)
     assert (response.status_code, response.json["result"]) == (200, "failed")
     assert response.json["message"] == "결제 등록 실패"
-    assert sales_of(app, store) == []
+    assert sales_of(app, store) == [] and payments_of(app, store) == []
 
 
 def test_client_total_mismatch_is_409_and_nothing_paid(app, client, orders, store):
@@ -112,42 +134,18 @@ def test_client_total_mismatch_is_409_and_nothing_paid(app, client, orders, stor
     assert response.json["result"] == "failed"
     assert response.json["total_price"] == 25000
     assert response.json["message"] == services.MISMATCH_MESSAGE
-    assert sales_of(app, store) == [] and orders.pay_calls == 0
-    assert order.status == "open"
+    assert sales_of(app, store) == [] and payments_of(app, store) == []
+    assert (order.status, order.paid_total, orders.answers) == ("open", 0, {})
+    # the right total then pays
+    assert pay(client, store, 2, 25000).status_code == 201
 
 
-def test_total_changed_between_read_and_pay_aborts_and_answers_409(app, client, orders, store):
-    order = orders.open_table(store, 2, 5000)
-    real_pay = orders.pay
-
-    def edited_meanwhile(*args, **kwargs):
-        order.total_price = 7000  # a line was added after our read
-        return real_pay(*args, **kwargs)
-
-    orders.pay = edited_meanwhile
-    response = pay(client, store, 2, 5000)
-    assert response.status_code == 409 and response.json["total_price"] == 7000
-    [sale] = sales_of(app, store)
-    assert sale.status == "aborted" and order.status == "open"
-    orders.pay = real_pay
-    # The aborted attempt does not block paying the new total (one *live* sale per order).
-    retry = pay(client, store, 2, 7000)
-    assert retry.status_code == 201
-    assert [s.status for s in sales_of(app, store)] == ["aborted", "completed"]
-
-
-def test_not_payable_aborts_and_fails(app, client, orders, store):
+def test_not_payable_fails_and_writes_nothing(app, client, orders, store):
     order = orders.open_table(store, 4, 3000)
-    real_pay = orders.pay
-
-    def cancelled_meanwhile(*args, **kwargs):
-        order.status = "cancelled"
-        return real_pay(*args, **kwargs)
-
-    orders.pay = cancelled_meanwhile
+    order.status = "cancelled"
     response = pay(client, store, 4, 3000)
     assert response.status_code == 200 and response.json["result"] == "failed"
-    assert [s.status for s in sales_of(app, store)] == ["aborted"]
+    assert sales_of(app, store) == [] and payments_of(app, store) == []
 
 
 def test_idempotency_key_returns_the_first_answer(app, client, orders, store):
@@ -158,6 +156,10 @@ def test_idempotency_key_returns_the_first_answer(app, client, orders, store):
     assert first.json == second.json
     assert second.headers.get("Idempotent-Replayed") == "true"
     assert len(sales_of(app, store)) == 1 and orders.pay_calls == 1
+    # the ref is derived from the store and the key: the same key names the same payment
+    [payment] = payments_of(app, store)
+    assert payment.payment_ref == services.payment_ref(store, "pay-5")
+    assert services.payment_ref(store + 1, "pay-5") != payment.payment_ref
 
 
 def test_concurrent_payments_of_one_table_make_one_sale(app, orders, store):
@@ -182,7 +184,7 @@ def test_concurrent_payments_of_one_table_make_one_sale(app, orders, store):
     assert all(body == {"result": "failed", "message": "결제 등록 실패"} for body in failures)
     sales = sales_of(app, store)
     assert [(s.status, s.id) for s in sales] == [("completed", successes[0]["id"])]
-    assert order.paid_sale_id == successes[0]["id"]
+    assert order.paid_total == 12000 and len(payments_of(app, store)) == 1
 
 
 def test_order_service_down_is_503_and_records_nothing(app, client, orders, store):
@@ -192,151 +194,115 @@ def test_order_service_down_is_503_and_records_nothing(app, client, orders, stor
     assert response.status_code == 503
     assert response.json["result"] == "failed"
     assert response.json["error"]["code"] == "dependency_unavailable"
-    assert sales_of(app, store) == []
+    assert sales_of(app, store) == [] and payments_of(app, store) == []
 
 
 def test_lost_pay_answer_is_finished_by_the_retry(app, client, orders, store):
-    """The order service paid but its answer was lost (503): the retry completes that sale."""
+    """The order recorded the payment but its answer was lost (503): the retry finishes it."""
     order = orders.open_table(store, 7, 4000)
     orders.pay_down = True
     first = pay(client, store, 7, 4000, **{"Idempotency-Key": "k7"})
     assert first.status_code == 503
-    [sale] = sales_of(app, store)
-    assert sale.status == "pending" and sale.lease_until is None
-    assert order.paid_sale_id == sale.id
+    assert sales_of(app, store) == [] and order.status == "paid"
     orders.pay_down = False
     retry = pay(client, store, 7, 4000, **{"Idempotency-Key": "k7"})
-    assert retry.status_code == 201 and retry.json["id"] == sale.id
+    assert retry.status_code == 201
     [sale] = sales_of(app, store)
-    assert sale.status == "completed"
+    assert (sale.id, sale.status) == (retry.json["id"], "completed")
     assert sale.business_date.isoformat() == order.paid_business_date
 
 
-def test_pay_never_applied_is_taken_over_by_the_retry(app, client, orders, store):
-    """The pay call failed before reaching the order: the retry reuses the pending sale."""
-    order = orders.open_table(store, 8, 4500)
-    orders.down = True
-    real_open = orders.open_order
-    orders.open_order = lambda *a: (setattr(orders, "down", False), real_open(*a))[1]
-    orders.pay_calls = 0
-
-    def down_pay(*args, **kwargs):
-        from .fakes import unavailable
-
-        raise unavailable()
-
-    real_pay = orders.pay
-    orders.pay = down_pay
-    first = pay(client, store, 8, 4500)
-    assert first.status_code == 503
-    [pending] = sales_of(app, store)
-    assert pending.status == "pending" and order.status == "open"
-    orders.pay = real_pay
-    retry = pay(client, store, 8, 4500, "현금")
-    assert retry.status_code == 201 and retry.json["id"] == pending.id
-    [sale] = sales_of(app, store)
-    assert (sale.status, sale.payment_type) == ("completed", "cash")
-    assert order.paid_sale_id == sale.id
-
-
-def test_crash_after_order_paid_is_finished_by_a_retry(app, client, orders, store, monkeypatch):
-    """The sale service fails after the order was marked paid, before completing the sale."""
+def test_crash_after_the_order_recorded_it_is_repaired_by_the_consumer(
+    app, client, orders, store, monkeypatch
+):
+    """The sale service dies after the order's answer, before its own transaction."""
     order = orders.open_table(store, 9, 6000)
 
     def crash(*args, **kwargs):
         raise RuntimeError("process died")
 
-    monkeypatch.setattr(services, "_complete", crash)
-    first = pay(client, store, 9, 6000, **{"Idempotency-Key": "k9"})
+    monkeypatch.setattr(services, "record_outcome", crash)
+    first = pay(client, store, 9, 6000, "현금", **{"Idempotency-Key": "k9"})
     assert first.status_code == 500 and first.is_json
-    [sale] = sales_of(app, store)
-    assert sale.status == "pending" and order.paid_sale_id == sale.id
+    assert sales_of(app, store) == [] and order.status == "paid"
     monkeypatch.undo()
-    retry = pay(client, store, 9, 6000, **{"Idempotency-Key": "k9"})
-    assert retry.status_code == 201 and retry.json["id"] == sale.id
-    sales = sales_of(app, store)
-    assert [(s.id, s.status) for s in sales] == [(sale.id, "completed")]
-
-
-def test_hard_crash_is_finished_by_the_recovery_pass(app, client, orders, store, monkeypatch):
-    """Nothing after the pay call is written (the lease stays): recovery completes it later."""
-    order = orders.open_table(store, 10, 7000)
-
-    def crash(*args, **kwargs):
-        raise RuntimeError("process died")
-
-    monkeypatch.setattr(services, "_complete", crash)
-    monkeypatch.setattr(services, "_release", lambda *args: None)
-    assert pay(client, store, 10, 7000).status_code == 500
-    monkeypatch.undo()
+    run_consumer(app, orders)
+    run_consumer(app, orders)  # at least once: a redelivery changes nothing
     [sale] = sales_of(app, store)
-    assert sale.status == "pending" and sale.lease_until is not None
-    # Within the lease a retry cannot tell the crash from an in-flight payment: clean failure.
-    retry = pay(client, store, 10, 7000)
-    assert retry.status_code == 200 and retry.json["result"] == "failed"
-    with app.app_context():
-        # Too young for the pass, and still leased: untouched.
-        assert services.recover_pending(db.session, orders)[services.COMPLETED] == 0
-        later = datetime.now(UTC) + services.LEASE + timedelta(seconds=1)
-        counts = services.recover_pending(db.session, orders, now=later)
-    assert counts[services.COMPLETED] >= 1
-    [sale] = sales_of(app, store)
-    assert sale.status == "completed" and order.paid_sale_id == sale.id
+    assert (sale.status, sale.total_price, sale.order_id) == ("completed", 6000, order.order_id)
+    assert sale.payment_type == "cash"  # from the payment event
     assert sale.business_date.isoformat() == order.paid_business_date
+    [payment] = payments_of(app, store)
+    assert payment.payment_ref == sale.payment_ref == services.payment_ref(store, "k9")
+    # the retry with the same key answers that very sale
+    retry = pay(client, store, 9, 6000, "현금", **{"Idempotency-Key": "k9"})
+    assert retry.status_code == 201 and retry.json["id"] == sale.id
+    assert len(sales_of(app, store)) == 1
 
 
-def test_recovery_aborts_what_the_order_did_not_take(app, orders, store):
-    open_order = orders.open_table(store, 11, 1000)
-    cancelled = orders.open_table(store, 12, 1000)
-    cancelled.status = "cancelled"
-    other = orders.open_table(store, 13, 1000)
-    other.status, other.paid_sale_id = "paid", 999_999
-    old = datetime.now(UTC) - timedelta(minutes=10)
+def test_consumer_and_request_write_the_same_rows_once(app, client, orders, store):
+    """The consumer's events for a payment the request already wrote change nothing."""
+    orders.open_table(store, 10, 7000)
+    response = pay(client, store, 10, 7000)
+    assert response.status_code == 201
+    before = [(s.id, s.status, s.total_price) for s in sales_of(app, store)]
+    run_consumer(app, orders)
+    assert [(s.id, s.status, s.total_price) for s in sales_of(app, store)] == before
+    assert len(payments_of(app, store)) == 1
+
+
+def test_a_pending_sale_of_the_previous_protocol_is_completed_by_its_paid_event(app, store):
+    paid_at = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
     with app.app_context():
-        ids = {}
-        for order in (open_order, cancelled, other):
-            sale = Sale(
-                store_id=store,
-                order_id=order.order_id,
-                table_no=order.table_no,
-                total_price=1000,
-                payment_type="card",
-                payment_label="카드",
-                status="pending",
-                business_date=date(2026, 11, 23),
-                created_at=old,
-                pay_attempted_at=old,
-            )
-            db.session.add(sale)
-            db.session.commit()
-            ids[order.order_id] = sale.id
-        # A pay call for the open order's sale started just now: it may still land.
-        db.session.execute(
-            update(Sale)
-            .where(Sale.id == ids[open_order.order_id])
-            .values(pay_attempted_at=datetime.now(UTC))
+        sale = Sale(
+            store_id=store,
+            order_id=987_654,
+            table_no=11,
+            total_price=1000,
+            payment_type="card",
+            payment_label="카드",
+            status="pending",
+            business_date=date(2026, 11, 22),
+            created_at=paid_at,
         )
+        db.session.add(sale)
         db.session.commit()
-        services.recover_pending(db.session, orders)
-    status = {s.order_id: s.status for s in sales_of(app, store)}
-    assert status == {
-        open_order.order_id: "pending",
-        cancelled.order_id: "aborted",
-        other.order_id: "aborted",
+        handler = OrderEventHandler(db.engine)
+    value = {
+        "event_id": "e1",
+        "store_id": store,
+        "seq": 1,
+        "order_id": 987_654,
+        "type": "paid",
+        "staff_id": None,
+        "data": {
+            "table_no": 11,
+            "payment_ref": "6a2f0b44-3c41-5d8e-9b4b-6d0e8a3f1c22",
+            "legacy_sale_id": sale.id,
+            "total": 1000,
+            "paid_total": 1000,
+            "paid_at": paid_at.isoformat(),
+            "paid_business_date": "2026-11-23",
+        },
+        "created_at": paid_at.isoformat(),
     }
-    with app.app_context():
-        quiet = datetime.now(UTC) + services.PAY_QUIET + timedelta(seconds=1)
-        services.recover_pending(db.session, orders, now=quiet)
-    assert {s.status for s in sales_of(app, store)} == {"aborted"}
-    assert open_order.status == "open"
+    handler(Event("orders.events", str(store), value))
+    [completed] = sales_of(app, store)
+    assert (completed.id, completed.status, completed.business_date) == (
+        sale.id,
+        "completed",
+        date(2026, 11, 23),
+    )
 
 
 def test_pay_path_is_lean(app, client, orders, store):
+    """One order call; here one transaction: INSERT payment, INSERT sale, SELECT its id."""
     orders.open_table(store, 14, 1000)
     with app.app_context(), count_queries(db.engine) as statements:
         assert pay(client, store, 14, 1000).status_code == 201
-    sale_statements = [s for s in statements if "sales" in s]
-    assert len(sale_statements) == 2, sale_statements  # INSERT pending, UPDATE completed
+    assert orders.pay_calls == 1
+    written = [s for s in statements if "payments" in s or "sales" in s]
+    assert len(written) == 4, written  # INSERT payment, SELECT payment, INSERT sale, SELECT id
 
 
 @pytest.mark.parametrize(

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import itertools
 import threading
-import time
-from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
@@ -17,9 +15,15 @@ import requests
 from sqlalchemy import select
 
 from devstack.testing import auth_headers, free_port, token_for
+from order_service.app.events import event_value
+from order_service.app.models import OrderEvent
+from order_service.app.models import db as order_db
 from sale_service.app import services
-from sale_service.app.models import Sale, db
+from sale_service.app.consumer import OrderEventHandler
+from sale_service.app.models import Payment, Sale, db
 from salesync_common.auth import SERVICE_TOKEN_HEADER
+from salesync_common.bus import Event
+from salesync_common.http import ServiceClient
 
 _stores = itertools.count(7000)
 
@@ -27,10 +31,13 @@ _stores = itertools.count(7000)
 @pytest.fixture(scope="module")
 def stack(service_app, serve):
     item = serve(service_app("item_service"))
-    order = serve(service_app("order_service", item_service_url=item.url))
+    order_app = service_app("order_service", item_service_url=item.url)
+    order = serve(order_app)
     sale_app = service_app("sale_service", order_service_url=order.url)
     sale = serve(sale_app)
-    return SimpleNamespace(item=item, order=order, sale=sale, sale_app=sale_app)
+    return SimpleNamespace(
+        item=item, order=order, sale=sale, sale_app=sale_app, order_app=order_app
+    )
 
 
 @pytest.fixture()
@@ -98,6 +105,36 @@ def sales_of(stack, store_id):
         return rows
 
 
+def deliver_order_events(stack, store_id):
+    """Hand the store's order_events rows to the sale consumer (what the relay + Kafka do)."""
+    with stack.order_app.app_context():
+        rows = list(
+            order_db.session.scalars(
+                select(OrderEvent).where(OrderEvent.store_id == store_id).order_by(OrderEvent.seq)
+            )
+        )
+        order_db.session.commit()
+    with stack.sale_app.app_context():
+        handler = OrderEventHandler(db.engine)
+    for row in rows:
+        handler(Event("orders.events", str(store_id), event_value(row)))
+    return len(rows)
+
+
+class CallCounter:
+    """Every call one service makes to another in this process, as (callee, method, path)."""
+
+    def __init__(self, monkeypatch):
+        self.calls: list[tuple[str, str, str]] = []
+        real = ServiceClient.request
+
+        def counted(client, method, path, **kwargs):
+            self.calls.append((client.name, method.upper(), path))
+            return real(client, method, path, **kwargs)
+
+        monkeypatch.setattr(ServiceClient, "request", counted)
+
+
 def test_pay_checks_out_the_open_order(stack, store):
     item = menu_item(stack, store, 4500)
     order_id = open_order(stack, store, 3, item, 2)
@@ -106,7 +143,7 @@ def test_pay_checks_out_the_open_order(stack, store):
     sale_id = response.json()["id"]
     assert response.json() == {"result": "success", "message": "결제 등록 성공", "id": sale_id}
     state = order_state(stack, store, order_id)
-    assert (state["status"], state["paid_sale_id"], state["total_price"]) == ("paid", sale_id, 9000)
+    assert (state["status"], state["paid_total"], state["balance"]) == ("paid", 9000, 0)
     [sale] = sales_of(stack, store)
     assert (sale.id, sale.status, sale.order_id, sale.total_price) == (
         sale_id,
@@ -125,6 +162,14 @@ def test_pay_checks_out_the_open_order(stack, store):
     # Nothing open any more: a second payment is a clean failure.
     again = pay(stack.sale.url, store, 3, 9000)
     assert again.status_code == 200 and again.json()["result"] == "failed"
+
+
+def test_a_payment_is_one_order_call_and_no_item_call(stack, store, monkeypatch):
+    item = menu_item(stack, store, 3000)
+    open_order(stack, store, 9, item, 1)
+    counter = CallCounter(monkeypatch)
+    assert pay(stack.sale.url, store, 9, 3000).status_code == 201
+    assert counter.calls == [("order", "POST", f"/internal/stores/{store}/payments")]
 
 
 def test_ten_concurrent_payments_make_one_sale(stack, store):
@@ -149,7 +194,7 @@ def test_ten_concurrent_payments_make_one_sale(stack, store):
     assert failures == [{"result": "failed", "message": "결제 등록 실패"}] * 9
     sales = sales_of(stack, store)
     assert [(s.status, s.id) for s in sales] == [("completed", successes[0]["id"])]
-    assert order_state(stack, store, order_id)["paid_sale_id"] == successes[0]["id"]
+    assert order_state(stack, store, order_id)["paid_total"] == 7000
 
 
 def test_same_idempotency_key_same_answer_one_sale(stack, store):
@@ -169,53 +214,33 @@ def test_total_mismatch_is_409_and_nothing_paid(stack, store):
     response = pay(stack.sale.url, store, 2, 5000)
     assert response.status_code == 409
     assert response.json()["total_price"] == 6000 and response.json()["result"] == "failed"
-    assert order_state(stack, store, order_id)["status"] == "open"
+    state = order_state(stack, store, order_id)
+    assert (state["status"], state["paid_total"]) == ("open", 0)
     assert sales_of(stack, store) == []
 
 
-def test_crash_after_the_order_was_paid_is_finished_by_the_retry(stack, store, monkeypatch):
+def test_crash_between_order_and_sale_is_repaired_by_the_consumer(stack, store, monkeypatch):
     item = menu_item(stack, store, 5000)
     order_id = open_order(stack, store, 4, item, 1)
 
     def crash(*args, **kwargs):
-        raise RuntimeError("sale service died before answering")
+        raise RuntimeError("sale service died before writing its rows")
 
-    monkeypatch.setattr(services, "_complete", crash)
+    monkeypatch.setattr(services, "record_outcome", crash)
     first = pay(stack.sale.url, store, 4, 5000, **{"Idempotency-Key": "crash-4"})
     assert first.status_code == 500
-    [pending] = sales_of(stack, store)
-    assert pending.status == "pending"
-    assert order_state(stack, store, order_id)["paid_sale_id"] == pending.id
+    assert sales_of(stack, store) == []
+    assert order_state(stack, store, order_id)["status"] == "paid"
     monkeypatch.undo()
-    retry = pay(stack.sale.url, store, 4, 5000, **{"Idempotency-Key": "crash-4"})
-    assert retry.status_code == 201 and retry.json()["id"] == pending.id
+    assert deliver_order_events(stack, store) == 4  # opened, lines_changed, payment, paid
+    deliver_order_events(stack, store)  # redelivered: nothing changes
     [sale] = sales_of(stack, store)
-    assert (sale.id, sale.status) == (pending.id, "completed")
     state = order_state(stack, store, order_id)
-    assert (state["status"], state["paid_sale_id"]) == ("paid", sale.id)
+    assert (sale.status, sale.order_id, sale.total_price) == ("completed", order_id, 5000)
     assert sale.business_date.isoformat() == state["paid_business_date"]
-
-
-def test_hard_crash_is_finished_by_the_recovery_pass(stack, store, monkeypatch):
-    item = menu_item(stack, store, 5000)
-    order_id = open_order(stack, store, 6, item, 2)
-
-    def crash(*args, **kwargs):
-        raise RuntimeError("sale service died before answering")
-
-    monkeypatch.setattr(services, "_complete", crash)
-    monkeypatch.setattr(services, "_release", lambda *args: None)  # nothing more gets written
-    assert pay(stack.sale.url, store, 6, 10000).status_code == 500
-    monkeypatch.undo()
-    [pending] = sales_of(stack, store)
-    assert pending.status == "pending"
-    with stack.sale_app.app_context():
-        gateway = services.OrderClient(stack.sale_app.extensions["salesync"].client("order"))
-        later = datetime.now(UTC) + services.LEASE + timedelta(seconds=1)
-        services.recover_pending(db.session, gateway, now=later)
-    [sale] = sales_of(stack, store)
-    assert (sale.id, sale.status, sale.total_price) == (pending.id, "completed", 10000)
-    assert order_state(stack, store, order_id)["paid_sale_id"] == sale.id
+    retry = pay(stack.sale.url, store, 4, 5000, **{"Idempotency-Key": "crash-4"})
+    assert retry.status_code == 201 and retry.json()["id"] == sale.id
+    assert len(sales_of(stack, store)) == 1
 
 
 def test_order_service_down_is_503_and_nothing_recorded(service_app, store):
@@ -230,6 +255,7 @@ def test_order_service_down_is_503_and_nothing_recorded(service_app, store):
     assert response.json["error"]["code"] == "dependency_unavailable"
     with app.app_context():
         assert db.session.scalars(select(Sale).where(Sale.store_id == store)).all() == []
+        assert db.session.scalars(select(Payment).where(Payment.store_id == store)).all() == []
 
 
 def test_refund_nets_out_of_the_daily_totals(stack, store):
@@ -256,34 +282,3 @@ def test_refund_nets_out_of_the_daily_totals(stack, store):
         {"payment_type": "card", "sales_volume": 3000, "payments": 1},
         {"payment_type": "cash", "sales_volume": 0, "payments": 0},
     ]
-
-
-def test_background_recovery_finishes_a_crashed_payment(stack, service_app, store, monkeypatch):
-    """The periodic pass (started with the app) completes a sale whose request died."""
-    item = menu_item(stack, store, 2500)
-    order_id = open_order(stack, store, 8, item, 2)
-
-    def crash(*args, **kwargs):
-        raise RuntimeError("sale service died before answering")
-
-    monkeypatch.setattr(services, "_complete", crash)
-    assert pay(stack.sale.url, store, 8, 5000).status_code == 500
-    monkeypatch.undo()
-    [pending] = sales_of(stack, store)
-    assert pending.status == "pending"
-    worker_app = service_app(
-        "sale_service",
-        order_service_url=stack.order.url,
-        background_workers=True,
-        recovery_interval_seconds=0.1,
-        recovery_min_age_seconds=0,
-    )
-    try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and sales_of(stack, store)[0].status == "pending":
-            time.sleep(0.05)
-    finally:
-        worker_app.extensions["salesync"].shutdown()
-    [sale] = sales_of(stack, store)
-    assert (sale.id, sale.status) == (pending.id, "completed")
-    assert order_state(stack, store, order_id)["paid_sale_id"] == sale.id

@@ -1,4 +1,4 @@
-"""Store service: accounts, login, JWT issuing, profile and password."""
+"""Store service: accounts, login, JWT issuing, profile and password, staff and PIN sessions."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ from flask import Flask
 from salesync_common.app import create_service_app
 
 from ..config import SCHEMA, Settings
-from .api import internal, stores
-from .api.limits import limiter
+from .api import internal, staff, stores
 from .models import IdempotencyKeys, db
 
 
@@ -18,13 +17,10 @@ def create_app(settings: Settings | None = None) -> Flask:
         "store",
         settings,
         title="Salesync store service",
-        description="Stores (accounts): signup, login, profile, password.",
-        blueprints=[stores.bp, internal.bp],
+        description="Stores (accounts): signup, login, profile, password; staff and PIN sessions.",
+        blueprints=[stores.bp, staff.bp, internal.bp],
         db=db,
         schema=SCHEMA,
         idempotency_table=IdempotencyKeys,
     )
-    app.config["RATELIMIT_STORAGE_URI"] = settings.rate_limit_storage_uri
-    app.config["RATELIMIT_ENABLED"] = settings.rate_limits_enabled
-    limiter.init_app(app)
     return app

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, ConfigDict, StringConstraints, WithJsonSchema
 
 from salesync_common.types import Model, text
 
@@ -117,3 +117,118 @@ class StoreUpdatedOut(Model):
 
 class InternalStoreOut(StoreProfile):
     time_zone: str
+
+
+# ---------------------------------------------------------------------------------------------
+# Staff (v2)
+
+StaffRole = Literal["manager", "cashier"]
+Pin = Annotated[
+    str,
+    StringConstraints(pattern=r"^[0-9]{4,6}$"),
+    WithJsonSchema({"type": "string", "pattern": r"^[0-9]{4,6}$", "example": "4821"}),
+]
+
+
+class StaffIn(Model):
+    """A new staff member; the PIN (4-6 digits, a string) must be unique in the store."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"name": "김알바", "role": "cashier", "pin": "4821"}]}
+    )
+
+    name: text(100)  # type: ignore[valid-type]
+    role: StaffRole
+    pin: Pin
+
+
+class StaffUpdateIn(Model):
+    """Any of name, role, PIN; at least one."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"role": "manager"}]})
+
+    name: text(100) | None = None  # type: ignore[valid-type]
+    role: StaffRole | None = None
+    pin: Pin | None = None
+
+
+class StaffOut(Model):
+    """A staff member (never the PIN)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"staff_id": 12, "name": "김알바", "role": "cashier"}]}
+    )
+
+    staff_id: int
+    name: str
+    role: StaffRole
+
+
+class StaffListOut(Model):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "staff": [
+                        {"staff_id": 11, "name": "박매니저", "role": "manager"},
+                        {"staff_id": 12, "name": "김알바", "role": "cashier"},
+                    ]
+                }
+            ]
+        }
+    )
+
+    staff: list[StaffOut]
+
+
+class StaffDeletedOut(Model):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"result": "success", "message": "직원 삭제 성공", "staff_id": 12}]
+        }
+    )
+
+    result: str
+    message: str
+    staff_id: int
+
+
+class PinIn(Model):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"pin": "4821"}]})
+
+    pin: Pin
+
+
+class StaffSessionOut(Model):
+    """A staff token (``Authorization: Bearer``) for 12 hours, with the staff member's role."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "access_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9...",
+                    "staff_id": 12,
+                    "name": "김알바",
+                    "role": "cashier",
+                    "expires_at": "2026-12-01T21:00:00+00:00",
+                }
+            ]
+        }
+    )
+
+    access_token: str
+    staff_id: int
+    name: str
+    role: StaffRole
+    expires_at: str
+
+
+class InternalStaffOut(Model):
+    staff_id: int
+    name: str
+    role: StaffRole
+    deleted: bool
+
+
+class InternalStaffListOut(Model):
+    staff: list[InternalStaffOut]

@@ -1,6 +1,7 @@
 """docker-compose.yml: the same images, variables, ports and hardening as the k8s manifests,
-migrations before each service, PostgreSQL roles/schemas and the Kafka topic as in k8s, and no
-secret written in the file. (No Docker engine or ``docker compose`` CLI exists on these machines:
+migrations before each service, PostgreSQL roles/schemas and the Kafka topic as in k8s, nginx as
+the only published port with the routes of the route table (as the ALB), and no secret written in
+the file. (No Docker engine or ``docker compose`` CLI exists on these machines:
 the file is checked structurally, not run.)"""
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from tests.deploy.conftest import DB_SERVICES, REPO, SERVICES, parse_files
 pytestmark = pytest.mark.deploy
 
 COMPOSE = REPO / "docker-compose.yml"
-INFRA = {"postgres", "kafka", "kafka-topics"}
+INFRA = {"postgres", "kafka", "kafka-topics", "redis", "ingress"}
 # Expected difference from k8s: no AWS region locally (SMS are written to the log).
 K8S_ONLY = {"AWS_REGION"}
 TMPFS = "/tmp:"  # noqa: S108 - the containers' tmpfs mount
@@ -57,7 +58,26 @@ def test_services_and_migrations(compose: dict) -> None:
                 "condition": "service_completed_successfully"
             }
     published = {n: s["ports"] for n, s in services.items() if "ports" in s}
-    assert published == {"bff": ["127.0.0.1:8000:8080"]}, "only the BFF, on loopback"
+    assert published == {"ingress": ["127.0.0.1:8000:8080"]}, "only the ingress, on loopback"
+
+
+def test_the_ingress_routes_as_the_route_table_says(compose: dict) -> None:
+    from devstack.nginx import COMPOSE_CONFIG, compose_config
+
+    ingress = compose["services"]["ingress"]
+    assert ingress["read_only"] is True and ingress["cap_drop"] == ["ALL"]
+    assert ingress["configs"] == [{"source": "ingress-nginx", "target": "/etc/nginx/nginx.conf"}]
+    assert compose["configs"]["ingress-nginx"]["file"] == "./ingress/nginx.conf"
+    assert COMPOSE_CONFIG.read_text() == compose_config(), (
+        "ingress/nginx.conf is stale: python -m devstack.nginx compose"
+    )
+    assert set(ingress["depends_on"]) == set(SERVICES)
+    for name in ("store", "dashboard", "consulting"):
+        env = compose["services"][name]["environment"]
+        assert env["RATE_LIMIT_STORAGE_URI"].startswith(
+            "redis://:${SALESYNC_REDIS_PASSWORD}@redis:"
+        )
+        assert compose["services"][name]["depends_on"]["redis"] == {"condition": "service_healthy"}
 
 
 def test_environment_matches_the_k8s_configuration(
@@ -79,7 +99,10 @@ def test_environment_matches_the_k8s_configuration(
             if key.endswith("_SERVICE_URL"):
                 callee = key.removesuffix("_SERVICE_URL").lower()
                 assert value == f"http://{callee}:8080"
-        for key in ("JWT_SECRET", "SERVICE_TOKEN_SECRET"):
+        for key in ("JWT_SECRET", "SERVICE_TOKEN_SECRET", "PIN_TAG_SECRET"):
+            if key not in env:
+                assert name != "store", key
+                continue
             assert re.fullmatch(r"\$\{" + key + r":\?[^}]+\}", env[key]), "required, from env"
         if "DATABASE_URL" in env:
             assert "${SALESYNC_DB_PASSWORD}" in env["DATABASE_URL"]
@@ -107,13 +130,13 @@ def test_database_roles_and_kafka_topic_match_k8s(compose: dict) -> None:
     assert topics["image"] == compose["services"]["consulting"]["image"], "the k8s Job's image too"
     assert topics["entrypoint"] == ["python", "-m", "salesync_common.kafka_topics"]
     assert "- salesync_common.kafka_topics" in job
-    assert topics["command"][-1] == "consulting.results"
-    assert "        - consulting.results" in job
+    for topic in ("consulting.results", "menu.items", "orders.events"):
+        assert topic in topics["command"] and f"        - {topic}\n" in job, topic
     assert topics["environment"]["KAFKA_SASL_USERNAME"] == "admin"
     pom = (REPO / "devstack" / "kafka" / "pom.xml").read_text()
     version = re.search(r"<kafka.version>([\d.]+)</kafka.version>", pom)
     assert version and compose["services"]["kafka"]["image"] == f"apache/kafka:{version.group(1)}"
-    for name in ("dashboard", "consulting"):
+    for name in ("dashboard", "consulting", "item", "order", "sale"):
         deps = compose["services"][name]["depends_on"]
         assert deps["kafka-topics"] == {"condition": "service_completed_successfully"}
 
@@ -122,7 +145,7 @@ def test_kafka_clients_log_in_over_sasl_ssl_as_their_own_user(compose: dict) -> 
     services = compose["services"]
     broker = services["kafka"]
     users = broker["environment"]["KAFKA_USERS"].split()
-    assert sorted(users) == ["admin", "consulting", "dashboard"]
+    assert sorted(users) == ["admin", "consulting", "dashboard", "item", "order", "sale"]
     assert broker["environment"]["SALESYNC_KAFKA_PASSWORD"].startswith(
         "${SALESYNC_KAFKA_PASSWORD:?"
     )
@@ -131,12 +154,11 @@ def test_kafka_clients_log_in_over_sasl_ssl_as_their_own_user(compose: dict) -> 
     clients = {
         n: s for n, s in services.items() if "KAFKA_BOOTSTRAP_SERVERS" in s.get("environment", {})
     }
+    kafka_services = ("dashboard", "consulting", "item", "order", "sale")
     assert set(clients) == {
         "kafka-topics",
-        "dashboard",
-        "dashboard-migrate",
-        "consulting",
-        "consulting-migrate",
+        *kafka_services,
+        *(f"{n}-migrate" for n in kafka_services),
     }
     for name, svc in clients.items():
         env = svc["environment"]

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from devstack import deploy_tools
+from salesync_common.routing import BLOCKED_PREFIXES, DEFAULT_SERVICE, ROUTES
 from tests.deploy.conftest import (
     CRD_SCHEMAS,
     DB_SERVICES,
@@ -32,6 +33,7 @@ pytestmark = pytest.mark.deploy
 
 # Who calls whom (docs: architecture.md; the team's conventions).
 CALLS: dict[str, set[str]] = {
+    # /bff/* are answered by the dashboard; the merged OpenAPI reads every /openapi.json
     "bff": {"store", "item", "order", "sale", "dashboard", "consulting"},
     "store": set(),
     "item": set(),
@@ -40,7 +42,7 @@ CALLS: dict[str, set[str]] = {
     "dashboard": {"order", "sale", "item", "store"},
     "consulting": {"dashboard"},
 }
-KAFKA_SERVICES = {"dashboard", "consulting"}
+KAFKA_SERVICES = {"dashboard", "consulting", "item", "order", "sale"}
 KAFKA_PORT = 9096  # MSK's SASL/SCRAM-over-TLS listener
 # What every Kafka client runs with on MSK (the settings tests/integration/test_kafka.py proves
 # against the devstack broker): SASL_SSL, SCRAM-SHA-512, the image's system CA bundle.
@@ -50,6 +52,8 @@ KAFKA_CONFIG = {
     "KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
 }
 KAFKA_CREDENTIALS = {"KAFKA_SASL_USERNAME": "username", "KAFKA_SASL_PASSWORD": "password"}
+RATE_LIMITED = {"store", "dashboard", "consulting"}  # their limits count in Redis (ElastiCache)
+ALB_SUBNETS = "10.20.0.0/22"  # the public subnets of terraform/modules/vpc
 INTERNET_SERVICES = {"dashboard", "consulting"}  # SNS (+STS for IRSA), OpenAI
 TMP = "/tmp"  # noqa: S108 - the emptyDir mount point in the pods, not a temp file here
 METRICS_DIR = f"{TMP}/prometheus"
@@ -278,10 +282,11 @@ def test_configuration_matches_the_conventions(
         for key in ("LOG_LEVEL", "GUNICORN_WORKERS", "GUNICORN_THREADS", "HTTP_TIMEOUT_SECONDS"):
             assert config[key], key
         assert int(config["GUNICORN_WORKERS"]) >= 1 and int(config["GUNICORN_THREADS"]) >= 1
+        # every service answers the browser itself (CORS) behind one trusted hop (the ALB)
+        assert config["CORS_ORIGINS"].startswith("https://"), name
+        assert config["TRUSTED_PROXY_HOPS"] == "1", name
+        assert "RATE_LIMIT_STORAGE_URI" not in config, "the Redis URL carries a token: a Secret"
         assert "DB_SCHEMA" not in config, "read by nothing: the schema is fixed per service"
-        if name == "bff":
-            assert config["CORS_ORIGINS"].startswith("https://")
-            assert config["RATE_LIMIT_STORAGE_URI"]
         urls = {k: v for k, v in config.items() if k.endswith("_SERVICE_URL")}
         assert urls == {
             URL_VARS[callee]: f"http://{callee}.salesync.svc.cluster.local"
@@ -338,9 +343,22 @@ def test_secrets_are_references_to_the_services_own_secret(
             expected.add("DATABASE_URL")
         if name in KAFKA_SERVICES:
             expected |= set(KAFKA_CREDENTIALS)
+        if name == "store":
+            expected.add("PIN_TAG_SECRET")
         if name == "consulting":
             expected.add("OPENAI_API_KEY")
             assert refs["OPENAI_API_KEY"].get("optional") is True
+        if name in RATE_LIMITED:
+            expected.add("RATE_LIMIT_STORAGE_URI")
+            (item,) = [
+                d
+                for d in external[f"salesync-{name}"]["spec"]["data"]
+                if d["secretKey"] == "RATE_LIMIT_STORAGE_URI"
+            ]
+            assert item["remoteRef"] == {
+                "key": f"salesync/{overlay}/redis",
+                "property": "RATE_LIMIT_STORAGE_URI",
+            }
         assert set(refs) == expected, name
     for es in external.values():
         assert es["spec"]["target"]["name"] == es["metadata"]["name"]
@@ -430,7 +448,7 @@ def test_topic_job_runs_the_shared_topic_tool_in_the_consulting_image(
     args = [
         re.sub(r"\$\((\w+)\)", lambda m: str(env[m.group(1)]), arg) for arg in container["args"]
     ]
-    assert args[-1] == "consulting.results"
+    assert args[3:] == ["consulting.results", "menu.items", "orders.events"]
     replicas = int(args[1].removeprefix("--replication-factor="))
     min_insync = int(args[2].removeprefix("--config=min.insync.replicas="))
     assert args[0] == "--partitions=3"
@@ -559,18 +577,23 @@ def test_network_policies_for_ingress_data_stores_and_internet(
 
     for name, labels in workloads.items():
         ingress = ip_rules(labels, "ingress")
-        if name == "bff":
-            assert ingress == [("10.20.0.0/22", {8080})], "the ALB's public subnets only"
+        if name in SERVICES:
+            # the ALB sends each public prefix straight to its service
+            assert ingress == [(ALB_SUBNETS, {8080})], "the ALB's public subnets only"
         else:
             assert ingress == [], f"{name} must not be reachable from outside the cluster"
         egress = ip_rules(labels, "egress")
         db = labels.get("salesync.io/postgres") == "true"
         kafka = labels.get("salesync.io/kafka") == "true"
+        redis = labels.get("salesync.io/redis") == "true"
+        assert redis == (name in RATE_LIMITED), name
         expected = set()
         if db:
             expected.add(("10.20.16.0/21", frozenset({5432})))
         if kafka:
             expected.add(("10.20.16.0/21", frozenset({KAFKA_PORT})))
+        if redis:
+            expected.add(("10.20.16.0/21", frozenset({6379})))
         if name in INTERNET_SERVICES:
             expected.add(("0.0.0.0/0", frozenset({443})))
         assert {(c, frozenset(p)) for c, p in egress} == expected, name
@@ -593,28 +616,68 @@ def test_network_policies_for_ingress_data_stores_and_internet(
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
-def test_only_the_bff_is_exposed(overlay: str, rendered_docs: Callable[[str], list[dict]]) -> None:
+def test_the_ingress_follows_the_route_table(
+    overlay: str, rendered_docs: Callable[[str], list[dict]]
+) -> None:
+    """One ALB (one ingress group) whose rules are salesync_common.routing's table: each public
+    prefix to its service, /internal and /metrics a fixed JSON 404, everything else the BFF."""
     docs = rendered_docs(f"k8s/overlays/{overlay}")
-    (ingress,) = by_kind(docs, "Ingress").values()
-    paths = {
-        path["path"]: path["backend"]["service"]
-        for rule in ingress["spec"]["rules"]
-        for path in rule["http"]["paths"]
+    ingresses = by_kind(docs, "Ingress")
+    annotations = {name: i["metadata"]["annotations"] for name, i in ingresses.items()}
+    group = "alb.ingress.kubernetes.io/"
+    shared = {
+        key: value
+        for key, value in annotations[DEFAULT_SERVICE].items()
+        if key.startswith(group) and not key.startswith((f"{group}group.order", f"{group}actions."))
     }
-    assert paths["/"] == {"name": "bff", "port": {"name": "http"}}
-    # /metrics answers a fixed 404 at the ALB: Prometheus scrapes it inside the cluster only.
-    assert paths["/metrics"] == {"name": "block-metrics", "port": {"name": "use-annotation"}}
-    assert set(paths) == {"/", "/metrics"}
-    annotations = ingress["metadata"]["annotations"]
-    action = json.loads(annotations["alb.ingress.kubernetes.io/actions.block-metrics"])
-    assert action["type"] == "fixed-response"
-    assert action["fixedResponseConfig"]["statusCode"] == "404"
-    assert annotations["alb.ingress.kubernetes.io/certificate-arn"].startswith("arn:aws:acm:")
-    assert annotations["alb.ingress.kubernetes.io/healthcheck-path"] == "/healthz"
+    assert shared[f"{group}group.name"] == "salesync"
+    assert shared[f"{group}scheme"] == "internet-facing"
+    assert shared[f"{group}certificate-arn"].startswith("arn:aws:acm:")
+    assert shared[f"{group}healthcheck-path"] == "/healthz"
+    hosts = set()
+    rules: dict[str, tuple[str, dict, int]] = {}  # path -> (ingress, backend, group order)
+    for name, ingress in ingresses.items():
+        for key, value in shared.items():
+            assert annotations[name][key] == value, f"{name}: {key} differs within the group"
+        assert ingress["spec"]["ingressClassName"] == "alb"
+        order = int(annotations[name][f"{group}group.order"])
+        for rule in ingress["spec"]["rules"]:
+            hosts.add(rule["host"])
+            for path in rule["http"]["paths"]:
+                assert path["pathType"] == "Prefix"
+                assert path["path"] not in rules, f"{path['path']} routed twice"
+                rules[path["path"]] = (name, path["backend"]["service"], order)
+    (host,) = hosts  # one origin for the frontend
+    assert "set-in-overlay" not in host
+
+    expected = {route.prefix: route.service for route in ROUTES}
+    expected |= dict.fromkeys(BLOCKED_PREFIXES, "blocked")
+    expected["/"] = DEFAULT_SERVICE
+    assert {path: backend["name"] for path, (_n, backend, _o) in rules.items()} == expected
+    for route in ROUTES:
+        assert rules[route.prefix][1] == {"name": route.service, "port": {"name": "http"}}
+    # the catch-all is the ALB's last rule: after every prefix of every service's Ingress
+    catch_all_order = rules["/"][2]
+    assert all(
+        order < catch_all_order
+        for _path, (name, _backend, order) in rules.items()
+        if name != DEFAULT_SERVICE
+    )
+    bff_paths = [
+        p["path"] for r in ingresses[DEFAULT_SERVICE]["spec"]["rules"] for p in r["http"]["paths"]
+    ]
+    assert bff_paths[-1] == "/", "within the BFF's Ingress too, / comes last"
+    for prefix in BLOCKED_PREFIXES:
+        ingress_name, backend, _order = rules[prefix]
+        assert backend == {"name": "blocked", "port": {"name": "use-annotation"}}
+        action = json.loads(annotations[ingress_name][f"{group}actions.blocked"])
+        assert action["type"] == "fixed-response"
+        fixed = action["fixedResponseConfig"]
+        assert fixed["statusCode"] == "404" and fixed["contentType"] == "application/json"
+        assert json.loads(fixed["messageBody"])["result"] == "failed"
     assert all(
         s["spec"].get("type", "ClusterIP") == "ClusterIP" for s in by_kind(docs, "Service").values()
     )
-    assert "set-in-overlay" not in ingress["spec"]["rules"][0]["host"]
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)

@@ -337,6 +337,26 @@ def test_kafka_users_match_the_manifests_and_the_devstack(
         assert referenced == users, env
 
 
+def test_redis_is_private_with_tls_and_an_auth_token(modules: dict[Path, Module]) -> None:
+    (group,) = _resources(modules, "aws_elasticache_replication_group")
+    assert group["transit_encryption_enabled"] is True
+    assert group["transit_encryption_mode"] == "required"
+    assert group["at_rest_encryption_enabled"] is True
+    assert group["auth_token"] == "${random_password.auth_token.result}"
+    (subnets,) = _resources(modules, "aws_elasticache_subnet_group")
+    assert subnets["subnet_ids"] == "${var.subnet_ids}"
+    stack = modules[TF / "modules" / "stack"]
+    assert stack.modules["redis"]["subnet_ids"] == "${module.vpc.data_subnet_ids}"
+    rules = _resources(modules, "aws_vpc_security_group_ingress_rule")
+    redis = [r for r in rules if r["from_port"] == 6379]
+    assert redis and all("cidr_ipv4" not in r for r in redis), "only from the EKS security group"
+    redis_module = modules[TF / "modules" / "redis"]
+    secret = redis_module.resources["aws_secretsmanager_secret.url"]
+    assert secret["name"] == "${var.secret_prefix}/redis"
+    url = redis_module.resources["aws_secretsmanager_secret_version.url"]["secret_string"]
+    assert 'RATE_LIMIT_STORAGE_URI = "rediss://:' in url, "TLS (rediss://) with the token"
+
+
 def test_ecr_scans_on_push_with_immutable_tags_and_a_lifecycle(
     modules: dict[Path, Module],
 ) -> None:
@@ -489,7 +509,7 @@ def test_secret_names_match_the_external_secrets(
                     continue
                 suffix = key.removeprefix(f"salesync/{env}/")
                 assert suffix != key, key
-                assert suffix.split("/")[0] in {"db", "shared", "openai"}, key
+                assert suffix.split("/")[0] in {"db", "shared", "openai", "redis"}, key
                 assert re.search(rf"\b{re.escape(prop)}\s*=", text), f"{key}: no {prop} written"
     rds = modules[TF / "modules" / "rds"]
     assert rds.resources["aws_secretsmanager_secret.service"]["name"] == (

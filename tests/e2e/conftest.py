@@ -1,5 +1,6 @@
-"""The distributed stack for end-to-end tests: PostgreSQL, Kafka, moto (SNS), every service as its
-own gunicorn process and the BFF on a port — started once per test run."""
+"""The distributed stack for end-to-end tests: PostgreSQL, Redis, Kafka, moto (SNS), every service
+as its own gunicorn process and nginx as the ingress in front — started once per test run. Every
+call of these tests goes through nginx (``stack.url()``), as the frontend's do."""
 
 from __future__ import annotations
 
@@ -38,13 +39,12 @@ def stack(moto_sns: str) -> Iterator[Stack]:
         workers=1,
         threads=8,
         run_dir=REPO / "var" / "e2e",
+        redis_db=1,
         extra_env={
             "SNS_ENDPOINT_URL": moto_sns,
             "AWS_REGION": "ap-northeast-1",
             "AWS_ACCESS_KEY_ID": "testing",
             "AWS_SECRET_ACCESS_KEY": "testing",
-            "LOGIN_RATE_LIMIT": "1000/minute",
-            "SIGNUP_RATE_LIMIT": "1000/hour",
             "SIGNUP_RATE_LIMIT_IP": "1000/hour",
             "LOGIN_RATE_LIMIT_IP": "1000/minute",
             "CONSULTING_RATE_LIMIT": "1000/hour",
@@ -64,7 +64,7 @@ def stack(moto_sns: str) -> Iterator[Stack]:
 
 
 class Frontend:
-    """Calls the BFF the way the React client does (headers, JSON, one origin)."""
+    """Calls the public origin the way the React client does (headers, JSON, one origin)."""
 
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url
@@ -106,7 +106,7 @@ class Frontend:
 
 @pytest.fixture()
 def frontend(stack: Stack) -> Frontend:
-    return Frontend(stack.url("bff"))
+    return Frontend(stack.url())
 
 
 def seoul_today() -> str:

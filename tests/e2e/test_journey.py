@@ -1,4 +1,4 @@
-"""The frontend's whole journey through the BFF on the distributed stack, over real HTTP."""
+"""The frontend's whole journey through the ingress (nginx) of the distributed stack, over HTTP."""
 
 from __future__ import annotations
 

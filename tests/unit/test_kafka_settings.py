@@ -147,7 +147,7 @@ def test_a_service_with_bad_kafka_settings_exits_with_one_line(
     )
     assert proc.returncode == 2
     assert proc.stderr == (
-        "dashboard_service: configuration error: KAFKA_SECURITY_PROTOCOL=SASL_SSL needs "
+        "dashboard_service refuses to start: KAFKA_SECURITY_PROTOCOL=SASL_SSL needs "
         "KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD\n"
     )
     assert proc.stdout == ""

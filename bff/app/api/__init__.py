@@ -1,1 +1,1 @@
-"""Gateway routes: the proxy for every contract route."""
+"""The BFF's own views: the ``/bff/*`` aggregations the frontend calls."""

@@ -10,16 +10,20 @@ from flask import Blueprint, current_app, request
 from salesync_common.api import endpoint, parse_json_object, validate
 from salesync_common.auth import current_store_id
 from salesync_common.errors import NotFound
+from salesync_common.ratelimit import rate_limit, store_or_ip_key
 from salesync_common.types import PERIOD_MESSAGE, REQ_ID_PATTERN, Period
 
 from .. import services
 from ..models import db
 from ..schemas import RequestedOut, StatusOut
-from .limits import consulting_limit
 
 bp = Blueprint("consulting", __name__, url_prefix="/consulting")
 TAGS = ("consulting",)
 _REQ_ID = re.compile(REQ_ID_PATTERN)
+# Every way of asking counts against one per-store limit (each may be a paid model call).
+consulting_limit = rate_limit(
+    "consulting_rate_limit", key=store_or_ip_key, shared_scope="consulting-requests"
+)
 
 
 def _period(data: dict[str, Any]) -> Period:
@@ -47,6 +51,7 @@ def _query_period() -> Period:
 @consulting_limit
 @endpoint(
     "Ask for advice on a period (query start, end); answers at once with a req_id",
+    permission="reports",
     responses={200: RequestedOut, 400: None},
     extra_errors=(429, 502, 503, 504),
     tags=TAGS,
@@ -59,6 +64,7 @@ def ask() -> dict[str, Any]:
 @consulting_limit
 @endpoint(
     "Ask for advice on a period (JSON body {start, end})",
+    permission="reports",
     responses={200: RequestedOut, 400: None},
     extra_errors=(415, 429, 502, 503, 504),
     tags=TAGS,
@@ -72,6 +78,7 @@ def ask_post() -> dict[str, Any]:
 @consulting_limit
 @endpoint(
     "Same as GET /consulting/ (path the frontend ships with): a real request",
+    permission="reports",
     responses={200: RequestedOut, 400: None},
     extra_errors=(429, 502, 503, 504),
     tags=TAGS,
@@ -89,6 +96,7 @@ def _status(req_id: str) -> dict[str, Any]:
 @bp.get("/<req_id>")
 @endpoint(
     "Status of the store's own consulting request",
+    permission="reports",
     responses={200: StatusOut, 404: None},
     tags=TAGS,
 )
@@ -99,6 +107,7 @@ def status(req_id: str) -> dict[str, Any]:
 @bp.get("/test/<req_id>")
 @endpoint(
     "Same as GET /consulting/<req_id> (path the frontend ships with)",
+    permission="reports",
     responses={200: StatusOut, 404: None},
     tags=TAGS,
 )

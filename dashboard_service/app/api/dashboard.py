@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from salesync_common.api import endpoint, parse_query
 from salesync_common.auth import current_store_id
 from salesync_common.errors import NotFound
-from salesync_common.ratelimit import limit_from_settings
+from salesync_common.ratelimit import rate_limit, store_or_ip_key
 from salesync_common.types import PERIOD_MESSAGE, REQ_ID_PATTERN, Period
 
 from .. import services
@@ -27,7 +27,6 @@ from ..schemas import (
     SettlementOut,
     VolumesOut,
 )
-from .limits import limiter
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 TAGS = ("dashboard",)
@@ -61,6 +60,7 @@ def report_body(report: Report, period: Period) -> dict[str, Any]:
 @bp.get("/sales")
 @endpoint(
     "Sales and profit per item over [start, end] (query start, end: YYYY-MM-DD)",
+    permission="reports",
     responses={200: SalesOut, 400: None},
     extra_errors=(502, 503, 504),
     tags=TAGS,
@@ -72,6 +72,7 @@ def sales() -> dict[str, Any]:
 @bp.get("/volumes")
 @endpoint(
     "Sales and profit per business day over [start, end], zeros included (≤ 366 days)",
+    permission="reports",
     responses={200: VolumesOut, 400: None},
     extra_errors=(502, 503, 504),
     tags=TAGS,
@@ -89,7 +90,12 @@ def volumes() -> dict[str, Any]:
 
 
 @bp.get("/costs")
-@endpoint("Items with their unit cost, by category", responses={200: CostsOut}, tags=TAGS)
+@endpoint(
+    "Items with their unit cost, by category",
+    permission="costs",
+    responses={200: CostsOut},
+    tags=TAGS,
+)
 def costs() -> dict[str, Any]:
     return {
         "result": "success",
@@ -101,6 +107,7 @@ def costs() -> dict[str, Any]:
 @bp.post("/costs")
 @endpoint(
     "Save edited unit costs (all or nothing; cost null = unchanged)",
+    permission="costs",
     body=CostsIn,
     responses={200: CostsSavedOut},
     tags=TAGS,
@@ -114,9 +121,10 @@ def save_costs(body: CostsIn) -> dict[str, Any]:
 
 
 @bp.get("/calculate")
-@limiter.limit(limit_from_settings("settlement_rate_limit"))
+@rate_limit("settlement_rate_limit", key=store_or_ip_key)  # texts cost money
 @endpoint(
     "Settlement: text the day's total to the owner's phone (once per distinct figures)",
+    permission="reports",
     responses={200: SettlementOut, 400: None},
     extra_errors=(422, 429, 502, 503, 504),
     tags=TAGS,
@@ -142,6 +150,7 @@ def consulting_body(req_id: str) -> dict[str, Any]:
 @bp.get("/consulting/<req_id>")
 @endpoint(
     "The advice for a consulting request (never blocks)",
+    permission="reports",
     responses={200: ConsultingOut, 404: None},
     tags=TAGS,
 )
@@ -152,6 +161,7 @@ def consulting(req_id: str) -> dict[str, Any]:
 @bp.get("/consulting/test/<req_id>")
 @endpoint(
     "Same as /dashboard/consulting/<req_id> (path the frontend ships with)",
+    permission="reports",
     responses={200: ConsultingOut, 404: None},
     tags=TAGS,
 )

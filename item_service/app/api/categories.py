@@ -28,7 +28,12 @@ TAGS = ("categories",)
 
 
 @bp.get("/")
-@endpoint("Live categories of the store, ascending id", responses={200: CategoriesOut}, tags=TAGS)
+@endpoint(
+    "Live categories of the store, ascending id",
+    permission="orders",
+    responses={200: CategoriesOut},
+    tags=TAGS,
+)
 def list_categories() -> dict[str, Any]:
     store_id = current_store_id()
     categories = services.list_categories(db.session, store_id)
@@ -41,6 +46,7 @@ def list_categories() -> dict[str, Any]:
 @bp.post("/")
 @endpoint(
     "Create a category",
+    permission="menu",
     body=CategoryIn,
     responses={201: CreatedOut, 409: FailedOut},
     idempotent=True,
@@ -54,6 +60,7 @@ def create_category(body: CategoryIn) -> tuple[dict[str, Any], int]:
 @bp.put("/<id:category_id>")
 @endpoint(
     "Rename a category (its own name again is a no-op success)",
+    permission="menu",
     body=CategoryIn,
     responses={200: CreatedOut, 409: FailedOut},
     tags=TAGS,
@@ -65,7 +72,10 @@ def rename_category(category_id: int, body: CategoryIn) -> dict[str, Any]:
 
 @bp.delete("/<id:category_id>")
 @endpoint(
-    "Delete (retire) a category and its items", responses={200: CategoryDeletedOut}, tags=TAGS
+    "Delete (retire) a category and its items",
+    permission="menu",
+    responses={200: CategoryDeletedOut},
+    tags=TAGS,
 )
 def delete_category(category_id: int) -> dict[str, Any]:
     services.retire_category(db.session, current_store_id(), category_id)
@@ -75,6 +85,7 @@ def delete_category(category_id: int) -> dict[str, Any]:
 @bp.get("/items")
 @endpoint(
     "The whole menu: live categories with their live items (one query)",
+    permission="orders",
     responses={200: MenuOut},
     tags=TAGS,
 )
@@ -85,6 +96,7 @@ def menu() -> dict[str, Any]:
 @bp.post("/<id:category_id>/items")
 @endpoint(
     "Create an item in a category",
+    permission="menu",
     body=ItemCreateIn,
     responses={201: CreatedOut, 409: FailedOut},
     idempotent=True,
@@ -98,6 +110,7 @@ def create_item(category_id: int, body: ItemCreateIn) -> tuple[dict[str, Any], i
 @bp.put("/items/<id:item_id>")
 @endpoint(
     "Update an item (name, price, optionally category, description, cost)",
+    permission="menu",
     body=ItemUpdateIn,
     responses={200: ItemChangedOut, 409: FailedOut},
     tags=TAGS,
@@ -108,7 +121,7 @@ def update_item(item_id: int, body: ItemUpdateIn) -> dict[str, Any]:
 
 
 @bp.delete("/items/<id:item_id>")
-@endpoint("Delete (retire) an item", responses={200: ItemChangedOut}, tags=TAGS)
+@endpoint("Delete (retire) an item", permission="menu", responses={200: ItemChangedOut}, tags=TAGS)
 def delete_item(item_id: int) -> dict[str, Any]:
     services.retire_item(db.session, current_store_id(), item_id)
     return {"result": "success", "message": "품목 삭제 성공", "item_id": item_id}

@@ -24,12 +24,13 @@ def _live_item(item: Item) -> dict[str, Any]:
         "price": item.price,
         "cost": item.cost,
         "category_id": item.category_id,
+        "version": item.version,
     }
 
 
 @bp.get("/items")
 @endpoint(
-    "Live items of the store among ids, with price and current cost (one query)",
+    "Live items of the store among ids, with price, current cost and version (one query)",
     auth="service",
     query=IdsQuery,
     responses={200: LiveItemsOut},

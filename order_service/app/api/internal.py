@@ -10,77 +10,48 @@ from salesync_common.api import endpoint
 from salesync_common.auth import DEFAULT_TZ
 from salesync_common.types import Period
 
-from .. import items, services
+from .. import services
 from ..models import db
-from ..schemas import (
-    ItemSalesOut,
-    OpenOrderOut,
-    OrderStatusOut,
-    PaidOut,
-    PayIn,
-    TzQuery,
-)
+from ..schemas import ItemSalesOut, OrderStatusOut, PaymentIn, PaymentOut, TzQuery
 
 bp = Blueprint("internal_orders", __name__, url_prefix="/internal/stores/<id:store_id>")
 TAGS = ("internal",)
 
 
-@bp.get("/tables/<id:table_no>/open-order")
+@bp.post("/payments")
 @endpoint(
-    "The table's open order with its lines and server total (or null)",
+    "Record a payment against an order, exactly once per payment_ref (one transaction)",
     auth="service",
-    responses={200: OpenOrderOut},
-    tags=TAGS,
-)
-def open_order(store_id: int, table_no: int) -> dict[str, Any]:
-    orders = services.open_orders(db.session, store_id, table_no)
-    if not orders:
-        return {"order": None}
-    order = orders[0]
-    return {
-        "order": {
-            "order_id": order["order_id"],
-            "version": order["version"],
-            "table_no": order["table_no"],
-            "total_price": order["total_price"],
-            "lines": order["lines"],
-        }
-    }
-
-
-@bp.post("/orders/<id:order_id>/pay")
-@endpoint(
-    "Mark the open order paid by a sale (idempotent per sale_id)",
-    auth="service",
-    body=PayIn,
+    body=PaymentIn,
     query=TzQuery,
-    responses={200: PaidOut},
-    extra_errors=(409, 502, 503, 504),
+    responses={200: PaymentOut},
+    extra_errors=(404, 409),
     tags=TAGS,
+    description="The order is `order_id`, or the open order of `table_no`. `amount` null pays the "
+    "whole balance. A different `expected_total` is 409 `total_changed` with `total_price`; more "
+    "than the balance is 409 `amount_exceeds_balance`; an order not open is 409 `not_payable`; "
+    "no open order on the table is 404 `no_open_order`. When the balance reaches 0 the order is "
+    "paid (costs snapshotted from the menu read model, daily totals updated) and `status` is "
+    "`paid`. The same `payment_ref` again answers what was recorded the first time.",
 )
-def pay(store_id: int, order_id: int, body: PayIn, query: TzQuery) -> dict[str, Any]:
-    tz = query.tz or DEFAULT_TZ
-    order = services.pay(
-        db.session,
-        store_id,
-        order_id,
-        body.sale_id,
-        body.total_price,
-        tz,
-        lambda item_ids: items.lookup(store_id, item_ids),
-    )
-    return services.paid_view(order, tz)
+def record_payment(store_id: int, body: PaymentIn, query: TzQuery) -> dict[str, Any]:
+    return services.record_payment(db.session, store_id, body, query.tz or DEFAULT_TZ)
 
 
 @bp.get("/orders/<id:order_id>")
-@endpoint("An order's status", auth="service", responses={200: OrderStatusOut}, tags=TAGS)
+@endpoint(
+    "An order's status and balance", auth="service", responses={200: OrderStatusOut}, tags=TAGS
+)
 def order_status(store_id: int, order_id: int) -> dict[str, Any]:
     order = services.order_for_store(db.session, store_id, order_id)
     return {
         "order_id": order.id,
+        "table_no": order.table_no,
         "status": order.status,
-        "paid_sale_id": order.paid_sale_id,
+        "version": order.version,
         "total_price": order.total_price,
+        "paid_total": order.paid_total,
+        "balance": order.balance,
         "paid_business_date": (
             order.paid_business_date.isoformat() if order.paid_business_date else None
         ),

@@ -7,10 +7,12 @@ from typing import Any
 from flask import Blueprint
 
 from salesync_common.api import endpoint
+from salesync_common.app import runtime
 from salesync_common.auth import current_identity
 from salesync_common.timeutil import iso
 
-from .. import items, services
+from ...config import Settings
+from .. import menu, services
 from ..models import db
 from ..schemas import (
     OrderCancelledOut,
@@ -25,6 +27,10 @@ TAGS = ("orders",)
 CONFLICT_ERRORS = (409, 502, 503, 504)
 
 
+def _settings() -> Settings:
+    return runtime().settings  # type: ignore[return-value]
+
+
 def _carts(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [
         {"item_id": line["item_id"], "item_name": line["item_name"], "quantity": line["quantity"]}
@@ -35,6 +41,7 @@ def _carts(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
 @bp.post("/")
 @endpoint(
     "Open the table's order, or add lines to its open order",
+    permission="orders",
     body=OrderIn,
     responses={200: OrderWriteOut},
     idempotent=True,
@@ -48,7 +55,7 @@ def create_order(body: OrderIn) -> dict[str, Any]:
     if not body.carts:
         return {"result": "failed", "message": "주문 등록 실패 : 주문 내역 없음"}
     wanted = services.merge_cart(body.carts)
-    catalog = items.lookup(identity.store_id, wanted)  # one batched call for the whole cart
+    catalog = menu.lookup(db.session, _settings(), identity.store_id, wanted)
     written = services.add_lines(
         db.session, identity.store_id, body.table_no, wanted, catalog, identity.tz
     )
@@ -64,6 +71,7 @@ def create_order(body: OrderIn) -> dict[str, Any]:
 @bp.put("/")
 @endpoint(
     "Replace the open order's lines (empty carts cancel it)",
+    permission="orders",
     body=OrderIn,
     responses={200: OrderWriteOut},
     idempotent=True,
@@ -76,7 +84,7 @@ def create_order(body: OrderIn) -> dict[str, Any]:
 def replace_order(body: OrderIn) -> dict[str, Any]:
     identity = current_identity()
     wanted = services.merge_cart(body.carts or [])
-    catalog = items.lookup(identity.store_id, wanted) if wanted else {}
+    catalog = menu.lookup(db.session, _settings(), identity.store_id, wanted)
     written = services.replace_lines(
         db.session, identity.store_id, body.table_no, wanted, catalog, identity.tz, body.version
     )
@@ -94,7 +102,12 @@ def replace_order(body: OrderIn) -> dict[str, Any]:
 
 
 @bp.delete("/<id:table_no>")
-@endpoint("Cancel the table's open order", responses={200: OrderCancelledOut}, tags=TAGS)
+@endpoint(
+    "Cancel the table's open order",
+    permission="orders",
+    responses={200: OrderCancelledOut},
+    tags=TAGS,
+)
 def cancel_order(table_no: int) -> dict[str, Any]:
     cancelled = services.cancel_table(db.session, current_identity().store_id, table_no)
     return {
@@ -106,7 +119,12 @@ def cancel_order(table_no: int) -> dict[str, Any]:
 
 
 @bp.get("/unpaids")
-@endpoint("Open orders, one per table, ascending table_no", responses={200: UnpaidsOut}, tags=TAGS)
+@endpoint(
+    "Open orders, one per table, ascending table_no",
+    permission="orders",
+    responses={200: UnpaidsOut},
+    tags=TAGS,
+)
 def unpaid_orders() -> dict[str, Any]:
     identity = current_identity()
     orders = services.open_orders(db.session, identity.store_id)
@@ -130,6 +148,7 @@ def unpaid_orders() -> dict[str, Any]:
 @bp.get("/unpaids/<id:table_no>")
 @endpoint(
     'The table\'s open order (exactly {"carts": []} when the table is free)',
+    permission="orders",
     responses={200: UnpaidTableOut},
     tags=TAGS,
 )

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint
+from flask import Blueprint, request
 
 from salesync_common.api import endpoint
 from salesync_common.auth import current_identity
+from salesync_common.idempotency import HEADER as IDEMPOTENCY_HEADER
 
 from .. import services
+from ..gateway import order_gateway
 from ..models import db
 from ..schemas import PaidOut, PayIn, ResultOut, SalesOut, TotalMismatchOut
-from ..worker import order_gateway
 
 bp = Blueprint("sales", __name__, url_prefix="/sales")
 TAGS = ("sales",)
@@ -21,6 +22,7 @@ TAGS = ("sales",)
 @bp.post("/")
 @endpoint(
     "Pay the table's open order (exactly once)",
+    permission="payments",
     body=PayIn,
     responses={201: PaidOut, 200: ResultOut, 409: TotalMismatchOut},
     idempotent=True,
@@ -28,7 +30,8 @@ TAGS = ("sales",)
     tags=TAGS,
     description=(
         "The amount recorded is the order's server total; a differing `total_price` is 409 with "
-        "the server total and nothing is paid. No open order: 200 `result: failed`."
+        "the server total and nothing is paid. No open order: 200 `result: failed`. One call to "
+        "the order service; the same `Idempotency-Key` names the same payment (the same sale)."
     ),
 )
 def pay(body: PayIn) -> tuple[dict[str, Any], int]:
@@ -41,6 +44,7 @@ def pay(body: PayIn) -> tuple[dict[str, Any], int]:
         table_no=body.table_no,
         payment_label=body.payment_type,
         client_total=body.total_price,
+        idempotency_key=(request.headers.get(IDEMPOTENCY_HEADER) or "").strip() or None,
     )
     if not outcome.success:
         return {"result": "failed", "message": services.FAILED_MESSAGE}, 200
@@ -49,7 +53,10 @@ def pay(body: PayIn) -> tuple[dict[str, Any], int]:
 
 @bp.get("/")
 @endpoint(
-    "The store's sales, oldest first (refunded ones flagged)", responses={200: SalesOut}, tags=TAGS
+    "The store's sales, oldest first (refunded ones flagged)",
+    permission="reports",
+    responses={200: SalesOut},
+    tags=TAGS,
 )
 def list_sales() -> dict[str, Any]:
     identity = current_identity()
@@ -59,6 +66,7 @@ def list_sales() -> dict[str, Any]:
 @bp.delete("/<id:sale_id>")
 @endpoint(
     "Refund (void) one of the store's sales",
+    permission="refund",
     responses={200: ResultOut},
     extra_errors=(409,),
     tags=TAGS,

@@ -10,7 +10,7 @@ from salesync_common.api import endpoint
 
 from .. import services
 from ..models import db
-from ..schemas import InternalStoreOut
+from ..schemas import InternalStaffListOut, InternalStoreOut
 
 bp = Blueprint("internal_stores", __name__, url_prefix="/internal/stores")
 
@@ -25,3 +25,19 @@ bp = Blueprint("internal_stores", __name__, url_prefix="/internal/stores")
 def get_store(store_id: int) -> dict[str, Any]:
     store = services.get_store(db.session, store_id)
     return {**store.profile(), "time_zone": store.time_zone}
+
+
+@bp.get("/<id:store_id>/staff")
+@endpoint(
+    "Every staff member the store ever had, deleted ones flagged (names on orders and reports)",
+    auth="service",
+    responses={200: InternalStaffListOut},
+    tags=("internal",),
+)
+def list_staff(store_id: int) -> dict[str, Any]:
+    return {
+        "staff": [
+            {**staff.public(), "deleted": staff.deleted_at is not None}
+            for staff in services.all_staff(db.session, store_id)
+        ]
+    }

@@ -10,7 +10,7 @@ from salesync_common.api import endpoint
 from salesync_common.app import runtime
 from salesync_common.auth import current_store_id, issue_access_token, new_csrf_token
 from salesync_common.errors import ApiError, Forbidden, Unauthorized
-from salesync_common.ratelimit import limit_from_settings
+from salesync_common.ratelimit import rate_limit
 
 from .. import services
 from ..models import Store, db
@@ -27,17 +27,24 @@ from ..schemas import (
     StoreUpdateIn,
     UsernameQuery,
 )
-from .limits import limiter, login_username_key
 
 bp = Blueprint("stores", __name__, url_prefix="/stores")
 TAGS = ("stores",)
+
+
+def login_username_key() -> str:
+    """The login limit per username (whatever the client IP): stops spraying one account."""
+    body = request.get_json(silent=True)
+    username = body.get("username") if isinstance(body, dict) else None
+    return f"login-user:{str(username)[:50].lower()}"
 
 
 def _token_for(store: Store) -> str:
     return issue_access_token(runtime().settings, store.store_id, store.time_zone)
 
 
-def _current_store() -> Store:
+def current_store() -> Store:
+    """The token's store (a token may outlive its store: then 401)."""
     store = db.session.get(Store, current_store_id())
     if store is None:  # a valid token for a store that no longer exists
         raise Unauthorized("존재하지 않는 매장의 토큰입니다.", code="store_not_found")
@@ -58,7 +65,7 @@ def check_username() -> dict[str, Any]:
 
 
 @bp.post("/")
-@limiter.limit(limit_from_settings("signup_rate_limit_ip"))
+@rate_limit("signup_rate_limit_ip")
 @endpoint(
     "Sign up a store (and log it in)",
     auth=None,
@@ -79,8 +86,8 @@ def signup(body: SignupIn) -> tuple[dict[str, Any], int]:
 
 
 @bp.post("/login")
-@limiter.limit(limit_from_settings("login_rate_limit_ip"))
-@limiter.limit(limit_from_settings("login_rate_limit_username"), key_func=login_username_key)
+@rate_limit("login_rate_limit_ip")
+@rate_limit("login_rate_limit_username", key=login_username_key)
 @endpoint(
     "Log in",
     auth=None,
@@ -102,15 +109,21 @@ def login(body: LoginIn) -> tuple[dict[str, Any], int]:
 
 
 @bp.get("/")
-@endpoint("The token's store profile", responses={200: StoreOut}, tags=TAGS)
+@endpoint("The token's store profile", permission="store", responses={200: StoreOut}, tags=TAGS)
 def profile() -> dict[str, Any]:
-    return {"store": _current_store().profile()}
+    return {"store": current_store().profile()}
 
 
 @bp.post("/pwcheck")
-@endpoint("Check the current password", body=PasswordIn, responses={200: ResultOut}, tags=TAGS)
+@endpoint(
+    "Check the current password",
+    permission="store",
+    body=PasswordIn,
+    responses={200: ResultOut},
+    tags=TAGS,
+)
 def password_check(body: PasswordIn) -> dict[str, Any]:
-    store = _current_store()
+    store = current_store()
     if services.password_matches(store.password_hash, body.password):
         return {"result": "success", "message": "비밀번호가 일치합니다."}
     return {"result": "failed", "message": "비밀번호가 일치하지 않습니다."}
@@ -119,13 +132,14 @@ def password_check(body: PasswordIn) -> dict[str, Any]:
 @bp.put("/<id:store_id>")
 @endpoint(
     "Change the password and/or profile of the token's own store",
+    permission="store",
     body=StoreUpdateIn,
     responses={200: StoreUpdatedOut},
     extra_errors=(403,),
     tags=TAGS,
 )
 def update(store_id: int, body: StoreUpdateIn) -> dict[str, Any]:
-    store = _current_store()
+    store = current_store()
     if store_id != store.store_id:
         raise Forbidden("다른 매장의 정보는 수정할 수 없습니다.", code="not_own_store")
     if not body.model_dump(exclude_none=True):

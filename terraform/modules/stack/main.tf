@@ -1,4 +1,4 @@
-# One Salesync environment (dev or prd): network, EKS, PostgreSQL, Kafka, the secrets the pods
+# One Salesync environment (dev or prd): network, EKS, PostgreSQL, Kafka, Redis, the secrets the pods
 # read through the External Secrets Operator, the IRSA roles of the dashboard (SNS), the secrets
 # reader, the AWS Load Balancer Controller and Fluent Bit, the log group and the TLS certificate.
 # Shared by every environment and created once: terraform/global (ECR, SNS SMS settings, CI role).
@@ -11,7 +11,7 @@ locals {
   db_services   = ["store", "item", "order", "sale", "dashboard", "consulting"]
   # Kafka (SASL/SCRAM) users: every service that uses Kafka, and admin for the Job kafka-topics.
   # Giving a service Kafka access: add it here, and to devstack/kafka.py SERVICE_USERS locally.
-  kafka_users = ["dashboard", "consulting", "admin"]
+  kafka_users = ["item", "order", "sale", "dashboard", "consulting", "admin"]
   account_id  = data.aws_caller_identity.current.account_id
 }
 
@@ -62,6 +62,17 @@ module "msk" {
   secret_prefix             = local.secret_prefix
 }
 
+# Rate-limit counts shared by every pod (RATE_LIMIT_STORAGE_URI in salesync/<env>/redis).
+module "redis" {
+  source                    = "../redis"
+  name                      = local.name
+  vpc_id                    = module.vpc.vpc_id
+  subnet_ids                = module.vpc.data_subnet_ids
+  allowed_security_group_id = module.eks.cluster_security_group_id
+  node_type                 = var.redis_node_type
+  secret_prefix             = local.secret_prefix
+}
+
 # ---------------------------------------------------------------------------------------------
 # Secrets shared by the services (k8s: ExternalSecrets in k8s/overlays/<env>/external-secrets.yaml)
 
@@ -75,9 +86,16 @@ resource "random_password" "service_token_secret" {
   special = false
 }
 
+# Key of the staff PIN lookup tags (store service only). Rotating it makes every PIN unknown:
+# staff PINs must then be set again.
+resource "random_password" "pin_tag_secret" {
+  length  = 64
+  special = false
+}
+
 resource "aws_secretsmanager_secret" "shared" {
   name                    = "${local.secret_prefix}/shared"
-  description             = "JWT_SECRET and SERVICE_TOKEN_SECRET of every Salesync service"
+  description             = "JWT_SECRET and SERVICE_TOKEN_SECRET of every Salesync service; PIN_TAG_SECRET of the store service"
   recovery_window_in_days = 7
 }
 
@@ -86,6 +104,7 @@ resource "aws_secretsmanager_secret_version" "shared" {
   secret_string = jsonencode({
     JWT_SECRET           = random_password.jwt_secret.result
     SERVICE_TOKEN_SECRET = random_password.service_token_secret.result
+    PIN_TAG_SECRET       = random_password.pin_tag_secret.result
   })
 }
 

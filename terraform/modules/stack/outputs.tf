@@ -23,6 +23,10 @@ output "msk_bootstrap_brokers_sasl_scram" {
   value = module.msk.bootstrap_brokers_sasl_scram
 }
 
+output "redis_url_secret_arn" {
+  value = module.redis.url_secret_arn
+}
+
 output "rds_address" {
   value = module.rds.address
 }

@@ -86,6 +86,11 @@ variable "kafka_instance_type" {
   default = "kafka.m7g.large"
 }
 
+variable "redis_node_type" {
+  type    = string
+  default = "cache.t4g.small"
+}
+
 variable "log_retention_days" {
   type    = number
   default = 30

@@ -1,0 +1,107 @@
+"""The consumer of ``orders.events``: repairs a payment interrupted between order and sale.
+
+Consumer group ``sale-order-events`` (Kafka) or the in-process bus (embedded). A ``payment``
+event writes the ``payments`` row and a ``paid`` event the ``sales`` row, with the same
+idempotent inserts as the request path (``services.record_payment``/``record_sale``): when the
+request wrote them first, nothing changes; when it died after the order recorded the payment,
+this writes them. Each event is handled in its own transaction, committed before its offset.
+Other event types are not the sale service's business.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from salesync_common.bus import Event, in_process_bus
+from salesync_common.kafka import KafkaRecord, KafkaSubscriber, kafka_client_config
+from salesync_common.timeutil import parse_instant
+
+from ..config import Settings
+from . import services
+
+log = logging.getLogger(__name__)
+
+
+def _moment(value: Any) -> datetime:
+    moment = parse_instant(value)
+    if moment is None:
+        raise ValueError(f"not an ISO 8601 instant: {value!r}")
+    return moment
+
+
+def apply_event(session: Session, value: dict[str, Any]) -> str | None:
+    """Write what one order event implies for the sale service; returns what it did."""
+    kind, data = value.get("type"), value.get("data")
+    if kind not in ("payment", "paid") or not isinstance(data, dict):
+        return None
+    store_id, order_id = int(value["store_id"]), int(value["order_id"])
+    if kind == "payment":
+        payment_type = str(data.get("payment_type") or "other")
+        services.record_payment(
+            session,
+            payment_ref=str(data["payment_ref"]),
+            store_id=store_id,
+            order_id=order_id,
+            table_no=int(data["table_no"]),
+            amount=int(data["amount"]),
+            payment_type=payment_type,
+            payment_label=payment_type,  # the label the client sent is lost with the request
+            staff_id=value.get("staff_id"),
+            created_at=_moment(value["created_at"]),
+        )
+        return "payment"
+    paid_at = _moment(data["paid_at"])
+    paid_day = date.fromisoformat(str(data["paid_business_date"]))
+    if data.get("legacy_sale_id") is not None:  # paid under the previous protocol
+        services.complete_legacy_sale(
+            session, int(data["legacy_sale_id"]), str(data["payment_ref"]), paid_at, paid_day
+        )
+        return "legacy"
+    services.record_sale(
+        session,
+        payment_ref=str(data["payment_ref"]),
+        store_id=store_id,
+        order_id=order_id,
+        table_no=int(data["table_no"]),
+        total=int(data["total"]),
+        paid_at=paid_at,
+        paid_business_date=paid_day,
+    )
+    return "sale"
+
+
+class OrderEventHandler:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def __call__(self, record: KafkaRecord | Event) -> None:
+        with Session(self._engine) as session:
+            try:
+                apply_event(session, record.value)
+            except (KeyError, TypeError, ValueError):
+                session.rollback()
+                log.warning("skipping a malformed orders.events record")  # no body: no data
+                return
+            session.commit()
+
+
+def run_consumer(settings: Settings, engine: Engine, stop: threading.Event) -> None:
+    """Run until ``stop`` is set (a background thread started with the app)."""
+    handler = OrderEventHandler(engine)
+    kafka = kafka_client_config(settings)
+    if kafka is not None:
+        KafkaSubscriber(
+            kafka,
+            settings.orders_events_group,
+            [settings.orders_events_topic],
+            handler,
+            client_id=f"{settings.service_name}-order-events",
+        ).run_forever(stop)
+    else:
+        in_process_bus().subscribe(settings.orders_events_topic, handler)
