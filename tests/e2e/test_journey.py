@@ -72,7 +72,7 @@ def test_whole_journey(frontend: Frontend, stack, moto_sns: str) -> None:
     # service logged in over SASL_SSL as its own SCRAM user; the consumer's metrics say so.
     for service in SERVICES:
         env = stack.env_for(service)
-        if service.name in ("dashboard", "consulting"):
+        if service.name in ("item", "order", "sale", "dashboard", "consulting"):
             assert env["KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
             assert env["KAFKA_SASL_USERNAME"] == service.name
         else:
