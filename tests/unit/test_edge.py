@@ -192,6 +192,7 @@ def test_production_refuses_memory_storage() -> None:
         "service_token_secret": "s" * 40,
         "pin_tag_secret": "p" * 40,
         "database_url": "postgresql://store@db/salesync",
+        "pin_tag_secret": "p" * 40,
     }
     with pytest.raises(ValidationError, match="RATE_LIMIT_STORAGE_URI"):
         Settings(**values, rate_limit_storage_uri="memory://")
