@@ -190,7 +190,6 @@ def test_production_refuses_memory_storage() -> None:
         "salesync_env": "production",
         "jwt_secret": "j" * 40,
         "service_token_secret": "s" * 40,
-        "pin_tag_secret": "p" * 40,
         "database_url": "postgresql://store@db/salesync",
         "pin_tag_secret": "p" * 40,
     }
@@ -205,7 +204,6 @@ def test_serve_says_why_in_one_line() -> None:
         "SALESYNC_ENV": "production",
         "JWT_SECRET": "j" * 40,
         "SERVICE_TOKEN_SECRET": "s" * 40,
-        "PIN_TAG_SECRET": "p" * 40,
         "DATABASE_URL": "postgresql://store@db/salesync",
         "RATE_LIMIT_STORAGE_URI": "memory://",
         "PYTHONPATH": str(REPO),
