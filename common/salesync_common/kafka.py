@@ -28,6 +28,7 @@ protocol versions that a pinned legacy ``api_version`` would select).
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import socket
@@ -829,6 +830,5 @@ def wait_for_broker(config: KafkaClientConfig, timeout_s: float) -> bool:
             time.sleep(min(0.5, max(deadline - time.monotonic(), 0)))
         finally:
             if consumer is not None:
-                _close_quietly(
-                    lambda c=consumer: c.close(autocommit=False, timeout_ms=1000), "consumer"
-                )
+                close = functools.partial(consumer.close, autocommit=False, timeout_ms=1000)
+                _close_quietly(close, "consumer")
