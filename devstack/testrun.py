@@ -2,7 +2,9 @@
 started.
 
 With ``CI=true`` nothing may be missing: a PostgreSQL, Redis or Kafka that cannot start fails the
-run. nginx (the ingress of the end-to-end tests) is installed here too when missing.
+run, and so does a container engine that cannot be installed (the image tests build and run the
+seven images, ``tests/e2e/test_images.py``). nginx (the ingress of the end-to-end tests) is
+installed here too when missing.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from devstack import kafka, nginx, postgres
+from devstack import images, kafka, nginx, postgres
 from devstack import redis as redis_server
 
 REPO = Path(__file__).resolve().parents[1]
@@ -69,8 +71,18 @@ def main(argv: list[str]) -> int:
         return 1
     print(f"tools ready ({time.monotonic() - started:.1f}s)")
 
-    started = _step("pytest: unit, integration, e2e, deploy, schemathesis")
+    started = _step("container engine (docker, else podman from Debian's packages)")
+    try:
+        engine = images.detect_engine(install=True)
+        print(f"{' '.join(engine.command)} ready ({time.monotonic() - started:.1f}s)")
+    except (images.EngineMissingError, OSError, subprocess.CalledProcessError) as exc:
+        print(f"no container engine: {exc}")
+        if images.in_ci():
+            return 1
+
+    started = _step("pytest: unit, integration, e2e, images, deploy, schemathesis")
     paths = [p for p in TEST_PATHS if (REPO / p).exists()]
+    pytest_started = time.time()
     try:
         result = subprocess.run(
             [python, "-m", "pytest", *paths, *argv[1:]], cwd=REPO, env=os.environ, check=False
@@ -83,6 +95,9 @@ def main(argv: list[str]) -> int:
         if not pg_was_running:
             postgres.stop()
     print(f"pytest finished in {time.monotonic() - started:.1f}s")
+    if images.BUILD_REPORT.exists() and images.BUILD_REPORT.stat().st_mtime > pytest_started:
+        print(f"\nimages (last builds, {images.BUILD_REPORT.relative_to(REPO)}):")
+        subprocess.run([python, "-m", "devstack.images", "report"], cwd=REPO, check=False)
     return result.returncode
 
 

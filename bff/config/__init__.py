@@ -6,6 +6,7 @@ SCHEMA = None  # the BFF keeps no data
 
 
 class Settings(ServiceSettings):
+    uses_database = False
     service_name: str = "bff"
     http_timeout_seconds: float = 10.0
     # The services' OpenAPI documents are fetched at most this often for the merged document.

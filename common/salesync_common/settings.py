@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -118,6 +118,8 @@ class ServiceSettings(KafkaSettings):
     """Configuration shared by every service (each field maps to an UPPER_CASE env variable)."""
 
     model_config = SettingsConfigDict(extra="ignore", frozen=False)
+    # False for a service that keeps no data (the BFF): production then needs no DATABASE_URL.
+    uses_database: ClassVar[bool] = True
 
     service_name: str = "salesync"
     salesync_env: Literal["development", "test", "production"] = "development"
@@ -173,7 +175,7 @@ class ServiceSettings(KafkaSettings):
                     )
             elif not value:
                 setattr(self, name, _dev_secret(name))
-        if self.is_production and not self.database_url:
+        if self.is_production and self.uses_database and not self.database_url:
             raise ValueError("DATABASE_URL is required in production")
         return self
 

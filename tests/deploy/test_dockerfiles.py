@@ -48,12 +48,26 @@ def instructions(path: os.PathLike[str]) -> list[tuple[str, str]]:
     return out
 
 
+def global_args(path: os.PathLike[str]) -> dict[str, str]:
+    """The ``ARG name=default`` lines before the first FROM (what FROM lines may use)."""
+    found: dict[str, str] = {}
+    for keyword, args in instructions(path):
+        if keyword == "FROM":
+            break
+        assert keyword == "ARG", f"only ARG may come before the first FROM, not {keyword}"
+        name, _, default = args.partition("=")
+        found[name] = default
+    return found
+
+
 def stages(path: os.PathLike[str]) -> list[list[tuple[str, str]]]:
     result: list[list[tuple[str, str]]] = []
     for keyword, args in instructions(path):
         if keyword == "FROM":
             result.append([])
-        assert result, "the first instruction must be FROM"
+        if not result:
+            assert keyword == "ARG", "only global ARGs may come before the first FROM"
+            continue
         result[-1].append((keyword, args))
     return result
 
@@ -74,16 +88,21 @@ def test_dockerfile_builds_one_service_as_non_root_with_gunicorn(name: str) -> N
     path = DOCKERFILES[name]
     all_stages = stages(path)
     assert len(all_stages) >= 2, "multi-stage: build dependencies never reach the final image"
+    # The base is `ARG PYTHON_IMAGE` (tests may build on a local stand-in, devstack/images.py)
+    # whose default is the official slim Python image, pinned by full version.
+    base = global_args(path).get("PYTHON_IMAGE", "")
+    assert re.fullmatch(r"python:3\.11\.\d+-slim-[a-z]+", base), (
+        f"pin the slim Python base by full version: ARG PYTHON_IMAGE={base}"
+    )
     for stage in all_stages:
         image_ref = stage[0][1].split()[0]
-        assert re.fullmatch(r"python:3\.11\.\d+-slim-[a-z]+", image_ref), (
-            f"pin the slim Python base by full version: {image_ref}"
-        )
+        assert image_ref == "${PYTHON_IMAGE}", f"every stage starts from the base: {image_ref}"
     final = all_stages[-1]
     keywords = [k for k, _ in final]
 
-    # Only this service's package and common/ enter the build context's images.
-    allowed = {"common/", f"{pkg}/", f"{pkg}/requirements.txt"}
+    # Only this service's package and common/ enter the build context's images (the pinned
+    # requirements first, so a change to common's code does not reinstall every dependency).
+    allowed = {"common/", "common/requirements.txt", f"{pkg}/", f"{pkg}/requirements.txt"}
     for stage in all_stages:
         for keyword, args in stage:
             if keyword in {"COPY", "ADD"}:
@@ -124,12 +143,22 @@ def test_dockerfile_builds_one_service_as_non_root_with_gunicorn(name: str) -> N
     assert env["PROMETHEUS_MULTIPROC_DIR"] == "/tmp/prometheus"  # noqa: S108
     assert env["PYTHONDONTWRITEBYTECODE"] == "1", "read-only root filesystem in k8s"
     assert {"GUNICORN_WORKERS", "GUNICORN_THREADS"} <= set(env)
+    # The build's CA (PIP_CERT) comes in as a secret mount on the pip steps only, never COPY.
+    pip_steps = [a for k, a in all_stages[0] if k == "RUN" and "pip install" in a]
+    assert pip_steps and all(a.startswith("--mount=type=secret,id=pip-cert ") for a in pip_steps)
+    assert ("ARG", "PIP_CERT") in all_stages[0] and ("ARG", "PIP_CERT") not in final
+    assert "pip uninstall --yes pip setuptools" in pip_steps[-1], "no installer in the runtime"
     for keyword, args in (i for s in all_stages for i in s):
         if keyword in {"ENV", "ARG", "LABEL"}:
             assert not any(w in args.upper() for w in SECRET_WORDS), f"{keyword} {args}"
         assert "flask run" not in args and "FLASK_DEBUG" not in args, "no dev server"
     text = path.read_text()
     assert f"salesync-{SERVICES[name][1]}" in text and image == f"salesync-{SERVICES[name][1]}"
+
+
+def test_every_image_has_the_same_pinned_base() -> None:
+    pins = {global_args(path)["PYTHON_IMAGE"] for path in DOCKERFILES.values()}
+    assert len(pins) == 1, pins
 
 
 def test_dockerignore_sends_only_the_packages() -> None:

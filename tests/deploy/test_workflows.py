@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from devstack import deploy_tools
+from devstack import deploy_tools, images
 from tests.deploy.conftest import REPO, SERVICES, parse_files, require_tool, run
 
 pytestmark = pytest.mark.deploy
@@ -60,6 +60,9 @@ def test_each_service_has_a_path_filtered_workflow(name: str, workflows: dict[st
         "image": image,
     }
     assert job["permissions"] == {"contents": "write", "id-token": "write"}
+    # devstack.images (what the build step runs) knows the service by the same names.
+    assert images.IMAGES[name].name == image
+    assert images.IMAGES[name].dockerfile.name == f"Dockerfile-{suffix}"
 
 
 def test_the_pipeline_builds_pushes_and_bumps_prd_without_stored_keys(
@@ -85,9 +88,14 @@ def test_the_pipeline_builds_pushes_and_bumps_prd_without_stored_keys(
     steps = {s.get("uses", "").split("@")[0]: s for s in build["steps"]}
     creds = steps["aws-actions/configure-aws-credentials"]["with"]
     assert set(creds) == {"role-to-assume", "aws-region"}, "OIDC role, never access keys"
-    assert "docker/build-push-action" in steps
-    push = steps["docker/build-push-action"]["with"]
-    assert push["file"] == "${{ inputs.dockerfile }}" and push["context"] == "."
+    # The pipeline builds with the same code as `make images` and `make test` (the tag
+    # devstack.images computes is the one pushed), on the official base.
+    (push,) = [s for s in build["steps"] if "devstack.images build" in s.get("run", "")]
+    assert 'python -m devstack.images build "$SERVICE" --base official' in push["run"]
+    assert '--registry "$REGISTRY"' in push["run"]
+    assert 'docker push "$REGISTRY/$IMAGE:$TAG"' in push["run"]
+    assert push["env"]["SERVICE"] == "${{ inputs.service }}"
+    assert "docker/build-push-action" not in steps
     meta = next(s for s in build["steps"] if s.get("id") == "meta")["run"]
     assert 'tag="git-${GITHUB_SHA::12}"' in meta, "the tag is derived from the commit"
     assert "describe-images" in meta, "an existing tag is never pushed again"
