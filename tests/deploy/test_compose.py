@@ -310,6 +310,8 @@ def test_compose_file_is_valid_for_the_container_engine() -> None:
         "SERVICE_TOKEN_SECRET": "s" * 40,
         "SALESYNC_DB_PASSWORD": "p" * 20,
         "SALESYNC_KAFKA_PASSWORD": "k" * 20,
+        "SALESYNC_REDIS_PASSWORD": "r" * 20,
+        "PIN_TAG_SECRET": "t" * 40,
     }
     if engine.name == "docker":
         cmd = ["docker", "compose", "-f", str(COMPOSE), "config", "--quiet"]

@@ -19,7 +19,13 @@ def test_the_bff_keeps_no_data_and_starts_in_production_without_a_database() -> 
 def test_a_service_with_a_schema_refuses_production_without_a_database() -> None:
     with pytest.raises(ValidationError, match="DATABASE_URL is required in production"):
         StoreSettings(salesync_env="production", **SECRETS)
-    ok = StoreSettings(salesync_env="production", database_url="postgresql://x@h/db", **SECRETS)
+    ok = StoreSettings(
+        salesync_env="production",
+        database_url="postgresql://x@h/db",
+        rate_limit_storage_uri="rediss://:token@redis.example:6379/0",
+        pin_tag_secret="p" * 40,
+        **SECRETS,
+    )
     assert ok.database_url
 
 
