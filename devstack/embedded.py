@@ -44,8 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     data: Path = args.data_dir
     data.mkdir(parents=True, exist_ok=True)
-    for key in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS", "SNS_ENDPOINT_URL"):
-        os.environ.pop(key, None)
+    for key in list(os.environ):
+        if key in ("DATABASE_URL", "SNS_ENDPOINT_URL") or key.startswith("KAFKA_"):
+            os.environ.pop(key, None)
     os.environ.setdefault("SALESYNC_ENV", "development")
     os.environ["JWT_SECRET"] = _secret(data, "jwt_secret")
     os.environ["SERVICE_TOKEN_SECRET"] = _secret(data, "service_token_secret")

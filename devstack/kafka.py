@@ -2,27 +2,43 @@
 
 The broker is the official Apache Kafka 4.1.1 distribution assembled from Maven Central jars
 (``devstack/kafka/pom.xml``), running in KRaft combined mode (broker + controller) on 127.0.0.1
-with a static quorum. Everything lives under ``var/kafka`` (git-ignored)::
+with a static quorum. Clients reach it the way they reach MSK: over ``SASL_SSL`` with SCRAM-SHA-512,
+one user per service, verifying the broker certificate against a CA of its own. Everything lives
+under ``var/kafka`` (git-ignored, never committed)::
 
     var/kafka/lib/            broker classpath (Maven copy-dependencies), marker .resolved
-    var/kafka/server.properties, log4j2.properties
+    var/kafka/server.properties, log4j2.properties   (0600: it holds the keystore password)
     var/kafka/data/           KRaft log dir (kept across stop/start; ``--fresh`` wipes it)
+    var/kafka/tls/ca.crt      the CA clients trust (``ca_file()``); its key is deleted once used
+    var/kafka/tls/broker.p12  the broker's key and certificate (127.0.0.1, localhost)
+    var/kafka/credentials.json  (0600) cluster id, keystore password, one password per user
     var/kafka/broker.log      broker stdout/stderr
     var/kafka/state.json      {"pid", "bootstrap", "started_at"} while it runs
     var/kafka/ports.json      last ports used, reused on the next start so clients reconnect
+
+Listeners: ``SASL_SSL`` (the bootstrap address: services, tests, tools), ``INTERNAL`` (plaintext,
+inter-broker traffic and the user administration below) and ``CONTROLLER`` (KRaft), all on
+127.0.0.1. The CA, the broker certificate (openssl, EC P-256) and the SCRAM users (salted by this
+module, written by ``kafka-storage format --add-scram``) are made together with the data dir, so
+they live exactly as long as it: a few tens of milliseconds on a cold start, nothing on a warm one.
+A user added to :data:`SERVICE_USERS` later is created on the next start with Kafka's
+``kafka-configs`` (``kafka.admin.ConfigCommand``) without wiping anything.
 
 CLI::
 
     python -m devstack.kafka ensure-jars
     python -m devstack.kafka start [--fresh] [--timeout 120]   # prints the bootstrap on stdout
     python -m devstack.kafka status                             # prints bootstrap, or exit 1
+    python -m devstack.kafka env [USER]                         # KAFKA_* variables of a user
     python -m devstack.kafka stop
 
-Python API (for test fixtures): ``start(timeout=120) -> str``, ``stop()``, ``bootstrap()``,
-``is_running()``, ``ensure_jars()``.
+Python API (for the stack and test fixtures): ``start(timeout=120) -> str``, ``stop()``,
+``bootstrap()``, ``is_running()``, ``ensure_jars()``, ``ca_file()``, ``client_env(user)`` (the
+``KAFKA_*`` variables a service runs with), ``client_settings(user)`` (the same as settings
+overrides) and ``client_config(user)`` (a :class:`salesync_common.kafka.KafkaClientConfig`).
 
-Environment: ``KAFKA_PORT`` / ``KAFKA_CONTROLLER_PORT`` pin the ports (otherwise free ports are
-picked), ``JAVA_HOME`` / ``MVN`` select the tools.
+Environment: ``KAFKA_PORT`` / ``KAFKA_INTERNAL_PORT`` / ``KAFKA_CONTROLLER_PORT`` pin the ports
+(otherwise free ports are picked), ``JAVA_HOME`` / ``MVN`` select the tools.
 """
 
 from __future__ import annotations
@@ -34,6 +50,8 @@ import fcntl
 import hashlib
 import json
 import os
+import secrets
+import shlex
 import shutil
 import signal
 import socket
@@ -45,6 +63,10 @@ import zipfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from salesync_common.kafka import KafkaClientConfig
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 POM = REPO_ROOT / "devstack" / "kafka" / "pom.xml"
@@ -59,6 +81,18 @@ STATE_FILE = KAFKA_HOME / "state.json"
 PORTS_FILE = KAFKA_HOME / "ports.json"
 LOCK_FILE = KAFKA_HOME / ".lock"
 MARKER = LIB_DIR / ".resolved"
+TLS_DIR = KAFKA_HOME / "tls"
+CA_CERT = TLS_DIR / "ca.crt"
+KEYSTORE = TLS_DIR / "broker.p12"
+CREDENTIALS_FILE = KAFKA_HOME / "credentials.json"
+
+# Kafka users: one per service that talks to Kafka, plus an administrator for tests and tools.
+# Giving a service Kafka access locally is one line here (the stack passes each service its own
+# credentials; terraform/modules/stack's kafka_users is the production counterpart).
+SERVICE_USERS: tuple[str, ...] = ("dashboard", "consulting", "item", "order", "sale")
+ADMIN_USER = "admin"
+SASL_MECHANISM = "SCRAM-SHA-512"
+SCRAM_ITERATIONS = 8192
 
 HOST = "127.0.0.1"
 READY_LINE = "Kafka Server started"
@@ -233,10 +267,10 @@ def _state() -> dict | None:
     return state
 
 
-def _round_trip(bootstrap: str, timeout_s: float) -> bool:
-    """One real client request (metadata for all topics); a TCP connect alone is not enough."""
-    from kafka import KafkaConsumer
-    from kafka.errors import KafkaError
+def _round_trip(bootstrap: str, timeout_s: float, user: str = ADMIN_USER) -> bool:
+    """One real authenticated client request (metadata) as ``user``; a TCP connect alone is not
+    enough (the TLS handshake and the SCRAM exchange must succeed too)."""
+    from salesync_common.kafka import wait_for_broker
 
     # kafka-python logs every refused connection at ERROR/WARNING while we poll for readiness.
     host, _, port = bootstrap.rpartition(":")
@@ -244,35 +278,11 @@ def _round_trip(bootstrap: str, timeout_s: float) -> bool:
         socket.create_connection((host, int(port)), timeout=min(timeout_s, 2.0)).close()
     except OSError:
         return False
-
-    class _Consumer(KafkaConsumer):
-        # kafka-python 3.0.12 leaks the consumer's IO thread when __init__ fails to bootstrap.
-        def __init__(self, **configs: object) -> None:
-            try:
-                super().__init__(**configs)
-            except BaseException:
-                client = getattr(self, "_client", None)
-                if client is not None:
-                    with contextlib.suppress(Exception):
-                        client.close()
-                raise
-
-    consumer = None
     try:
-        consumer = _Consumer(
-            bootstrap_servers=bootstrap,
-            client_id="devstack-readiness",
-            bootstrap_timeout_ms=max(int(timeout_s * 1000), 500),
-            request_timeout_ms=max(int(timeout_s * 1000), 1000),
-        )
-        consumer.topics()
-        return True
-    except (KafkaError, OSError):
+        config = client_config(user, bootstrap)
+    except KafkaDevstackError:
         return False
-    finally:
-        if consumer is not None:
-            with contextlib.suppress(Exception):
-                consumer.close(autocommit=False, timeout_ms=1000)
+    return wait_for_broker(config, timeout_s)
 
 
 def bootstrap() -> str | None:
@@ -284,9 +294,249 @@ def bootstrap() -> str | None:
 
 
 def is_running() -> bool:
-    """True if the recorded broker process is alive and answers a metadata request."""
+    """True if the recorded broker process is alive and answers an authenticated request."""
     boot = bootstrap()
     return boot is not None and _round_trip(boot, 5.0)
+
+
+# --------------------------------------------------------------------------- clients
+
+
+def users() -> tuple[str, ...]:
+    """Every SCRAM user the broker has: the administrator, then one per service."""
+    return (ADMIN_USER, *SERVICE_USERS)
+
+
+def ca_file() -> Path:
+    """The CA certificate (PEM) that signed the broker certificate: clients' KAFKA_SSL_CAFILE."""
+    return CA_CERT
+
+
+def _credentials() -> dict:
+    creds = _read_json(CREDENTIALS_FILE)
+    if not creds or not isinstance(creds.get("users"), dict):
+        raise KafkaDevstackError("no Kafka credentials yet: run `python -m devstack.kafka start`")
+    return creds
+
+
+def _client_bootstrap() -> str:
+    boot = bootstrap()
+    if boot:
+        return boot
+    # Stopped: the address it will come back on (start() reuses the previous ports).
+    ports = _read_json(PORTS_FILE)
+    if ports and isinstance(ports.get("port"), int):
+        return f"{HOST}:{ports['port']}"
+    raise KafkaDevstackError("the broker has never been started: no bootstrap address yet")
+
+
+def client_env(user: str = ADMIN_USER, bootstrap_servers: str | None = None) -> dict[str, str]:
+    """The ``KAFKA_*`` variables a process connecting as ``user`` runs with (SASL_SSL, SCRAM)."""
+    password = _credentials()["users"].get(user)
+    if password is None:
+        raise KafkaDevstackError(
+            f"no Kafka user {user!r}: add it to devstack.kafka.SERVICE_USERS and restart the broker"
+        )
+    return {
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap_servers or _client_bootstrap(),
+        "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+        "KAFKA_SSL_CAFILE": str(CA_CERT),
+        "KAFKA_SASL_MECHANISM": SASL_MECHANISM,
+        "KAFKA_SASL_USERNAME": user,
+        "KAFKA_SASL_PASSWORD": password,
+    }
+
+
+def client_settings(user: str = ADMIN_USER, bootstrap_servers: str | None = None) -> dict[str, str]:
+    """:func:`client_env` as keyword overrides for a service's ``Settings`` (lower-case names)."""
+    return {key.lower(): value for key, value in client_env(user, bootstrap_servers).items()}
+
+
+def client_config(
+    user: str = ADMIN_USER, bootstrap_servers: str | None = None
+) -> KafkaClientConfig:
+    """What salesync_common builds from those settings: pass it to publishers, subscribers, admin
+    clients or ``**config.kwargs()`` to a raw kafka-python client."""
+    from salesync_common.kafka import kafka_client_config
+    from salesync_common.settings import KafkaSettings
+
+    # model_validate: exactly these values, nothing from this process's environment.
+    settings = KafkaSettings.model_validate(client_settings(user, bootstrap_servers))
+    config = kafka_client_config(settings)
+    assert config is not None  # a bootstrap address is always set here
+    return config
+
+
+# --------------------------------------------------------------------------- TLS and SCRAM users
+
+
+def _openssl() -> str:
+    found = shutil.which("openssl")
+    if found:
+        return found
+    if os.geteuid() != 0:
+        raise KafkaDevstackError("openssl not found and this is not root: apt-get install openssl")
+    _say("installing openssl from Debian's packages ...")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for cmd in (
+        ["apt-get", "update", "-qq"],
+        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "openssl"],
+    ):
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
+        if proc.returncode != 0:
+            raise KafkaDevstackError(f"{' '.join(cmd)} failed:\n{proc.stderr[-2000:]}")
+    found = shutil.which("openssl")
+    if not found:
+        raise KafkaDevstackError("openssl was installed but is not on PATH")
+    return found
+
+
+def _run_openssl(*args: str, env: dict[str, str] | None = None) -> None:
+    cmd = [_openssl(), *args]
+    proc = subprocess.run(
+        cmd, capture_output=True, text=True, check=False, env={**os.environ, **(env or {})}
+    )
+    if proc.returncode != 0:
+        raise KafkaDevstackError(f"openssl {args[0]} failed:\n{proc.stderr.strip()[-2000:]}")
+
+
+def _generate_tls(keystore_password: str) -> float:
+    """A throw-away CA and a broker certificate for 127.0.0.1/localhost signed by it.
+
+    EC P-256 keys: milliseconds to generate. The CA key is deleted once the broker certificate
+    is signed, so nothing else can ever be signed by the CA clients trust.
+    """
+    t0 = time.monotonic()
+    shutil.rmtree(TLS_DIR, ignore_errors=True)
+    TLS_DIR.mkdir(parents=True, mode=0o700)
+    ca_key, broker_key = TLS_DIR / "ca.key", TLS_DIR / "broker.key"
+    csr, broker_crt, ext = TLS_DIR / "broker.csr", TLS_DIR / "broker.crt", TLS_DIR / "broker.ext"
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    try:
+        _run_openssl(
+            "req", "-x509", *ec, "-keyout", str(ca_key), "-out", str(CA_CERT), "-days", "3650",
+            "-subj", "/CN=Salesync devstack Kafka CA",
+            "-addext", "basicConstraints=critical,CA:TRUE",
+            "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+        )  # fmt: skip
+        _run_openssl(
+            "req", "-new", *ec, "-keyout", str(broker_key), "-out", str(csr),
+            "-subj", f"/CN={HOST}",
+        )  # fmt: skip
+        ext.write_text(
+            "basicConstraints=critical,CA:FALSE\n"
+            "keyUsage=critical,digitalSignature,keyEncipherment\n"
+            "extendedKeyUsage=serverAuth\n"
+            f"subjectAltName=IP:{HOST},DNS:localhost\n"
+        )
+        _run_openssl(
+            "x509", "-req", "-in", str(csr), "-CA", str(CA_CERT), "-CAkey", str(ca_key),
+            "-set_serial", str(secrets.randbits(63)), "-days", "3650", "-sha256",
+            "-extfile", str(ext), "-out", str(broker_crt),
+        )  # fmt: skip
+        # The password goes through the environment, never the command line.
+        _run_openssl(
+            "pkcs12", "-export", "-in", str(broker_crt), "-inkey", str(broker_key),
+            "-certfile", str(CA_CERT), "-name", "broker", "-out", str(KEYSTORE),
+            "-passout", "env:SALESYNC_KEYSTORE_PASSWORD",
+            env={"SALESYNC_KEYSTORE_PASSWORD": keystore_password},
+        )  # fmt: skip
+    finally:
+        for path in (ca_key, broker_key, csr, ext, broker_crt):
+            path.unlink(missing_ok=True)
+    os.chmod(KEYSTORE, 0o600)
+    return time.monotonic() - t0
+
+
+def _scram_argument(user: str, password: str) -> str:
+    """``--add-scram`` value with the salted password (RFC 5802), so the clear password never
+    appears on a command line."""
+    salt = secrets.token_bytes(32)
+    salted = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, SCRAM_ITERATIONS)
+    b64 = base64.b64encode
+    return (
+        f"{SASL_MECHANISM}=[name={user},iterations={SCRAM_ITERATIONS},"
+        f'salt="{b64(salt).decode()}",saltedpassword="{b64(salted).decode()}"]'
+    )
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write a file only its owner can read (created 0600, never world-readable in between)."""
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+
+
+def _meta_cluster_id() -> str | None:
+    try:
+        for line in (DATA_DIR / "meta.properties").read_text().splitlines():
+            if line.startswith("cluster.id="):
+                return line.split("=", 1)[1].strip()
+    except OSError:
+        return None
+    return None
+
+
+def _prepare_security(fresh: bool) -> tuple[dict, list[str], bool]:
+    """Credentials for this data dir: ``(credentials, users still to create, needs format)``.
+
+    A data dir, its SCRAM users, its passwords and its certificates belong together: when the data
+    dir is new (or was made before it had users) everything is generated again and the dir is
+    formatted with every user; otherwise users added to :data:`SERVICE_USERS` since are returned
+    so they are created once the broker runs.
+    """
+    creds = None if fresh else _read_json(CREDENTIALS_FILE)
+    cluster_id = _meta_cluster_id()
+    if (
+        creds is None
+        or cluster_id is None
+        or creds.get("cluster_id") != cluster_id
+        or not KEYSTORE.exists()
+        or not CA_CERT.exists()
+    ):
+        if cluster_id is not None:
+            _say("data dir has no matching credentials: starting a fresh cluster")
+        shutil.rmtree(DATA_DIR, ignore_errors=True)
+        creds = {
+            "cluster_id": _cluster_id(),
+            "keystore_password": secrets.token_urlsafe(24),
+            "users": {user: secrets.token_urlsafe(24) for user in users()},
+        }
+        _say(f"TLS: CA and broker certificate in {_generate_tls(creds['keystore_password']):.2f}s")
+        _write_private(CREDENTIALS_FILE, json.dumps(creds, indent=1))
+        return creds, [], True
+    missing = [user for user in users() if user not in creds["users"]]
+    for user in missing:
+        creds["users"][user] = secrets.token_urlsafe(24)
+    return creds, missing, False
+
+
+def _create_users(creds: dict, new_users: list[str], internal: str) -> None:
+    """Create SCRAM users on the running broker with Kafka's kafka-configs tool.
+
+    Only for users added after the data dir was formatted (formatting salts them itself). The
+    tool takes the password on its command line, visible to this machine's users for the two
+    seconds it runs: acceptable for a throw-away local broker, never done in production.
+    """
+    for user in new_users:
+        t0 = time.monotonic()
+        cmd = [
+            _java(), *TOOL_JVM_FLAGS, f"-Dlog4j2.configurationFile={LOG4J2_PROPERTIES}",
+            "-cp", f"{LIB_DIR}/*", "kafka.admin.ConfigCommand",
+            "--bootstrap-server", internal, "--alter", "--entity-type", "users",
+            "--entity-name", user, "--add-config",
+            f"{SASL_MECHANISM}=[iterations={SCRAM_ITERATIONS},password={creds['users'][user]}]",
+        ]  # fmt: skip
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            output = (proc.stdout + proc.stderr).replace(creds["users"][user], "***")
+            raise KafkaDevstackError(
+                f"kafka-configs could not create Kafka user {user!r} (exit {proc.returncode}):\n"
+                f"{output.strip()[-2000:]}"
+            )
+        _write_private(CREDENTIALS_FILE, json.dumps(creds, indent=1))
+        _say(f"user {user}: created with kafka-configs in {time.monotonic() - t0:.1f}s")
 
 
 # --------------------------------------------------------------------------- config
@@ -318,37 +568,55 @@ def _env_port(name: str) -> int | None:
         raise KafkaDevstackError(f"{name}={raw!r} is not a port number") from exc
 
 
-def _choose_ports(avoid_previous: bool) -> tuple[int, int]:
-    """Env ports win; else the previous run's ports if free (so clients holding the old
-    bootstrap address reconnect after a restart); else fresh free ports."""
-    port = _env_port("KAFKA_PORT")
-    cport = _env_port("KAFKA_CONTROLLER_PORT")
+PORT_KEYS: tuple[tuple[str, str], ...] = (
+    ("port", "KAFKA_PORT"),
+    ("internal_port", "KAFKA_INTERNAL_PORT"),
+    ("controller_port", "KAFKA_CONTROLLER_PORT"),
+)
+
+
+def _choose_ports(avoid_previous: bool) -> dict[str, int]:
+    """Client, internal and controller ports. Env ports win; else the previous run's ports if
+    free (so clients holding the old bootstrap address reconnect after a restart); else fresh
+    free ports."""
     prev = None if avoid_previous else _read_json(PORTS_FILE)
-    if port is None:
-        prev_port = prev.get("port") if prev else None
-        port = prev_port if isinstance(prev_port, int) and _port_free(prev_port) else _free_port()
-    if cport is None:
-        prev_c = prev.get("controller_port") if prev else None
-        if isinstance(prev_c, int) and prev_c != port and _port_free(prev_c):
-            cport = prev_c
-        else:
-            cport = _free_port()
-            while cport == port:
-                cport = _free_port()
-    return port, cport
+    chosen: dict[str, int] = {}
+    for key, env in PORT_KEYS:
+        port = _env_port(env)
+        if port is None:
+            previous = prev.get(key) if prev else None
+            taken = set(chosen.values())
+            if isinstance(previous, int) and previous not in taken and _port_free(previous):
+                port = previous
+            else:
+                port = _free_port()
+                while port in taken:
+                    port = _free_port()
+        chosen[key] = port
+    return chosen
 
 
-def _server_properties(port: int, cport: int) -> str:
+def _server_properties(ports: dict[str, int], keystore_password: str) -> str:
+    port, iport, cport = ports["port"], ports["internal_port"], ports["controller_port"]
     return f"""\
 # Generated by devstack/kafka.py: single combined KRaft node, static quorum, 127.0.0.1 only.
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@{HOST}:{cport}
-listeners=PLAINTEXT://{HOST}:{port},CONTROLLER://{HOST}:{cport}
-advertised.listeners=PLAINTEXT://{HOST}:{port}
-inter.broker.listener.name=PLAINTEXT
+# Clients: SASL_SSL with SCRAM (like MSK). Broker-to-itself and user administration: INTERNAL.
+listeners=SASL_SSL://{HOST}:{port},INTERNAL://{HOST}:{iport},CONTROLLER://{HOST}:{cport}
+advertised.listeners=SASL_SSL://{HOST}:{port},INTERNAL://{HOST}:{iport}
+inter.broker.listener.name=INTERNAL
 controller.listener.names=CONTROLLER
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listener.security.protocol.map=SASL_SSL:SASL_SSL,INTERNAL:PLAINTEXT,CONTROLLER:PLAINTEXT
+sasl.enabled.mechanisms={SASL_MECHANISM}
+listener.name.sasl_ssl.{SASL_MECHANISM.lower()}.sasl.jaas.config=\
+org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.ssl.keystore.type=PKCS12
+listener.name.sasl_ssl.ssl.keystore.location={KEYSTORE}
+listener.name.sasl_ssl.ssl.keystore.password={keystore_password}
+listener.name.sasl_ssl.ssl.key.password={keystore_password}
+listener.name.sasl_ssl.ssl.client.auth=none
 log.dirs={DATA_DIR}
 num.partitions=1
 default.replication.factor=1
@@ -379,8 +647,13 @@ def _cluster_id() -> str:
             return cid
 
 
-def _format_storage() -> float:
+def _format_storage(creds: dict) -> float:
     t0 = time.monotonic()
+    scram = [
+        arg
+        for user, password in creds["users"].items()
+        for arg in ("--add-scram", _scram_argument(user, password))
+    ]
     cmd = [
         _java(),
         *TOOL_JVM_FLAGS,
@@ -390,9 +663,10 @@ def _format_storage() -> float:
         "kafka.tools.StorageTool",
         "format",
         "-t",
-        _cluster_id(),
+        creds["cluster_id"],
         "-c",
         str(SERVER_PROPERTIES),
+        *scram,
     ]
     # Static quorum (controller.quorum.voters): no --standalone / --initial-controllers flag.
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
@@ -507,11 +781,26 @@ def _wait_ready(proc: subprocess.Popen[bytes], boot: str, deadline: float) -> No
     )
 
 
-def start(timeout: float = 120.0, *, fresh: bool = False) -> str:
-    """Start the broker (or reuse a running one) and return its bootstrap address.
+def _add_new_users(creds: dict, new_users: list[str], boot: str, deadline: float) -> None:
+    """Create users added to SERVICE_USERS since the data dir was made, then wait until each
+    one can log in (SCRAM credentials reach the broker through the metadata log)."""
+    if not new_users:
+        return
+    ports = _read_json(PORTS_FILE) or {}
+    _create_users(creds, new_users, f"{HOST}:{ports['internal_port']}")
+    for user in new_users:
+        while not _round_trip(boot, 5.0, user):
+            if time.monotonic() > deadline:
+                raise KafkaDevstackError(f"Kafka user {user!r} was created but cannot log in")
+            time.sleep(0.2)
 
-    ``fresh=True`` wipes var/kafka/data first. Raises KafkaDevstackError on any failure (the
-    message includes the tail of broker.log when the JVM died).
+
+def start(timeout: float = 120.0, *, fresh: bool = False) -> str:
+    """Start the broker (or reuse a running one) and return its SASL_SSL bootstrap address.
+
+    ``fresh=True`` wipes var/kafka/data (and with it the certificates and passwords) first.
+    Raises KafkaDevstackError on any failure (the message includes the tail of broker.log when
+    the JVM died).
     """
     deadline = time.monotonic() + timeout
     with _lock():
@@ -523,14 +812,20 @@ def start(timeout: float = 120.0, *, fresh: bool = False) -> str:
             while time.monotonic() < deadline:
                 if _round_trip(boot, 5.0):
                     _say(f"already running (pid {state['pid']}) at {boot}")
+                    # Never regenerate anything under a running broker: only add new users.
+                    creds = _credentials()
+                    new_users = [user for user in users() if user not in creds["users"]]
+                    for user in new_users:
+                        creds["users"][user] = secrets.token_urlsafe(24)
+                    _add_new_users(creds, new_users, boot, deadline)
                     return boot
                 if not _pid_alive(state["pid"]):
                     break
                 time.sleep(0.5)
             else:
                 raise KafkaDevstackError(
-                    f"broker pid {state['pid']} is alive but {boot} does not answer; "
-                    "run `python -m devstack.kafka stop` and retry"
+                    f"broker pid {state['pid']} is alive but {boot} does not answer an "
+                    "authenticated request; run `python -m devstack.kafka stop` and retry"
                 )
         STATE_FILE.unlink(missing_ok=True)
 
@@ -539,21 +834,22 @@ def start(timeout: float = 120.0, *, fresh: bool = False) -> str:
         LOG4J2_PROPERTIES.write_text(LOG4J2_CONFIG)
         if fresh:
             shutil.rmtree(DATA_DIR, ignore_errors=True)
+        creds, new_users, needs_format = _prepare_security(fresh)
 
-        pinned = (
-            _env_port("KAFKA_PORT") is not None and _env_port("KAFKA_CONTROLLER_PORT") is not None
-        )
+        pinned = all(_env_port(env) is not None for _key, env in PORT_KEYS)
         attempts = 1 if pinned else 3
         last_error: KafkaDevstackError | None = None
         for attempt in range(attempts):
-            port, cport = _choose_ports(avoid_previous=attempt > 0)
-            boot = f"{HOST}:{port}"
-            SERVER_PROPERTIES.write_text(_server_properties(port, cport))
-            if (DATA_DIR / "meta.properties").exists():
-                _say("format: skipped (reusing formatted var/kafka/data)")
-            else:
+            ports = _choose_ports(avoid_previous=attempt > 0)
+            boot = f"{HOST}:{ports['port']}"
+            _write_private(SERVER_PROPERTIES, _server_properties(ports, creds["keystore_password"]))
+            if needs_format:
                 shutil.rmtree(DATA_DIR, ignore_errors=True)
-                _say(f"format: {_format_storage():.1f}s")
+                took = _format_storage(creds)
+                _say(f"format with {len(creds['users'])} SCRAM users: {took:.1f}s")
+                needs_format = False
+            else:
+                _say("format: skipped (reusing formatted var/kafka/data)")
             t0 = time.monotonic()
             proc = _launch()
             try:
@@ -565,10 +861,10 @@ def start(timeout: float = 120.0, *, fresh: bool = False) -> str:
                 last_error = exc
                 # Race between picking a free port and the JVM binding it: pick new ports.
                 if _log_contains("BindException") and attempt + 1 < attempts:
-                    _say(f"port clash on {port}/{cport}; retrying with new ports")
+                    _say(f"port clash on {sorted(ports.values())}; retrying with new ports")
                     continue
                 raise
-            PORTS_FILE.write_text(json.dumps({"port": port, "controller_port": cport}))
+            PORTS_FILE.write_text(json.dumps(ports))
             STATE_FILE.write_text(
                 json.dumps(
                     {
@@ -579,6 +875,7 @@ def start(timeout: float = 120.0, *, fresh: bool = False) -> str:
                 )
             )
             _say(f"broker start to ready: {time.monotonic() - t0:.1f}s (pid {proc.pid}) at {boot}")
+            _add_new_users(creds, new_users, boot, deadline)
             return boot
         assert last_error is not None
         raise last_error
@@ -610,6 +907,8 @@ def main(argv: list[str] | None = None) -> int:
     p_start.add_argument("--fresh", action="store_true", help="wipe var/kafka/data first")
     sub.add_parser("stop", help="stop the broker")
     sub.add_parser("status", help="print the bootstrap if running, else exit 1")
+    p_env = sub.add_parser("env", help="print the KAFKA_* variables of a user (shell syntax)")
+    p_env.add_argument("user", nargs="?", default=ADMIN_USER, choices=users())
     sub.add_parser("ensure-jars", help="resolve the broker jars with Maven (idempotent)")
     args = parser.parse_args(argv)
 
@@ -622,11 +921,14 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "stop":
             stop()
         elif args.command == "status":
-            boot = bootstrap()
-            if boot is None or not _round_trip(boot, 5.0):
+            running = bootstrap()
+            if running is None or not _round_trip(running, 5.0):
                 _say("not running")
                 return 1
-            print(boot)
+            print(running)
+        elif args.command == "env":
+            for key, value in client_env(args.user).items():
+                print(f"export {key}={shlex.quote(value)}")
         elif args.command == "ensure-jars":
             with _lock():
                 if ensure_jars() == 0.0:

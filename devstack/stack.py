@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 import requests
 
-from devstack import postgres
+from devstack import kafka, postgres
 from devstack import redis as redis_server
 from devstack.nginx import Ingress
 
@@ -60,7 +60,6 @@ SERVICES: tuple[Service, ...] = (
 PUBLIC_PORT = 8000  # the ingress (nginx here, the in-process dispatcher in make run)
 # The services behind nginx take the client IP from the entry nginx appends to X-Forwarded-For.
 INGRESS_HOPS = 1
-KAFKA_USERS = {"dashboard", "consulting", "item", "order", "sale"}
 # Random per run directory; the services refuse dev defaults for them in production (the images).
 STACK_SECRETS = ("JWT_SECRET", "SERVICE_TOKEN_SECRET", "PIN_TAG_SECRET")
 
@@ -144,9 +143,9 @@ class Stack:
                 env[f"{other.name.upper()}_SERVICE_URL"] = self.url(other.name)
         if service.schema is not None:
             env["DATABASE_URL"] = postgres.service_url(service.schema, self.dbname)
-            env["DB_SCHEMA"] = service.schema
-        if service.name in KAFKA_USERS and self.bootstrap:
-            env["KAFKA_BOOTSTRAP_SERVERS"] = self.bootstrap
+        if service.name in kafka.SERVICE_USERS and self.bootstrap:
+            # Its own SCRAM user over SASL_SSL, like on MSK (devstack.kafka.SERVICE_USERS).
+            env.update(kafka.client_env(service.name, self.bootstrap))
         env.update(self.extra_env)
         return env
 
@@ -159,8 +158,6 @@ class Stack:
         redis_server.start()
         self.rate_limit_storage = redis_server.url(self.redis_db)
         if self.kafka:
-            from devstack import kafka
-
             self.bootstrap = kafka.start()
         for service in SERVICES:
             self.migrate(service)
@@ -313,13 +310,12 @@ def main(argv: list[str]) -> int:
             print(
                 f"  {service.name:<11} {stack.url(service.name)}  log: var/stack/{service.name}.log"
             )
-        print(f"  kafka       {stack.bootstrap}\n  postgres    {postgres.admin_url()}")
+        print(f"  kafka       {stack.bootstrap} (SASL_SSL: python -m devstack.kafka env <user>)")
+        print(f"  postgres    {postgres.admin_url()}")
         print(f"  redis       127.0.0.1:{redis_server.port()}")
         print(f"Public API: {stack.url()}  (docs: /docs)   stop with: make down")
     elif command == "down":
         stack.stop()
-        from devstack import kafka
-
         kafka.stop()
         redis_server.stop()
         postgres.stop()

@@ -8,6 +8,9 @@
 - ``redis_url``: the real local Redis (started if needed), the rate limits' shared storage.
 - ``gunicorn_service(package, workdir, **env)``: a service as its own gunicorn process on the test
   database, as the stack and production run it.
+- ``kafka_broker``: the devstack Kafka broker's SASL_SSL bootstrap address (started if needed and
+  then stopped at the end; a broker that cannot start fails the run, never skips it). Clients
+  connect with ``devstack.kafka.client_config(user)`` / ``client_settings(user)``.
 """
 
 from __future__ import annotations
@@ -250,3 +253,18 @@ def staff_token_for(store_id: int, role: str, staff_id: int = 1, tz: str = "Asia
     )
     token, _ = issue_staff_token(settings, store_id, tz, staff_id=staff_id, role=role)  # type: ignore[arg-type]
     return token
+
+
+@pytest.fixture(scope="session")
+def kafka_broker() -> Iterator[str]:
+    from devstack import kafka
+
+    was_running = kafka.is_running()
+    try:
+        # Also when it runs: start() then only creates users added to SERVICE_USERS since.
+        boot = kafka.start(timeout=120)
+    except Exception as exc:  # never a skip: a missing broker must not turn Kafka tests green
+        pytest.fail(f"could not start the devstack Kafka broker:\n{exc}", pytrace=False)
+    yield boot
+    if not was_running:
+        kafka.stop()

@@ -34,7 +34,7 @@ value() {
 
 API_HOSTNAME=$(value API_HOSTNAME "$tf_env" api_hostname)
 CERTIFICATE_ARN=$(value CERTIFICATE_ARN "$tf_env" acm_certificate_arn)
-KAFKA_BOOTSTRAP_SERVERS=$(value KAFKA_BOOTSTRAP_SERVERS "$tf_env" msk_bootstrap_brokers_tls)
+KAFKA_BOOTSTRAP_SERVERS=$(value KAFKA_BOOTSTRAP_SERVERS "$tf_env" msk_bootstrap_brokers_sasl_scram)
 DASHBOARD_ROLE_ARN=$(value DASHBOARD_ROLE_ARN "$tf_env" dashboard_role_arn)
 SECRETS_READER_ROLE_ARN=$(value SECRETS_READER_ROLE_ARN "$tf_env" secrets_reader_role_arn)
 RDS_MASTER_SECRET_ARN=$(value RDS_MASTER_SECRET_ARN "$tf_env" rds_master_secret_arn)

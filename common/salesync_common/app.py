@@ -146,7 +146,7 @@ def create_service_app(
         if idempotency_table is not None:
             service_runtime.idempotency = IdempotencyStore(lambda: db.engine, idempotency_table)
     if settings.kafka_bootstrap_servers:
-        service_runtime.readiness_checks["kafka"] = _kafka_check(settings.kafka_bootstrap_servers)
+        service_runtime.readiness_checks["kafka"] = _kafka_check(settings)
     app.extensions["salesync"] = service_runtime
     app.config["OPENAPI_INFO"] = {"title": title, "description": description}
 
@@ -164,11 +164,14 @@ def create_service_app(
     return app
 
 
-def _kafka_check(bootstrap: str) -> ReadinessCheck:
-    def check() -> None:
-        from salesync_common.kafka import wait_for_broker
+def _kafka_check(settings: ServiceSettings) -> ReadinessCheck:
+    from salesync_common.kafka import kafka_client_config, wait_for_broker
 
-        if not wait_for_broker(bootstrap, 2.0):
+    config = kafka_client_config(settings)
+    assert config is not None
+
+    def check() -> None:
+        if not wait_for_broker(config, 2.0):
             raise ConnectionError("Kafka unreachable")
 
     return check

@@ -15,6 +15,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from salesync_common.metrics import EVENTS_CONSUMED
+
 log = logging.getLogger(__name__)
 
 
@@ -110,8 +112,10 @@ class InProcessBus:
                 for attempt in range(5):
                     try:
                         handler(event)
+                        EVENTS_CONSUMED.labels(event.topic, "handled").inc()
                         break
                     except Exception:
+                        EVENTS_CONSUMED.labels(event.topic, "failed").inc()
                         log.exception("in-process handler failed (attempt %d)", attempt + 1)
                         threading.Event().wait(0.2 * (attempt + 1))
             with self._lock:

@@ -13,14 +13,15 @@ from flask_sqlalchemy import SQLAlchemy
 
 from salesync_common.app import ServiceRuntime
 from salesync_common.bus import Publisher, in_process_bus
-from salesync_common.kafka import KafkaPublisher
+from salesync_common.kafka import KafkaPublisher, kafka_client_config
 from salesync_common.outbox import OutboxRelay, OutboxSource
 from salesync_common.settings import ServiceSettings
 
 
 def publisher_for(settings: ServiceSettings, client_id: str) -> Publisher:
-    if settings.kafka_bootstrap_servers:
-        return KafkaPublisher(settings.kafka_bootstrap_servers, client_id=client_id)
+    kafka = kafka_client_config(settings)
+    if kafka is not None:
+        return KafkaPublisher(kafka, client_id=client_id)
     return in_process_bus()
 
 

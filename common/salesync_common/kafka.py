@@ -12,14 +12,28 @@ Two building blocks, both with JSON values and string headers:
   the same record again after a backoff; malformed JSON is logged and skipped. Handlers must
   therefore be idempotent (deduplicate on an event id).
 
+Every client -- these two, :func:`wait_for_broker`, the topic tool
+(:mod:`salesync_common.kafka_topics`), the devstack and the tests -- is built from one
+:class:`KafkaClientConfig`, made from the settings by :func:`kafka_client_config`: bootstrap
+servers, security protocol (``PLAINTEXT``, ``SSL``, ``SASL_SSL``), CA file and SCRAM credentials.
+
+The subscriber keeps the consumer metrics up to date: ``salesync_events_consumed_total`` per
+outcome, ``salesync_consumer_records_behind`` (records between the consumer's position and the
+high watermark) and ``salesync_consumer_lag_seconds`` (how old the record the consumer is at is
+while it is behind; 0 once caught up, growing while a record keeps failing).
+
 No ``api_version`` is pinned: the client negotiates with the broker (Kafka 4.x dropped the old
 protocol versions that a pinned legacy ``api_version`` would select).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
+import socket
+import ssl
+import struct
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -32,16 +46,21 @@ from kafka.errors import CommitFailedError, KafkaError
 from kafka.structs import OffsetAndMetadata
 
 from salesync_common.bus import BatchOutcome, Event
+from salesync_common.metrics import CONSUMER_LAG, CONSUMER_RECORDS_BEHIND, EVENTS_CONSUMED
+from salesync_common.settings import KafkaSettings
 from salesync_common.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
 __all__ = [
     "CaughtUp",
+    "KafkaClientConfig",
     "KafkaPublisher",
     "KafkaRecord",
     "KafkaSubscriber",
     "PublishError",
+    "describe_connection_problem",
+    "kafka_client_config",
     "wait_for_broker",
 ]
 
@@ -63,8 +82,69 @@ class KafkaRecord:
     timestamp_ms: int | None = None
 
 
-def _servers(bootstrap_servers: str) -> list[str]:
-    return [s.strip() for s in bootstrap_servers.split(",") if s.strip()]
+@dataclass(frozen=True, slots=True)
+class KafkaClientConfig:
+    """Where Kafka is and how to authenticate: what every Kafka client here is built with.
+
+    Made by :func:`kafka_client_config` from validated settings, so ``SSL``/``SASL_SSL`` always
+    carry a CA file and ``SASL_SSL`` always carries SCRAM credentials. The password never shows in
+    ``repr`` (and so in no log line).
+    """
+
+    bootstrap_servers: tuple[str, ...]
+    security_protocol: str = "PLAINTEXT"
+    ssl_cafile: str | None = None
+    sasl_mechanism: str | None = None
+    sasl_username: str | None = None
+    sasl_password: str | None = field(default=None, repr=False)
+
+    @property
+    def bootstrap(self) -> str:
+        return ",".join(self.bootstrap_servers)
+
+    def kwargs(self) -> dict[str, Any]:
+        """Connection keyword arguments for any kafka-python client (producer, consumer, admin)."""
+        config: dict[str, Any] = {
+            "bootstrap_servers": list(self.bootstrap_servers),
+            "security_protocol": self.security_protocol,
+        }
+        if self.security_protocol in ("SSL", "SASL_SSL"):
+            # The broker certificate is verified against the CA, host name included.
+            config["ssl_cafile"] = self.ssl_cafile
+            config["ssl_check_hostname"] = True
+        if self.security_protocol == "SASL_SSL":
+            config["sasl_mechanism"] = self.sasl_mechanism
+            config["sasl_plain_username"] = self.sasl_username
+            config["sasl_plain_password"] = self.sasl_password
+        return config
+
+
+def kafka_client_config(settings: KafkaSettings) -> KafkaClientConfig | None:
+    """The one place a Kafka client configuration is made from settings (None: no broker is
+    configured, the in-process bus is used)."""
+    if not settings.kafka_bootstrap_servers:
+        return None
+    servers = tuple(s.strip() for s in settings.kafka_bootstrap_servers.split(",") if s.strip())
+    protocol = settings.kafka_security_protocol
+    sasl = protocol == "SASL_SSL"
+    password = settings.kafka_sasl_password
+    return KafkaClientConfig(
+        bootstrap_servers=servers,
+        security_protocol=protocol,
+        ssl_cafile=settings.kafka_ssl_cafile if protocol in ("SSL", "SASL_SSL") else None,
+        sasl_mechanism=settings.kafka_sasl_mechanism if sasl else None,
+        sasl_username=settings.kafka_sasl_username if sasl else None,
+        sasl_password=password.get_secret_value() if sasl and password else None,
+    )
+
+
+def _require_config(config: object) -> KafkaClientConfig:
+    if not isinstance(config, KafkaClientConfig):
+        raise TypeError(
+            "Kafka clients take a KafkaClientConfig (kafka_client_config(settings)), "
+            f"not {type(config).__name__}: a bare bootstrap address would skip TLS and SASL"
+        )
+    return config
 
 
 def _describe(exc: BaseException) -> str:
@@ -99,6 +179,128 @@ class _Consumer(KafkaConsumer):
             raise
 
 
+def _probe_transport(config: KafkaClientConfig, timeout_s: float) -> str | None:
+    """What TCP and TLS alone say about the first bootstrap server that accepts a connection:
+    a reason when the protocols cannot match (or nothing listens), None when they can."""
+    reason = None
+    tls = config.security_protocol in ("SSL", "SASL_SSL")
+    for server in config.bootstrap_servers:
+        host, _, port = server.rpartition(":")
+        try:
+            sock = socket.create_connection((host, int(port)), timeout=timeout_s)
+        except (OSError, ValueError) as exc:
+            reason = f"cannot connect to {server}: {exc}"
+            continue
+        if tls:
+            context = ssl.create_default_context(cafile=config.ssl_cafile)
+        else:  # only to recognise a TLS listener; nothing is sent over this connection
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        try:
+            with context.wrap_socket(sock, server_hostname=host):
+                pass
+        except ssl.SSLCertVerificationError as exc:
+            return (
+                f"the TLS certificate of {server} is not trusted with "
+                f"KAFKA_SSL_CAFILE={config.ssl_cafile} ({exc.verify_message})"
+            )
+        except OSError as exc:  # ssl.SSLError included: the peer does not speak TLS
+            return f"{server} does not speak TLS ({exc}): a PLAINTEXT listener?" if tls else None
+        finally:
+            sock.close()
+        if not tls:
+            return (
+                f"{server} is a TLS listener: KAFKA_SECURITY_PROTOCOL=PLAINTEXT cannot talk to it "
+                "(use SASL_SSL or SSL with KAFKA_SSL_CAFILE)"
+            )
+        return None
+    return reason
+
+
+def _frame(api_key: int, version: int, correlation_id: int, body: bytes) -> bytes:
+    """A request frame: size, header v1 (api key, version, correlation id, client id), body."""
+    client_id = b"salesync-login-check"
+    header = struct.pack(">hhih", api_key, version, correlation_id, len(client_id)) + client_id
+    return struct.pack(">i", len(header) + len(body)) + header + body
+
+
+def _read_frame(sock: ssl.SSLSocket) -> bytes:
+    """One response body (after its correlation id); EOF raises ConnectionError."""
+
+    def exactly(n: int) -> bytes:
+        data = b""
+        while len(data) < n:
+            chunk = sock.recv(n - len(data))
+            if not chunk:
+                raise ConnectionError("the broker closed the connection")
+            data += chunk
+        return data
+
+    (size,) = struct.unpack(">i", exactly(4))
+    return exactly(size)[4:]
+
+
+def _check_login(config: KafkaClientConfig, timeout_s: float) -> str | None:
+    """Log in once with SASL/SCRAM over TLS, reading each answer before the broker can close the
+    connection (kafka-python often reports a refused login as a bare disconnect).
+
+    Returns the broker's refusal, or None when the login succeeds or cannot be attempted.
+    """
+    from kafka.net.sasl.scram import ScramClient
+
+    host, _, port = config.bootstrap_servers[0].rpartition(":")
+    context = ssl.create_default_context(cafile=config.ssl_cafile)
+    mechanism = (config.sasl_mechanism or "").encode()
+    scram = ScramClient(config.sasl_username or "", config.sasl_password or "", mechanism.decode())
+    with (
+        socket.create_connection((host, int(port)), timeout=timeout_s) as raw,
+        context.wrap_socket(raw, server_hostname=host) as sock,
+    ):
+        # SaslHandshake v1 (api key 17): error code, then the enabled mechanisms.
+        sock.sendall(_frame(17, 1, 1, struct.pack(">h", len(mechanism)) + mechanism))
+        (error,) = struct.unpack(">h", _read_frame(sock)[:2])
+        if error:
+            return f"the broker does not accept SASL mechanism {mechanism.decode()} (error {error})"
+        token = scram.first_message()
+        for step, correlation_id in (("first", 2), ("final", 3)):
+            # SaslAuthenticate v1 (api key 36): error code, error message, server bytes.
+            sock.sendall(_frame(36, 1, correlation_id, struct.pack(">i", len(token)) + token))
+            body = _read_frame(sock)
+            (error, message_len) = struct.unpack(">hh", body[:4])
+            if error:
+                message = body[4 : 4 + message_len].decode() if message_len > 0 else ""
+                return message or f"error {error}"
+            (data_len,) = struct.unpack(
+                ">i", body[4 + max(message_len, 0) : 8 + max(message_len, 0)]
+            )
+            data = body[8 + max(message_len, 0) : 8 + max(message_len, 0) + data_len]
+            if step == "first":
+                scram.process_server_first_message(data)
+                token = scram.final_message()
+    return None
+
+
+def describe_connection_problem(config: KafkaClientConfig, timeout_s: float = 1.5) -> str:
+    """One line saying why a client with ``config`` cannot use the cluster, for error messages:
+    nothing listening, TLS spoken on one side only, an untrusted certificate, a refused login.
+    Bounded by a few times ``timeout_s``; never raises."""
+    try:
+        reason = _probe_transport(config, timeout_s)
+        if reason:
+            return reason
+        if config.security_protocol == "SASL_SSL":
+            refusal = _check_login(config, timeout_s)
+            if refusal:
+                return (
+                    f"Kafka refused the {config.sasl_mechanism} login of user "
+                    f"{config.sasl_username!r} ({refusal})"
+                )
+    except Exception:  # a diagnosis must never raise; fall through to the generic reason
+        log.debug("connection diagnosis failed", exc_info=True)
+    return f"no Kafka broker answered at {config.bootstrap} in time"
+
+
 # --------------------------------------------------------------------------- publisher
 
 
@@ -107,13 +309,13 @@ class KafkaPublisher:
 
     def __init__(
         self,
-        bootstrap_servers: str,
+        config: KafkaClientConfig,
         client_id: str,
         *,
         request_timeout_ms: int = 5000,
         delivery_timeout_s: float = 10.0,
     ) -> None:
-        self._bootstrap_servers = bootstrap_servers
+        self._config = _require_config(config)
         self._client_id = client_id
         self._request_timeout_ms = request_timeout_ms
         self._delivery_timeout_s = delivery_timeout_s
@@ -125,7 +327,7 @@ class KafkaPublisher:
         linger_ms = 5
         timeout_ms = int(self._delivery_timeout_s * 1000)
         return KafkaProducer(
-            bootstrap_servers=_servers(self._bootstrap_servers),
+            **self._config.kwargs(),
             client_id=self._client_id,
             acks="all",
             enable_idempotence=True,
@@ -192,15 +394,19 @@ class KafkaPublisher:
         except PublishError:
             raise
         except (KafkaError, OSError, ValueError, TypeError) as exc:
+            reason = _describe(exc)
             if producer is not None:
                 self._discard_producer(producer)
+            elif isinstance(exc, KafkaError):
+                # No producer could even bootstrap: say why (TLS mismatch, refused login, ...).
+                reason = f"{reason}: {describe_connection_problem(self._config)}"
             log.warning(
                 "publish to %s failed after %.1fs: %s",
                 topic,
                 self._delivery_timeout_s - (deadline - time.monotonic()),
-                _describe(exc),
+                reason,
             )
-            raise PublishError(f"publish to {topic!r} failed: {_describe(exc)}") from exc
+            raise PublishError(f"publish to {topic!r} failed: {reason}") from exc
         log.debug("published to %s[%d]@%d", metadata.topic, metadata.partition, metadata.offset)
 
     def publish_many(self, events: Sequence[Event]) -> BatchOutcome:
@@ -231,12 +437,14 @@ class KafkaPublisher:
             return BatchOutcome(0, exc)
         except (KafkaError, OSError, ValueError, TypeError, AttributeError) as exc:
             done = sum(1 for _ in _acknowledged_prefix(futures))
+            reason = _describe(exc)
             if producer is not None:
                 self._discard_producer(producer)
-            log.warning(
-                "publishing %d records failed after %d: %s", len(events), done, _describe(exc)
-            )
-            return BatchOutcome(done, PublishError(f"publish failed: {_describe(exc)}"))
+            elif isinstance(exc, KafkaError):
+                # No producer could even bootstrap: say why (TLS mismatch, refused login, ...).
+                reason = f"{reason}: {describe_connection_problem(self._config)}"
+            log.warning("publishing %d records failed after %d: %s", len(events), done, reason)
+            return BatchOutcome(done, PublishError(f"publish failed: {reason}"))
         return BatchOutcome(len(events))
 
     def close(self) -> None:
@@ -283,7 +491,7 @@ class KafkaSubscriber:
 
     def __init__(
         self,
-        bootstrap_servers: str,
+        config: KafkaClientConfig,
         group_id: str,
         topics: list[str],
         handler: Callable[[KafkaRecord], None],
@@ -299,7 +507,7 @@ class KafkaSubscriber:
     ) -> None:
         if not topics:
             raise ValueError("topics must not be empty")
-        self._bootstrap_servers = bootstrap_servers
+        self._config = _require_config(config)
         self._group_id = group_id
         self._topics = list(topics)
         self._handler = handler
@@ -314,6 +522,9 @@ class KafkaSubscriber:
         self._pending: dict[TopicPartition, OffsetAndMetadata] = {}
         # (tp, offset) -> consecutive failures, to back off and keep the log quiet.
         self._failures: dict[tuple[TopicPartition, int], int] = {}
+        # Timestamp (ms) of the record each partition is at: the failing one, else the last one
+        # handled (the next one is not fetched yet and is at most that much younger).
+        self._position_ts: dict[TopicPartition, int] = {}
         self._on_caught_up = on_caught_up
         self._caught_up_interval_s = caught_up_interval_s
         self._last_confirmation = 0.0
@@ -322,7 +533,7 @@ class KafkaSubscriber:
 
     def _connect(self) -> KafkaConsumer:
         consumer = _Consumer(
-            bootstrap_servers=_servers(self._bootstrap_servers),
+            **self._config.kwargs(),
             group_id=self._group_id,
             client_id=self._client_id,
             enable_auto_commit=False,
@@ -339,6 +550,7 @@ class KafkaSubscriber:
 
     def _disconnect(self) -> None:
         consumer, self._consumer = self._consumer, None
+        self._position_ts.clear()
         if consumer is not None:
             _close_quietly(lambda: consumer.close(autocommit=False, timeout_ms=5000), "consumer")
 
@@ -394,11 +606,16 @@ class KafkaSubscriber:
     ) -> float:
         """Process one partition's batch in order; returns the backoff to apply (0 = none)."""
         for raw in records:
+            if raw.timestamp is not None and raw.timestamp >= 0:
+                self._position_ts[tp] = raw.timestamp
             record = self._decode(raw)
-            if record is not None:
+            if record is None:
+                EVENTS_CONSUMED.labels(tp.topic, "skipped").inc()
+            else:
                 try:
                     self._handler(record)
                 except Exception:  # any handler bug must not kill the loop
+                    EVENTS_CONSUMED.labels(tp.topic, "failed").inc()
                     attempt = self._failures.get((tp, raw.offset), 0) + 1
                     # Remember only the current failing offset per partition.
                     self._failures = {k: v for k, v in self._failures.items() if k[0] != tp}
@@ -429,9 +646,43 @@ class KafkaSubscriber:
                     return min(
                         self._retry_backoff_s * 2 ** (attempt - 1), self._max_retry_backoff_s
                     )
+                EVENTS_CONSUMED.labels(tp.topic, "handled").inc()
             self._failures.pop((tp, raw.offset), None)
             self._pending[tp] = OffsetAndMetadata(raw.offset + 1, "", raw.leader_epoch)
         return 0.0
+
+    # -- metrics ---------------------------------------------------------------
+
+    def _observe_lag(self, consumer: KafkaConsumer) -> None:
+        """Set the records-behind and lag-seconds gauges for this process's partitions.
+
+        Records behind = high watermark - position, per partition, summed per topic; lag seconds
+        = now - timestamp of the record the consumer is at, for partitions that are behind (the
+        largest per topic), 0 when every partition is caught up. Partitions without a fetch yet
+        (no known high watermark) count as caught up until their first fetch. No network call.
+        """
+        behind = dict.fromkeys(self._topics, 0)
+        lag = dict.fromkeys(self._topics, 0.0)
+        now_ms = time.time() * 1000
+        assigned = consumer.assignment()
+        for tp in assigned:
+            highwater = consumer.highwater(tp)
+            if highwater is None:
+                continue
+            # Non-blocking: the position is known once the partition has been fetched from.
+            position = consumer.position(tp, timeout_ms=0)
+            if position is None or position >= highwater:
+                continue
+            behind[tp.topic] = behind.get(tp.topic, 0) + highwater - position
+            timestamp = self._position_ts.get(tp)
+            if timestamp is not None:
+                lag[tp.topic] = max(lag.get(tp.topic, 0.0), max(now_ms - timestamp, 0.0) / 1000)
+        for tp in list(self._position_ts):
+            if tp not in assigned:  # revoked: its new owner reports it
+                del self._position_ts[tp]
+        for topic in behind:
+            CONSUMER_RECORDS_BEHIND.labels(self._group_id, topic).set(behind[topic])
+            CONSUMER_LAG.labels(self._group_id, topic).set(lag[topic])
 
     # -- freshness ---------------------------------------------------------------
 
@@ -497,9 +748,10 @@ class KafkaSubscriber:
                         connect_failures += 1
                         if connect_failures == 1 or connect_failures % 10 == 0:
                             log.warning(
-                                "subscriber %s cannot reach Kafka (%s); retrying",
+                                "subscriber %s cannot reach Kafka (%s: %s); retrying",
                                 self._client_id,
-                                exc,
+                                _describe(exc),
+                                describe_connection_problem(self._config),
                             )
                         stop_event.wait(min(self._retry_backoff_s * connect_failures, 5.0))
                         continue
@@ -514,6 +766,10 @@ class KafkaSubscriber:
                         backoff = max(backoff, self._handle_partition(consumer, tp, records))
                     # Commit right after handling, before any backoff sleep.
                     self._flush_commits(consumer)
+                    try:
+                        self._observe_lag(consumer)
+                    except Exception:  # metrics must never break the consumer
+                        log.debug("consumer lag unavailable", exc_info=True)
                     if not backoff:
                         self._confirm_caught_up(consumer)
                     if backoff:
@@ -551,8 +807,9 @@ class KafkaSubscriber:
 # --------------------------------------------------------------------------- helpers
 
 
-def wait_for_broker(bootstrap: str, timeout_s: float) -> bool:
-    """True once a metadata request to ``bootstrap`` succeeds, False after ``timeout_s``."""
+def wait_for_broker(config: KafkaClientConfig, timeout_s: float) -> bool:
+    """True once an (authenticated) metadata request succeeds, False after ``timeout_s``."""
+    _require_config(config)
     deadline = time.monotonic() + timeout_s
     while True:
         remaining = deadline - time.monotonic()
@@ -561,7 +818,7 @@ def wait_for_broker(bootstrap: str, timeout_s: float) -> bool:
         consumer: KafkaConsumer | None = None
         try:
             consumer = _Consumer(
-                bootstrap_servers=_servers(bootstrap),
+                **config.kwargs(),
                 client_id="salesync-wait-for-broker",
                 bootstrap_timeout_ms=max(int(min(remaining, 5.0) * 1000), 100),
                 # Bounds the metadata request too (must exceed fetch_max_wait_ms=500).
@@ -573,6 +830,5 @@ def wait_for_broker(bootstrap: str, timeout_s: float) -> bool:
             time.sleep(min(0.5, max(deadline - time.monotonic(), 0)))
         finally:
             if consumer is not None:
-                _close_quietly(
-                    lambda c=consumer: c.close(autocommit=False, timeout_ms=1000), "consumer"
-                )
+                close = functools.partial(consumer.close, autocommit=False, timeout_ms=1000)
+                _close_quietly(close, "consumer")

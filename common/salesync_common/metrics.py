@@ -53,14 +53,25 @@ OUTBOX_LAG = Gauge(
     multiprocess_mode="max",
 )
 OUTBOX_PUBLISHED = Counter("salesync_outbox_published_total", "Outbox rows published", ["topic"])
+# Consumer metrics are set by salesync_common.kafka.KafkaSubscriber after every poll, for the
+# partitions the process owns (each gunicorn worker is a member of the group): "live" modes drop
+# the values of workers that exited, so a rebalance or a restart leaves no stale series.
 CONSUMER_LAG = Gauge(
     "salesync_consumer_lag_seconds",
-    "Age of the last consumed event when it was handled",
-    ["topic"],
-    multiprocess_mode="max",
+    "While the consumer is behind the newest record: age of the record it is at (0 = caught up)",
+    ["group", "topic"],
+    multiprocess_mode="livemax",
+)
+CONSUMER_RECORDS_BEHIND = Gauge(
+    "salesync_consumer_records_behind",
+    "Records between the consumer's position and the partitions' high watermark",
+    ["group", "topic"],
+    multiprocess_mode="livesum",
 )
 EVENTS_CONSUMED = Counter(
-    "salesync_events_consumed_total", "Events handled by consumers", ["topic", "outcome"]
+    "salesync_events_consumed_total",
+    "Events given to consumers, by outcome: handled, failed (retried), skipped (malformed)",
+    ["topic", "outcome"],
 )
 
 

@@ -1,7 +1,9 @@
 """Settings from the environment.
 
 Every service subclasses :class:`ServiceSettings` in its ``config`` package. Development and test
-mode get safe local defaults; production mode refuses to start without real secrets.
+mode get safe local defaults; production mode refuses to start without real secrets. Bad
+configuration raises at load time; :func:`configuration_error` turns that into the one-line reason
+the entry point prints before it exits.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import logging
 from pathlib import Path
 from typing import ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 log = logging.getLogger(__name__)
@@ -25,7 +27,94 @@ def _dev_secret(purpose: str) -> str:
     return "dev-only-" + hashlib.sha256(f"salesync-{purpose}-not-secret".encode()).hexdigest()
 
 
-class ServiceSettings(BaseSettings):
+KAFKA_SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_SSL")
+KAFKA_SASL_MECHANISMS = ("SCRAM-SHA-256", "SCRAM-SHA-512")
+
+
+class KafkaSettings(BaseSettings):
+    """Where Kafka is and how every client authenticates to it.
+
+    Read by :func:`salesync_common.kafka.kafka_client_config`, which every producer, consumer and
+    admin client is built from. Invariants (enforced here, so a bad deployment stops at start
+    instead of failing its first publish): the protocol is one of ``PLAINTEXT``, ``SSL`` and
+    ``SASL_SSL``; ``SSL``/``SASL_SSL`` name a CA file that exists (the broker certificate is
+    always verified, host name included); ``SASL_SSL`` has a username, a password and a SCRAM
+    mechanism; credentials are never given to a protocol that would not use them.
+    """
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=False)
+
+    # Unset means the in-process event bus (embedded mode only).
+    kafka_bootstrap_servers: str | None = None
+    kafka_security_protocol: str = "PLAINTEXT"
+    kafka_ssl_cafile: str | None = None
+    kafka_sasl_mechanism: str = "SCRAM-SHA-512"
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+
+    @field_validator(
+        "kafka_bootstrap_servers",
+        "kafka_ssl_cafile",
+        "kafka_sasl_username",
+        "kafka_sasl_password",
+        mode="before",
+    )
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        # An empty variable (e.g. an optional Secret key that is absent) means "not set".
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _kafka_security(self) -> KafkaSettings:
+        protocol = self.kafka_security_protocol.strip().upper()
+        if protocol not in KAFKA_SECURITY_PROTOCOLS:
+            raise ValueError(
+                f"KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol!r} is not one of "
+                + ", ".join(KAFKA_SECURITY_PROTOCOLS)
+            )
+        self.kafka_security_protocol = protocol
+        mechanism = self.kafka_sasl_mechanism.strip().upper()
+        if mechanism not in KAFKA_SASL_MECHANISMS:
+            raise ValueError(
+                f"KAFKA_SASL_MECHANISM={self.kafka_sasl_mechanism!r} is not one of "
+                + ", ".join(KAFKA_SASL_MECHANISMS)
+            )
+        self.kafka_sasl_mechanism = mechanism
+        if protocol in ("SSL", "SASL_SSL"):
+            if not self.kafka_ssl_cafile:
+                raise ValueError(
+                    f"KAFKA_SECURITY_PROTOCOL={protocol} needs KAFKA_SSL_CAFILE "
+                    "(the CA bundle that signed the broker certificates)"
+                )
+            if not Path(self.kafka_ssl_cafile).is_file():
+                raise ValueError(f"KAFKA_SSL_CAFILE={self.kafka_ssl_cafile} is not a file")
+        has_credentials = self.kafka_sasl_username or self.kafka_sasl_password
+        if protocol == "SASL_SSL":
+            if not (self.kafka_sasl_username and self.kafka_sasl_password):
+                raise ValueError(
+                    "KAFKA_SECURITY_PROTOCOL=SASL_SSL needs KAFKA_SASL_USERNAME and "
+                    "KAFKA_SASL_PASSWORD"
+                )
+        elif has_credentials:
+            raise ValueError(
+                f"KAFKA_SASL_USERNAME/KAFKA_SASL_PASSWORD are set but "
+                f"KAFKA_SECURITY_PROTOCOL={protocol} would not send them (use SASL_SSL)"
+            )
+        return self
+
+
+def configuration_error(exc: ValidationError) -> str:
+    """The one-line reason for a configuration that cannot start (no values, no secrets)."""
+    reasons = []
+    for error in exc.errors(include_url=False, include_input=False):
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if error["type"] != "value_error" and error["loc"]:
+            message = f"{str(error['loc'][0]).upper()}: {message}"
+        reasons.append(message)
+    return "; ".join(reasons)
+
+
+class ServiceSettings(KafkaSettings):
     """Configuration shared by every service (each field maps to an UPPER_CASE env variable)."""
 
     model_config = SettingsConfigDict(extra="ignore", frozen=False)
@@ -38,7 +127,6 @@ class ServiceSettings(BaseSettings):
 
     # Database: PostgreSQL URL (own role per service) or, when unset, a SQLite file per service.
     database_url: str | None = None
-    db_schema: str | None = None
     db_pool_size: int = 5
     db_max_overflow: int = 5
     sqlite_dir: str = str(REPO_ROOT / "var" / "embedded")
@@ -60,10 +148,6 @@ class ServiceSettings(BaseSettings):
     sale_service_url: str = "http://127.0.0.1:8104"
     dashboard_service_url: str = "http://127.0.0.1:8105"
     consulting_service_url: str = "http://127.0.0.1:8106"
-
-    # Kafka: unset means the in-process event bus (embedded mode only).
-    kafka_bootstrap_servers: str | None = None
-    kafka_security_protocol: str = "PLAINTEXT"
 
     # Background threads (outbox relay, consumers, recovery passes) run inside the app process.
     background_workers: bool = True

@@ -1,8 +1,9 @@
 """Consulting -> outbox -> real Kafka -> dashboard consumer, end to end (never skipped).
 
 The consulting app (worker pool, outbox relay) and the dashboard app (its long-lived consumer)
-run with background threads against the devstack broker; the dashboard's own data sources are
-faked (its report is tested elsewhere). Each test uses its own topic and group for isolation.
+run with background threads against the devstack broker over SASL_SSL, each with its own SCRAM
+user (as on MSK); the dashboard's own data sources are faked (its report is tested elsewhere).
+Each test uses its own topic and group for isolation.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from collections.abc import Callable, Iterator
 
 import jsonschema
 import pytest
+import requests
 from kafka import KafkaConsumer
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 
 from consulting_service.app.events import SCHEMA_PATH
@@ -33,18 +36,8 @@ STORE = 5301
 
 
 @pytest.fixture(scope="module")
-def kafka_bootstrap() -> Iterator[str]:
-    started = False
-    boot = devstack_kafka.bootstrap()
-    if boot is None or not devstack_kafka.is_running():
-        try:
-            boot = devstack_kafka.start(timeout=120)
-        except Exception as exc:  # a missing broker fails the run, never skips it
-            pytest.fail(f"could not start the devstack Kafka broker: {exc}", pytrace=False)
-        started = True
-    yield boot
-    if started:
-        devstack_kafka.stop()
+def kafka_bootstrap(kafka_broker: str) -> str:
+    return kafka_broker
 
 
 @pytest.fixture(scope="module")
@@ -70,10 +63,21 @@ def upstream(serve):
 
 
 class Stack:
-    def __init__(self, consulting, dashboard, topic: str) -> None:
+    def __init__(self, consulting, dashboard, topic: str, dashboard_url: str, group: str) -> None:
         self.consulting, self.dashboard, self.topic = consulting, dashboard, topic
+        self.dashboard_url, self.group = dashboard_url, group
         self.c = consulting.test_client()
         self.d = dashboard.test_client()
+
+    def dashboard_metrics(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        """The dashboard's /metrics over HTTP: {(sample name, sorted labels): value}."""
+        response = requests.get(f"{self.dashboard_url}/metrics", timeout=5)
+        assert response.status_code == 200
+        return {
+            (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(response.text)
+            for sample in family.samples
+        }
 
     def dashboard_rows(self, req_id: str) -> list[ConsultingResult]:
         with self.dashboard.app_context():
@@ -104,13 +108,14 @@ def wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
 @pytest.fixture()
 def stack(service_app, serve, upstream, kafka_bootstrap) -> Iterator[Stack]:
     topic = f"consulting.results.test-{uuid.uuid4().hex[:8]}"
+    group = f"dashboard-test-{uuid.uuid4().hex[:8]}"
     urls = {f"{name}_service_url": upstream.url for name in ("store", "item", "order", "sale")}
     dashboard = service_app(
         "dashboard_service",
         background_workers=True,
-        kafka_bootstrap_servers=kafka_bootstrap,
+        **devstack_kafka.client_settings("dashboard", kafka_bootstrap),
         consulting_results_topic=topic,
-        consulting_results_group=f"dashboard-test-{uuid.uuid4().hex[:8]}",
+        consulting_results_group=group,
         rate_limits_enabled=False,
         **urls,
     )
@@ -118,13 +123,13 @@ def stack(service_app, serve, upstream, kafka_bootstrap) -> Iterator[Stack]:
     consulting = service_app(
         "consulting_service",
         background_workers=True,
-        kafka_bootstrap_servers=kafka_bootstrap,
+        **devstack_kafka.client_settings("consulting", kafka_bootstrap),
         consulting_results_topic=topic,
         dashboard_service_url=served.url,
         rate_limits_enabled=False,
         sweep_interval_seconds=1.0,
     )
-    yield Stack(consulting, dashboard, topic)
+    yield Stack(consulting, dashboard, topic, served.url, group)
     consulting.extensions["salesync"].shutdown()
     dashboard.extensions["salesync"].shutdown()
 
@@ -155,20 +160,31 @@ def test_request_reaches_dashboard_through_kafka(stack, kafka_bootstrap):
     # What went over the wire: keyed by req_id, valid against the versioned schema.
     consumer = KafkaConsumer(
         stack.topic,
-        bootstrap_servers=kafka_bootstrap,
+        **devstack_kafka.client_config("admin", kafka_bootstrap).kwargs(),
         auto_offset_reset="earliest",
         enable_auto_commit=False,
         consumer_timeout_ms=10000,
     )
     try:
-        records = [r for r in consumer if r.key == req_id.encode()]
+        on_topic = list(consumer)  # every record, until none came for 10 s
     finally:
         consumer.close()
+    records = [r for r in on_topic if r.key == req_id.encode()]
     assert len(records) == 1
     value = json.loads(records[0].value)
     jsonschema.validate(value, SCHEMA)
     assert value["req_id"] == req_id and value["store_id"] == STORE
     assert dict(records[0].headers)["event_id"].decode() == value["event_id"]
+
+    # The dashboard consumer's metrics, read from its /metrics after the round trip: each record
+    # on the topic handled once (the consulting sweeper may also finish requests other tests left
+    # behind, on this topic), nothing behind, no lag.
+    labels = (("group", stack.group), ("topic", stack.topic))
+    handled = ("salesync_events_consumed_total", (("outcome", "handled"), ("topic", stack.topic)))
+    wait_for(lambda: stack.dashboard_metrics().get(handled) == len(on_topic), 20, "events consumed")
+    metrics = stack.dashboard_metrics()
+    assert metrics[("salesync_consumer_records_behind", labels)] == 0.0
+    assert metrics[("salesync_consumer_lag_seconds", labels)] == 0.0
 
 
 def test_kafka_down_while_result_is_produced_then_delivered_once(stack, kafka_bootstrap):
@@ -205,7 +221,9 @@ def test_duplicate_messages_store_one_result(stack, kafka_bootstrap):
         "created_at": "2026-11-23T10:00:00+00:00",
     }
     jsonschema.validate(event, SCHEMA)
-    publisher = KafkaPublisher(kafka_bootstrap, client_id="test-duplicates")
+    publisher = KafkaPublisher(
+        devstack_kafka.client_config("consulting", kafka_bootstrap), client_id="test-duplicates"
+    )
     try:
         publisher.publish(stack.topic, req_id, event, {"event_id": event["event_id"]})
         publisher.publish(stack.topic, req_id, event, {"event_id": event["event_id"]})

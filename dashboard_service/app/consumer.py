@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from salesync_common.bus import Event, in_process_bus
-from salesync_common.kafka import KafkaRecord, KafkaSubscriber
+from salesync_common.kafka import KafkaRecord, KafkaSubscriber, kafka_client_config
 
 from ..config import Settings
 from . import services
@@ -43,9 +43,10 @@ class ResultHandler:
 def start_consumer(settings: Settings, engine: Engine, stop: threading.Event) -> None:
     """Run until ``stop`` is set (called in a background thread started with the app)."""
     handler = ResultHandler(engine)
-    if settings.kafka_bootstrap_servers:
+    kafka = kafka_client_config(settings)
+    if kafka is not None:
         KafkaSubscriber(
-            settings.kafka_bootstrap_servers,
+            kafka,
             settings.consulting_results_group,
             [settings.consulting_results_topic],
             handler,

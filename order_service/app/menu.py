@@ -36,7 +36,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from salesync_common.bus import Event, in_process_bus
-from salesync_common.kafka import CaughtUp, KafkaRecord, KafkaSubscriber
+from salesync_common.kafka import CaughtUp, KafkaRecord, KafkaSubscriber, kafka_client_config
 from salesync_common.timeutil import utcnow
 
 from ..config import Settings
@@ -245,9 +245,10 @@ class MenuEventHandler:
 def run_consumer(settings: Settings, engine: Engine, stop: threading.Event) -> None:
     """Run until ``stop`` is set (a background thread started with the app)."""
     handler = MenuEventHandler(engine)
-    if settings.kafka_bootstrap_servers:
+    kafka = kafka_client_config(settings)
+    if kafka is not None:
         KafkaSubscriber(
-            settings.kafka_bootstrap_servers,
+            kafka,
             settings.menu_items_group,
             [settings.menu_items_topic],
             handler,

@@ -1,7 +1,8 @@
 """The menu read model end to end: item outbox -> real Kafka -> order consumer -> hot path.
 
-Real broker (devstack), real PostgreSQL, the real item and order apps with their background
-threads (the item relay, the order's menu.items consumer). Never skipped.
+Real broker (devstack, SASL_SSL: item and order each log in as their own SCRAM user), real
+PostgreSQL, the real item and order apps with their background threads (the item relay, the
+order's menu.items consumer). Never skipped.
 """
 
 from __future__ import annotations
@@ -31,18 +32,8 @@ CHANGES = 60
 
 
 @pytest.fixture(scope="module")
-def kafka_bootstrap() -> Iterator[str]:
-    started = False
-    boot = devstack_kafka.bootstrap()
-    if boot is None or not devstack_kafka.is_running():
-        try:
-            boot = devstack_kafka.start(timeout=120)
-        except Exception as exc:  # a missing broker fails the run, never skips it
-            pytest.fail(f"could not start the devstack Kafka broker: {exc}", pytrace=False)
-        started = True
-    yield boot
-    if started:
-        devstack_kafka.stop()
+def kafka_bootstrap(kafka_broker: str) -> str:
+    return kafka_broker
 
 
 class Apps:
@@ -136,14 +127,14 @@ def apps(service_app, serve, kafka_bootstrap) -> Iterator[Apps]:
     item_app = service_app(
         "item_service",
         background_workers=True,
-        kafka_bootstrap_servers=kafka_bootstrap,
+        **devstack_kafka.client_settings("item", kafka_bootstrap),
         menu_items_topic=f"menu.items.test-{run}",
     )
     served = serve(item_app)
     order_app = service_app(
         "order_service",
         background_workers=True,
-        kafka_bootstrap_servers=kafka_bootstrap,
+        **devstack_kafka.client_settings("order", kafka_bootstrap),
         item_service_url=served.url,
         menu_items_topic=f"menu.items.test-{run}",
         menu_items_group=f"order-menu-test-{run}",
@@ -232,7 +223,9 @@ def test_broker_down_never_serves_a_stale_price_then_catches_up(apps, monkeypatc
 
 def test_duplicate_and_out_of_order_events_change_nothing(apps, kafka_bootstrap):
     item_id = 9_000_000 + int(uuid.uuid4().int % 100_000)
-    publisher = KafkaPublisher(kafka_bootstrap, client_id="test-menu-duplicates")
+    publisher = KafkaPublisher(
+        devstack_kafka.client_config("item", kafka_bootstrap), client_id="test-menu-duplicates"
+    )
 
     def event(version: int, price: int) -> Event:
         value = {

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from salesync_common.bus import Event, in_process_bus
-from salesync_common.kafka import KafkaRecord, KafkaSubscriber
+from salesync_common.kafka import KafkaRecord, KafkaSubscriber, kafka_client_config
 from salesync_common.timeutil import parse_instant
 
 from ..config import Settings
@@ -94,9 +94,10 @@ class OrderEventHandler:
 def run_consumer(settings: Settings, engine: Engine, stop: threading.Event) -> None:
     """Run until ``stop`` is set (a background thread started with the app)."""
     handler = OrderEventHandler(engine)
-    if settings.kafka_bootstrap_servers:
+    kafka = kafka_client_config(settings)
+    if kafka is not None:
         KafkaSubscriber(
-            settings.kafka_bootstrap_servers,
+            kafka,
             settings.orders_events_group,
             [settings.orders_events_topic],
             handler,

@@ -8,14 +8,19 @@ tags and ``tests/e2e/test_images.py`` runs."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
+import signal
 import subprocess
+import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
 from devstack import deploy_tools, images
+from salesync_common.kafka import wait_for_broker
 from tests.deploy.conftest import (
     DB_SERVICES,
     REPO,
@@ -131,19 +136,155 @@ def test_database_roles_and_kafka_topic_match_k8s(compose: dict) -> None:
         assert f'CREATE ROLE "{name}" LOGIN' in sql
         assert f'CREATE SCHEMA "{name}" AUTHORIZATION "{name}"' in sql
         assert f'ALTER ROLE "{name}" SET search_path = "{name}"' in sql
-    job = (REPO / "k8s" / "base" / "consulting" / "kafka-topic-job.yaml").read_text()
     topics = compose["services"]["kafka-topics"]
-    assert topics["image"] == compose["services"]["kafka"]["image"]
-    assert f"image: {topics['image']}" in job, "same Kafka tools version as the k8s Job"
-    script = " ".join(topics["command"])
+    job = (REPO / "k8s" / "base" / "consulting" / "kafka-topic-job.yaml").read_text()
+    assert topics["image"] == compose["services"]["consulting"]["image"], "the k8s Job's image too"
+    assert topics["entrypoint"] == ["python", "-m", "salesync_common.kafka_topics"]
+    assert "- salesync_common.kafka_topics" in job
     for topic in ("consulting.results", "menu.items", "orders.events"):
-        assert topic in script and topic in job, topic
+        assert topic in topics["command"] and f"        - {topic}\n" in job, topic
+    assert topics["environment"]["KAFKA_SASL_USERNAME"] == "admin"
     pom = (REPO / "devstack" / "kafka" / "pom.xml").read_text()
     version = re.search(r"<kafka.version>([\d.]+)</kafka.version>", pom)
-    assert version and topics["image"] == f"apache/kafka:{version.group(1)}"
+    assert version and compose["services"]["kafka"]["image"] == f"apache/kafka:{version.group(1)}"
     for name in ("dashboard", "consulting", "item", "order", "sale"):
         deps = compose["services"][name]["depends_on"]
         assert deps["kafka-topics"] == {"condition": "service_completed_successfully"}
+
+
+def test_kafka_clients_log_in_over_sasl_ssl_as_their_own_user(compose: dict) -> None:
+    services = compose["services"]
+    broker = services["kafka"]
+    users = broker["environment"]["KAFKA_USERS"].split()
+    assert sorted(users) == ["admin", "consulting", "dashboard", "item", "order", "sale"]
+    assert broker["environment"]["SALESYNC_KAFKA_PASSWORD"].startswith(
+        "${SALESYNC_KAFKA_PASSWORD:?"
+    )
+    assert "kafka-tls:/etc/kafka/secrets" in broker["volumes"]
+    assert "ports" not in broker, "reachable on the compose network only"
+    clients = {
+        n: s for n, s in services.items() if "KAFKA_BOOTSTRAP_SERVERS" in s.get("environment", {})
+    }
+    kafka_services = ("dashboard", "consulting", "item", "order", "sale")
+    assert set(clients) == {
+        "kafka-topics",
+        *kafka_services,
+        *(f"{n}-migrate" for n in kafka_services),
+    }
+    for name, svc in clients.items():
+        env = svc["environment"]
+        assert env["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9096"
+        assert env["KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
+        assert env["KAFKA_SASL_MECHANISM"] == "SCRAM-SHA-512"
+        assert env["KAFKA_SSL_CAFILE"] == "/etc/salesync/kafka/ca.pem"
+        assert "kafka-tls:/etc/salesync/kafka:ro" in svc["volumes"], name
+        assert env["KAFKA_SASL_PASSWORD"].startswith("${SALESYNC_KAFKA_PASSWORD:?"), name
+        assert env["KAFKA_SASL_USERNAME"] == name.removesuffix("-migrate").replace(
+            "kafka-topics", "admin"
+        )
+        assert env["KAFKA_SASL_USERNAME"] in users
+        assert svc["depends_on"].get("kafka", {"condition": "service_healthy"}) == {
+            "condition": "service_healthy"
+        }
+
+
+@pytest.mark.kafka
+@pytest.mark.timeout(240)
+def test_the_compose_broker_script_serves_sasl_ssl_to_its_users(tmp_path: Path) -> None:
+    """compose/kafka-broker.sh, run here against the devstack's Kafka jars instead of the image's
+    /opt/kafka: its keytool CA, SCRAM users and listeners accept the right login over TLS and
+    refuse a wrong one."""
+    from kafka import KafkaConsumer
+
+    from devstack import kafka as devstack_kafka
+    from devstack.testing import free_port
+    from salesync_common.kafka import KafkaClientConfig, KafkaPublisher, describe_connection_problem
+    from salesync_common.kafka_topics import ensure_topics
+
+    devstack_kafka.ensure_jars()
+    lib, log4j = devstack_kafka.LIB_DIR, devstack_kafka.KAFKA_HOME / "log4j2.properties"
+    log4j.write_text(devstack_kafka.LOG4J2_CONFIG)
+    java = [devstack_kafka._java(), *devstack_kafka.TOOL_JVM_FLAGS]
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for script, main in (
+        ("kafka-storage.sh", "kafka.tools.StorageTool"),
+        ("kafka-server-start.sh", "kafka.Kafka"),
+    ):
+        command = [*java, f"-Dlog4j2.configurationFile={log4j}", "-cp", f'"{lib}/*"', main]
+        (bin_dir / script).write_text(f'#!/bin/sh\nexec {" ".join(command)} "$@"\n')
+        (bin_dir / script).chmod(0o755)
+    for folder in ("tls", "data"):
+        (tmp_path / folder).mkdir()
+    port = free_port()
+    env = {
+        **os.environ,
+        "SALESYNC_KAFKA_PASSWORD": "compose-test-password",
+        "KAFKA_USERS": "dashboard consulting admin",
+        "KAFKA_BIN": str(bin_dir),
+        "TLS_DIR": str(tmp_path / "tls"),
+        "DATA_DIR": str(tmp_path / "data"),
+        "CONFIG": str(tmp_path / "server.properties"),
+        "ADVERTISED_HOST": "localhost",
+        "CLIENT_PORT": str(port),
+        "INTERNAL_PORT": str(free_port()),
+        "CONTROLLER_PORT": str(free_port()),
+    }
+    log = (tmp_path / "broker.log").open("wb")
+    broker = subprocess.Popen(
+        ["bash", str(REPO / "compose" / "kafka-broker.sh")],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        config = KafkaClientConfig(
+            bootstrap_servers=(f"localhost:{port}",),
+            security_protocol="SASL_SSL",
+            ssl_cafile=str(tmp_path / "tls" / "ca.pem"),
+            sasl_mechanism="SCRAM-SHA-512",
+            sasl_username="dashboard",
+            sasl_password="compose-test-password",
+        )
+        deadline = time.monotonic() + 180
+        while not (tmp_path / "tls" / "ca.pem").exists() or wait_for_broker(config, 3.0) is False:
+            assert broker.poll() is None, (tmp_path / "broker.log").read_text()[-3000:]
+            assert time.monotonic() < deadline, (tmp_path / "broker.log").read_text()[-3000:]
+            time.sleep(1)
+        assert sorted(p.name for p in (tmp_path / "tls").iterdir()) == ["broker.p12", "ca.pem"]
+        as_user = {
+            user: dataclasses.replace(config, sasl_username=user)
+            for user in ("admin", "consulting", "dashboard")
+        }
+        # What the compose service kafka-topics does, then consulting -> dashboard.
+        created = ensure_topics(
+            as_user["admin"], ["consulting.results"], partitions=1, replication_factor=1
+        )
+        assert created == ["consulting.results"]
+        publisher = KafkaPublisher(as_user["consulting"], "compose-test")
+        try:
+            publisher.publish("consulting.results", "req-1", {"req_id": "req-1"})
+        finally:
+            publisher.close()
+        consumer = KafkaConsumer(
+            "consulting.results", **as_user["dashboard"].kwargs(), auto_offset_reset="earliest"
+        )
+        try:
+            polled = consumer.poll(timeout_ms=15000)
+            assert [m.key for batch in polled.values() for m in batch] == [b"req-1"]
+        finally:
+            consumer.close()
+        refused = describe_connection_problem(dataclasses.replace(config, sasl_password="wrong"))
+        assert "refused the SCRAM-SHA-512 login of user 'dashboard'" in refused, refused
+    finally:
+        os.killpg(broker.pid, signal.SIGTERM)
+        try:
+            broker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(broker.pid, signal.SIGKILL)
+            broker.wait(timeout=10)
+        log.close()
 
 
 def test_compose_file_is_valid_compose(compose: dict) -> None:
@@ -168,8 +309,9 @@ def test_compose_file_is_valid_for_the_container_engine() -> None:
         "JWT_SECRET": "j" * 40,
         "SERVICE_TOKEN_SECRET": "s" * 40,
         "SALESYNC_DB_PASSWORD": "p" * 20,
-        "PIN_TAG_SECRET": "t" * 40,
+        "SALESYNC_KAFKA_PASSWORD": "k" * 20,
         "SALESYNC_REDIS_PASSWORD": "r" * 20,
+        "PIN_TAG_SECRET": "t" * 40,
     }
     if engine.name == "docker":
         cmd = ["docker", "compose", "-f", str(COMPOSE), "config", "--quiet"]

@@ -43,6 +43,15 @@ CALLS: dict[str, set[str]] = {
     "consulting": {"dashboard"},
 }
 KAFKA_SERVICES = {"dashboard", "consulting", "item", "order", "sale"}
+KAFKA_PORT = 9096  # MSK's SASL/SCRAM-over-TLS listener
+# What every Kafka client runs with on MSK (the settings tests/integration/test_kafka.py proves
+# against the devstack broker): SASL_SSL, SCRAM-SHA-512, the image's system CA bundle.
+KAFKA_CONFIG = {
+    "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+    "KAFKA_SSL_CAFILE": "/etc/ssl/certs/ca-certificates.crt",
+    "KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+}
+KAFKA_CREDENTIALS = {"KAFKA_SASL_USERNAME": "username", "KAFKA_SASL_PASSWORD": "password"}
 RATE_LIMITED = {"store", "dashboard", "consulting"}  # their limits count in Redis (ElastiCache)
 ALB_SUBNETS = "10.20.0.0/22"  # the public subnets of terraform/modules/vpc
 INTERNET_SERVICES = {"dashboard", "consulting"}  # SNS (+STS for IRSA), OpenAI
@@ -277,19 +286,16 @@ def test_configuration_matches_the_conventions(
         assert config["CORS_ORIGINS"].startswith("https://"), name
         assert config["TRUSTED_PROXY_HOPS"] == "1", name
         assert "RATE_LIMIT_STORAGE_URI" not in config, "the Redis URL carries a token: a Secret"
-        if name == "bff":
-            assert "DB_SCHEMA" not in config
-        else:
-            assert config["DB_SCHEMA"] == name
+        assert "DB_SCHEMA" not in config, "read by nothing: the schema is fixed per service"
         urls = {k: v for k, v in config.items() if k.endswith("_SERVICE_URL")}
         assert urls == {
             URL_VARS[callee]: f"http://{callee}.salesync.svc.cluster.local"
             for callee in CALLS[name]
         }, name
         if name in KAFKA_SERVICES:
-            assert config["KAFKA_SECURITY_PROTOCOL"] == "SSL"
+            assert {k: config.get(k) for k in KAFKA_CONFIG} == KAFKA_CONFIG, name
             brokers = config["KAFKA_BOOTSTRAP_SERVERS"].split(",")
-            assert brokers and all(b.endswith(":9094") for b in brokers), brokers
+            assert brokers and all(b.endswith(f":{KAFKA_PORT}") for b in brokers), brokers
         else:
             assert not any(k.startswith("KAFKA_") for k in config)
         if name == "dashboard":
@@ -335,6 +341,8 @@ def test_secrets_are_references_to_the_services_own_secret(
         expected = {"JWT_SECRET", "SERVICE_TOKEN_SECRET"}
         if name != "bff":
             expected.add("DATABASE_URL")
+        if name in KAFKA_SERVICES:
+            expected |= set(KAFKA_CREDENTIALS)
         if name == "store":
             expected.add("PIN_TAG_SECRET")
         if name == "consulting":
@@ -365,7 +373,87 @@ def test_secrets_are_references_to_the_services_own_secret(
                     r"arn:aws:secretsmanager:[\w-]+:\d{12}:secret:rds!db-[\w-]+", key
                 )
                 continue
+            if item["secretKey"] in KAFKA_CREDENTIALS:
+                # MSK reads SCRAM users only from secrets named AmazonMSK_...
+                assert key.startswith(f"AmazonMSK_salesync/{overlay}/kafka/"), key
+                assert item["remoteRef"]["property"] == KAFKA_CREDENTIALS[item["secretKey"]]
+                continue
             assert key.startswith(f"salesync/{overlay}/"), key
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_kafka_client_logs_in_over_sasl_ssl_with_its_own_scram_secret(
+    overlay: str, rendered_docs: Callable[[str], list[dict]]
+) -> None:
+    """Every workload with Kafka settings (Deployments, their migrations, the topic Job) gets
+    SASL_SSL from its ConfigMap and its own user's name and password from a Secret that External
+    Secrets fills from that user's AmazonMSK_ secret; the result passes the services' settings
+    validation (the same that refuses a bad configuration at start)."""
+    from pydantic import SecretStr
+
+    from devstack import kafka as devstack_kafka
+    from salesync_common.kafka import kafka_client_config
+    from salesync_common.settings import KafkaSettings
+
+    docs = rendered_docs(f"k8s/overlays/{overlay}")
+    external = by_kind(docs, "ExternalSecret")
+    workloads = {**by_kind(docs, "Deployment"), **by_kind(docs, "Job")}
+    users: dict[str, str] = {}
+    for name, workload in workloads.items():
+        (container,) = pod_spec(workload)["containers"]
+        has_config = any("configMapRef" in e for e in container.get("envFrom", []))
+        config = configmap_for(docs, workload) if has_config else {}
+        if "KAFKA_BOOTSTRAP_SERVERS" not in config:
+            # Whatever may reach Kafka has its settings (migrations share them, not the network).
+            assert pod_labels(workload).get("salesync.io/kafka") != "true", name
+            continue
+        env = {e["name"]: e for e in container.get("env", [])}
+        refs = {k: env[k]["valueFrom"]["secretKeyRef"] for k in KAFKA_CREDENTIALS if k in env}
+        assert set(refs) == set(KAFKA_CREDENTIALS), f"{name}: Kafka login from a Secret"
+        (secret,) = {r["name"] for r in refs.values()}
+        remote = {d["secretKey"]: d["remoteRef"] for d in external[secret]["spec"]["data"]}
+        (msk_secret,) = {remote[r["key"]]["key"] for r in refs.values()}
+        for variable, ref in refs.items():
+            assert remote[ref["key"]]["property"] == KAFKA_CREDENTIALS[variable]
+        user = msk_secret.removeprefix(f"AmazonMSK_salesync/{overlay}/kafka/")
+        users[name] = user
+        settings = KafkaSettings(
+            **{k.lower(): v for k, v in config.items() if k.startswith("KAFKA_")},
+            kafka_sasl_username=user,
+            kafka_sasl_password=SecretStr("from-the-secret"),
+        )
+        client = kafka_client_config(settings)
+        assert client is not None and client.security_protocol == "SASL_SSL", name
+        assert client.kwargs()["ssl_check_hostname"] is True
+    deployments = {n for n in by_kind(docs, "Deployment") if n in users}
+    assert deployments == KAFKA_SERVICES
+    assert {n: users[n] for n in KAFKA_SERVICES} == {n: n for n in KAFKA_SERVICES}, "own users"
+    assert users["consulting-migrate"] == "consulting" and users["dashboard-migrate"] == "dashboard"
+    assert users["kafka-topics"] == devstack_kafka.ADMIN_USER
+    # The devstack broker has the same users, so the local stack runs as production does.
+    assert set(devstack_kafka.SERVICE_USERS) == KAFKA_SERVICES
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_topic_job_runs_the_shared_topic_tool_in_the_consulting_image(
+    overlay: str, rendered_docs: Callable[[str], list[dict]]
+) -> None:
+    docs = rendered_docs(f"k8s/overlays/{overlay}")
+    job = by_kind(docs, "Job")["kafka-topics"]
+    (container,) = pod_spec(job)["containers"]
+    (app,) = pod_spec(by_kind(docs, "Deployment")["consulting"])["containers"]
+    assert container["image"] == app["image"]
+    assert container["command"] == ["python", "-m", "salesync_common.kafka_topics"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    args = [
+        re.sub(r"\$\((\w+)\)", lambda m: str(env[m.group(1)]), arg) for arg in container["args"]
+    ]
+    assert args[3:] == ["consulting.results", "menu.items", "orders.events"]
+    replicas = int(args[1].removeprefix("--replication-factor="))
+    min_insync = int(args[2].removeprefix("--config=min.insync.replicas="))
+    assert args[0] == "--partitions=3"
+    assert 1 <= min_insync < replicas, "a write survives one broker down"
+    assert replicas == (2 if overlay == "dev" else 3), "one replica per broker (one per zone)"
 
 
 def test_no_secret_with_literal_data_anywhere_in_the_repository() -> None:
@@ -503,7 +591,7 @@ def test_network_policies_for_ingress_data_stores_and_internet(
         if db:
             expected.add(("10.20.16.0/21", frozenset({5432})))
         if kafka:
-            expected.add(("10.20.16.0/21", frozenset({9094})))
+            expected.add(("10.20.16.0/21", frozenset({KAFKA_PORT})))
         if redis:
             expected.add(("10.20.16.0/21", frozenset({6379})))
         if name in INTERNET_SERVICES:
@@ -661,7 +749,7 @@ def test_configure_env_points_an_environment_at_terraform_outputs(tmp_path: Path
     values = {
         "API_HOSTNAME": "api.pos.example.org",
         "CERTIFICATE_ARN": f"arn:aws:acm:ap-northeast-1:{account}:certificate/abc",
-        "KAFKA_BOOTSTRAP_SERVERS": "b-1.x.kafka.ap-northeast-1.amazonaws.com:9094",
+        "KAFKA_BOOTSTRAP_SERVERS": "b-1.x.kafka.ap-northeast-1.amazonaws.com:9096",
         "DASHBOARD_ROLE_ARN": f"{role}-dashboard-sns",
         "SECRETS_READER_ROLE_ARN": f"{role}-secrets-reader",
         "RDS_MASTER_SECRET_ARN": f"arn:aws:secretsmanager:ap-northeast-1:{account}:secret:rds!db-1",
@@ -688,7 +776,7 @@ def test_configure_env_points_an_environment_at_terraform_outputs(tmp_path: Path
         assert values[key] in rendered_overlay, key
     assert rendered_overlay.count(values["RDS_MASTER_SECRET_ARN"]) == 2
     images = rendered_overlay.count(f"image: {values['ECR_REGISTRY']}/salesync-")
-    assert images == len(SERVICES) + len(DB_SERVICES), "Deployments and migration Jobs"
+    assert images == len(SERVICES) + len(DB_SERVICES) + 1, "Deployments, migrations, kafka-topics"
     assert "123456789012" not in rendered_overlay
     assert "CORS_ORIGINS: https://pos.pos.example.org" in rendered_overlay
     for key in ("VPC_ID", "LB_CONTROLLER_ROLE_ARN", "FLUENT_BIT_ROLE_ARN", "REPO_URL"):

@@ -266,15 +266,75 @@ def test_rds_is_private_encrypted_backed_up_with_a_managed_password(
     assert stack.modules["rds"]["subnet_ids"] == "${module.vpc.data_subnet_ids}"
 
 
-def test_msk_encrypts_in_transit(modules: dict[Path, Module]) -> None:
+def test_msk_requires_tls_and_a_scram_login_from_every_client(modules: dict[Path, Module]) -> None:
     (msk,) = _resources(modules, "aws_msk_cluster")
     transit = _block(_block(msk, "encryption_info"), "encryption_in_transit")
     assert transit == {"client_broker": "TLS", "in_cluster": True}
+    auth = _block(msk, "client_authentication")
+    assert auth["unauthenticated"] is False, "no anonymous client may write a topic"
+    assert _block(auth, "sasl") == {"scram": True}
     stack = modules[TF / "modules" / "stack"]
     assert stack.modules["msk"]["subnet_ids"] == "${module.vpc.data_subnet_ids}"
     rules = _resources(modules, "aws_vpc_security_group_ingress_rule")
-    kafka = [r for r in rules if r["from_port"] == 9094]
-    assert kafka and all("cidr_ipv4" not in r for r in kafka), "only from the EKS security group"
+    kafka = [r for r in rules if r["from_port"] in (9092, 9094, 9096, 9098)]
+    assert [(r["from_port"], r["to_port"]) for r in kafka] == [(9096, 9096)], "SASL/SCRAM only"
+    assert all("cidr_ipv4" not in r for r in kafka), "only from the EKS security group"
+
+
+def test_scram_users_are_kms_encrypted_secrets_associated_with_the_cluster(
+    modules: dict[Path, Module],
+) -> None:
+    msk = modules[TF / "modules" / "msk"]
+    secret = msk.resources["aws_secretsmanager_secret.scram"]
+    assert secret["for_each"] == "${toset(var.scram_users)}"
+    # MSK only reads secrets named AmazonMSK_* and encrypted with a customer-managed key.
+    assert secret["name"] == "AmazonMSK_${var.secret_prefix}/kafka/${each.value}"
+    assert secret["kms_key_id"] == "${aws_kms_key.scram.arn}"
+    key = msk.resources["aws_kms_key.scram"]
+    assert key["enable_key_rotation"] is True
+    version = msk.resources["aws_secretsmanager_secret_version.scram"]
+    assert "username = each.value" in version["secret_string"].replace("\n", " ")
+    assert "random_password.scram[each.value].result" in version["secret_string"]
+    association = msk.resources["aws_msk_scram_secret_association.this"]
+    assert association["cluster_arn"] == "${aws_msk_cluster.this.arn}"
+    assert "aws_secretsmanager_secret.scram[user].arn" in association["secret_arn_list"]
+    assert "var.scram_users" in association["secret_arn_list"]
+    stack = modules[TF / "modules" / "stack"]
+    assert stack.modules["msk"]["scram_users"] == "${local.kafka_users}"
+    assert stack.modules["msk"]["secret_prefix"] == "${local.secret_prefix}"
+    # External Secrets (the secrets-reader role) can read and decrypt exactly those secrets.
+    statements = stack.data["aws_iam_policy_document.secrets_reader"]["statement"]
+    readable = {
+        r
+        for s in statements
+        if "secretsmanager:GetSecretValue" in s["actions"]
+        for r in s["resources"]
+    }
+    assert (
+        "arn:aws:secretsmanager:${var.region}:${local.account_id}:secret:"
+        "AmazonMSK_${local.secret_prefix}/*"
+    ) in readable
+    decrypt = [s for s in statements if s["actions"] == ["kms:Decrypt"]]
+    assert decrypt and decrypt[0]["resources"] == ["${module.msk.scram_kms_key_arn}"]
+
+
+def test_kafka_users_match_the_manifests_and_the_devstack(
+    modules: dict[Path, Module], rendered_docs: Callable[[str], list[dict]]
+) -> None:
+    from devstack import kafka as devstack_kafka
+
+    users = set(modules[TF / "modules" / "stack"].locals["kafka_users"])
+    assert users == {*devstack_kafka.SERVICE_USERS, devstack_kafka.ADMIN_USER}
+    for env in OVERLAYS:
+        docs = rendered_docs(f"k8s/overlays/{env}")
+        referenced = {
+            item["remoteRef"]["key"].removeprefix(f"AmazonMSK_salesync/{env}/kafka/")
+            for d in docs
+            if d["kind"] == "ExternalSecret"
+            for item in d["spec"]["data"]
+            if item["remoteRef"]["key"].startswith("AmazonMSK_")
+        }
+        assert referenced == users, env
 
 
 def test_redis_is_private_with_tls_and_an_auth_token(modules: dict[Path, Module]) -> None:
@@ -441,6 +501,10 @@ def test_secret_names_match_the_external_secrets(
                 key, prop = item["remoteRef"]["key"], item["remoteRef"]["property"]
                 if key.startswith("arn:aws:secretsmanager:"):
                     assert ":secret:rds!" in key, "only the RDS-managed master secret by ARN"
+                    assert prop in {"username", "password"}
+                    continue
+                if key.startswith("AmazonMSK_"):
+                    assert key.startswith(f"AmazonMSK_salesync/{env}/kafka/"), key
                     assert prop in {"username", "password"}
                     continue
                 suffix = key.removeprefix(f"salesync/{env}/")

@@ -8,6 +8,9 @@ from datetime import date, timedelta
 
 import pytest
 import requests
+from prometheus_client.parser import text_string_to_metric_families
+
+from devstack.stack import SERVICES
 
 from .conftest import Frontend, seoul_today
 
@@ -51,8 +54,37 @@ def sms_from_backend(moto_url: str) -> list[tuple[str, str]]:
     return [(entry[0], entry[1]) for entry in messages]
 
 
+def metrics(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """A service's /metrics (gunicorn, multiprocess): {(sample name, sorted labels): value}."""
+    response = requests.get(f"{url}/metrics", timeout=10)
+    assert response.status_code == 200
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+    }
+
+
 def test_whole_journey(frontend: Frontend, stack, moto_sns: str) -> None:
     walk_journey(frontend, lambda: sms_from_backend(moto_sns), expected_phone="+821012345678")
+
+    # The journey's consulting results went consulting -> outbox -> Kafka -> dashboard, each
+    # service logged in over SASL_SSL as its own SCRAM user; the consumer's metrics say so.
+    for service in SERVICES:
+        env = stack.env_for(service)
+        if service.name in ("item", "order", "sale", "dashboard", "consulting"):
+            assert env["KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
+            assert env["KAFKA_SASL_USERNAME"] == service.name
+        else:
+            assert "KAFKA_BOOTSTRAP_SERVERS" not in env
+    topic = ("topic", "consulting.results")
+    published = metrics(stack.url("consulting"))[("salesync_outbox_published_total", (topic,))]
+    assert published >= 2
+    dashboard = metrics(stack.url("dashboard"))
+    assert dashboard[("salesync_events_consumed_total", (("outcome", "handled"), topic))] >= 2
+    group = ("group", "dashboard-consulting-results")
+    assert dashboard[("salesync_consumer_records_behind", (group, topic))] == 0
+    assert dashboard[("salesync_consumer_lag_seconds", (group, topic))] == 0
 
 
 def walk_journey(

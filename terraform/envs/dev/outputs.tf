@@ -20,8 +20,8 @@ output "data_cidr_summary" {
   value = module.salesync.data_cidr_summary
 }
 
-output "msk_bootstrap_brokers_tls" {
-  value = module.salesync.msk_bootstrap_brokers_tls
+output "msk_bootstrap_brokers_sasl_scram" {
+  value = module.salesync.msk_bootstrap_brokers_sasl_scram
 }
 
 output "rds_address" {

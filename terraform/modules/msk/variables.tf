@@ -40,3 +40,18 @@ variable "log_retention_days" {
   type    = number
   default = 30
 }
+
+variable "scram_users" {
+  description = "Kafka users, one secret AmazonMSK_<secret_prefix>/kafka/<user> each: the services that use Kafka and admin."
+  type        = list(string)
+}
+
+variable "secret_prefix" {
+  description = "salesync/<environment>: the secrets are named AmazonMSK_<secret_prefix>/kafka/<user>."
+  type        = string
+}
+
+variable "secret_recovery_window_days" {
+  type    = number
+  default = 7
+}

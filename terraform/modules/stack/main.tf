@@ -9,7 +9,10 @@ locals {
   name          = "salesync-${var.environment}"
   secret_prefix = "salesync/${var.environment}"
   db_services   = ["store", "item", "order", "sale", "dashboard", "consulting"]
-  account_id    = data.aws_caller_identity.current.account_id
+  # Kafka (SASL/SCRAM) users: every service that uses Kafka, and admin for the Job kafka-topics.
+  # Giving a service Kafka access: add it here, and to devstack/kafka.py SERVICE_USERS locally.
+  kafka_users = ["item", "order", "sale", "dashboard", "consulting", "admin"]
+  account_id  = data.aws_caller_identity.current.account_id
 }
 
 module "vpc" {
@@ -55,6 +58,8 @@ module "msk" {
   subnet_ids                = module.vpc.data_subnet_ids
   allowed_security_group_id = module.eks.cluster_security_group_id
   instance_type             = var.kafka_instance_type
+  scram_users               = local.kafka_users
+  secret_prefix             = local.secret_prefix
 }
 
 # Rate-limit counts shared by every pod (RATE_LIMIT_STORAGE_URI in salesync/<env>/redis).
@@ -162,8 +167,15 @@ data "aws_iam_policy_document" "secrets_reader" {
     actions = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"]
     resources = [
       "arn:aws:secretsmanager:${var.region}:${local.account_id}:secret:${local.secret_prefix}/*",
+      "arn:aws:secretsmanager:${var.region}:${local.account_id}:secret:AmazonMSK_${local.secret_prefix}/*",
       module.rds.master_secret_arn,
     ]
+  }
+
+  # The Kafka SCRAM secrets are encrypted with the MSK module's own key.
+  statement {
+    actions   = ["kms:Decrypt"]
+    resources = [module.msk.scram_kms_key_arn]
   }
 }
 

@@ -19,8 +19,8 @@ output "data_cidr_summary" {
   value = module.vpc.data_cidr_summary
 }
 
-output "msk_bootstrap_brokers_tls" {
-  value = module.msk.bootstrap_brokers_tls
+output "msk_bootstrap_brokers_sasl_scram" {
+  value = module.msk.bootstrap_brokers_sasl_scram
 }
 
 output "redis_url_secret_arn" {
