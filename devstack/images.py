@@ -407,6 +407,9 @@ class Built:
     ref: str
     seconds: float
     size: int
+    # Every tag the build gave it, with the image id each pointed at right after the build (an
+    # image store shared by several checkouts may retag ``:local`` later).
+    tags: dict[str, str] = field(default_factory=dict)
 
 
 def build(
@@ -454,7 +457,8 @@ def build(
         seconds = time.monotonic() - started
         ref = refs[0]
         (info,) = engine.inspect(ref)
-        results.append(Built(image, ref, seconds, int(info["Size"])))
+        tags = {tagged: engine.inspect(tagged)[0]["Id"] for tagged in refs}
+        results.append(Built(image, ref, seconds, int(info["Size"]), tags))
         _say(f"{ref}: {info['Size'] / 1e6:.0f} MB in {seconds:.0f}s")
     _write_report(engine, base, results)
     return results

@@ -119,8 +119,10 @@ def test_images_are_tagged_like_the_pipeline_and_configured_like_k8s(
     for name, item in built.items():
         image = IMAGES[name]
         (info,) = engine.inspect(f"{image.name}:{revision}")
-        (local,) = engine.inspect(f"{image.name}:local")
-        assert info["Id"] == local["Id"], "the compose tag is the same image"
+        assert item.tags == {
+            f"{image.name}:{revision}": info["Id"],
+            f"{image.name}:local": info["Id"],
+        }, "the build tags the compose name (:local) on the same image"
         config = info["Config"]
         assert config["User"] == "10001:10001"
         assert config["Entrypoint"] == [f"/app/{image.package}/app.sh"]
