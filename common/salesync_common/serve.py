@@ -1,7 +1,10 @@
-"""Container entry: ``python -m salesync_common.serve <package> [migrate]``.
+"""Container entry: ``python -m salesync_common.serve <package> [migrate|<entry point>]``.
 
-Without ``migrate`` it execs gunicorn (never a dev server) on ``0.0.0.0:$PORT`` with the shared
-gunicorn settings; with ``migrate`` it applies the service's Alembic migrations and exits.
+Without a command it execs gunicorn (never a dev server) on ``0.0.0.0:$PORT`` with the shared
+gunicorn settings serving ``<package>.app:create_app()``; with ``migrate`` it applies the service's
+Alembic migrations and exits. A package may declare more processes of the same image in its
+config's ``ENTRY_POINTS`` (the order service's ``stream``): another app factory, and the gunicorn
+worker model that suits it (environment defaults the deployment can still override).
 """
 
 from __future__ import annotations
@@ -9,8 +12,18 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from pydantic import ValidationError
+
+
+@dataclass(frozen=True)
+class EntryPoint:
+    """Another process of a service's image: ``<package>.app:<factory>`` under gunicorn."""
+
+    factory: str
+    environment: Mapping[str, str] = field(default_factory=dict)  # defaults (GUNICORN_*)
 
 
 def load_settings(package: str) -> tuple[object, str | None]:
@@ -26,7 +39,10 @@ def configuration_error(exc: ValidationError) -> str:
 
 def main(argv: list[str]) -> int:
     if len(argv) < 2:
-        print("usage: python -m salesync_common.serve <package> [migrate]", file=sys.stderr)
+        print(
+            "usage: python -m salesync_common.serve <package> [migrate|<entry point>]",
+            file=sys.stderr,
+        )
         return 2
     package, command = argv[1], (argv[2] if len(argv) > 2 else "serve")
     if command == "migrate":
@@ -39,9 +55,17 @@ def main(argv: list[str]) -> int:
         upgrade(package, settings, schema)  # type: ignore[arg-type]
         print(f"{package}: migrations applied")
         return 0
-    if command != "serve":
+    entry_points: Mapping[str, EntryPoint] = getattr(
+        importlib.import_module(f"{package}.config"), "ENTRY_POINTS", {}
+    )
+    if command != "serve" and command not in entry_points:
         print(f"unknown command {command!r}", file=sys.stderr)
         return 2
+    factory = "create_app()"
+    if command in entry_points:
+        factory = entry_points[command].factory
+        for key, value in entry_points[command].environment.items():
+            os.environ.setdefault(key, value)
     try:
         load_settings(package)  # bad configuration stops here, before gunicorn, in one line
     except ValidationError as exc:
@@ -55,7 +79,7 @@ def main(argv: list[str]) -> int:
             "gunicorn",
             "--config",
             "python:salesync_common.gunicorn_conf",
-            f"{package}.app:create_app()",
+            f"{package}.app:{factory}",
         ],
     )
     return 0  # unreachable: execvp replaces the process
