@@ -109,7 +109,9 @@ def to_stream_event(row: Row[Any]) -> StreamEvent:
     return StreamEvent(row.store_id, row.seq, event_name(row.type), payload)
 
 
-def read_events(engine: Engine, store_id: int, after: int, upto: int | None = None) -> list[StreamEvent]:
+def read_events(
+    engine: Engine, store_id: int, after: int, upto: int | None = None
+) -> list[StreamEvent]:
     """The store's events with ``after < seq <= upto`` (all after ``after`` when ``upto`` is None)."""
     found: list[StreamEvent] = []
     with engine.connect() as conn:
