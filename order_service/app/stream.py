@@ -112,7 +112,7 @@ def to_stream_event(row: Row[Any]) -> StreamEvent:
 def read_events(
     engine: Engine, store_id: int, after: int, upto: int | None = None
 ) -> list[StreamEvent]:
-    """The store's events with ``after < seq <= upto`` (all after ``after`` when ``upto`` is None)."""
+    """The store's events with ``after < seq <= upto`` (no upper bound when ``upto`` is None)."""
     found: list[StreamEvent] = []
     with engine.connect() as conn:
         while True:

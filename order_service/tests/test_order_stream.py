@@ -17,7 +17,6 @@ from devstack.sse import messages, open_stream, take_events
 from devstack.testing import (
     TEST_SECRETS,
     auth_headers,
-    build_app,
     make_settings,
     staff_token_for,
     token_for,

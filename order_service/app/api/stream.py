@@ -27,9 +27,11 @@ gap and no duplicate. Without either it starts with the next change. A comment l
 expires (reconnect with a fresh one and the last id).
 
 ```
+(data is one line on the wire; wrapped here)
 id: 42
 event: updated
-data: {"seq":42,"order_id":7,"table_no":3,"type":"lines_changed","staff_id":null,"at":"2026-11-23T12:05:00.120+00:00","version":2,"total_price":24000}
+data: {"seq":42,"order_id":7,"table_no":3,"type":"lines_changed","staff_id":null,
+       "at":"2026-11-23T12:05:00.120+00:00","version":2,"total_price":24000}
 ```
 """
 
