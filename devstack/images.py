@@ -748,6 +748,14 @@ class ContainerLauncher:
     images: dict[str, str]
     commands: list[list[str]] = field(default_factory=list)  # what ran, newest last
 
+    def image_for(self, service: Service) -> str:
+        """The image of a service, or of the service whose image runs it (``order-stream`` is the
+        order image with another entry point)."""
+        if service.name in self.images:
+            return self.images[service.name]
+        owner = next(s for s in SERVICES if s.package == service.package and s.name in self.images)
+        return self.images[owner.name]
+
     def container_name(self, service: Service, port: int, *args: str) -> str:
         return "-".join(["salesync", service.name, str(port), *args])
 
@@ -768,7 +776,9 @@ class ContainerLauncher:
     ) -> tuple[list[str], dict[str, str]]:
         """The ``run`` command (attached: the stack manages it like a process, SIGTERM reaches
         gunicorn) and the environment to start it with. Removes a leftover container first."""
-        name = self.container_name(service, port, *args)
+        one_off = list(args[:1]) == ["migrate"]
+        # a long-running process is named after its service alone (``remove`` finds it)
+        name = self.container_name(service, port, *(args if one_off else ()))
         self.engine.run("rm", "--force", name, check=False)
         passed = self.environment(service, env, port)
         mounts: list[str] = []
@@ -795,10 +805,10 @@ class ContainerLauncher:
             "no-new-privileges",
             *self.engine.limits,
             # a one-off command (migrate) is not a service: nothing to health-check
-            *(["--no-healthcheck"] if args else []),
+            *(["--no-healthcheck"] if one_off else []),
             *(arg for key in sorted(passed) for arg in ("--env", key)),
             *mounts,
-            self.images[service.name],
+            self.image_for(service),
             *args,
         )
         self.commands.append(argv)

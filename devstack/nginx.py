@@ -35,7 +35,13 @@ from pathlib import Path
 
 from salesync_common.app import MAX_BODY_BYTES
 from salesync_common.cors import ALLOWED_HEADERS, ALLOWED_METHODS, EXPOSED_HEADERS, MAX_AGE_SECONDS
-from salesync_common.routing import BLOCKED_BODY, BLOCKED_PREFIXES, DEFAULT_SERVICE, ROUTES
+from salesync_common.routing import (
+    BLOCKED_BODY,
+    BLOCKED_PREFIXES,
+    DEFAULT_SERVICE,
+    ROUTES,
+    UPSTREAMS,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 COMPOSE_CONFIG = REPO / "ingress" / "nginx.conf"
@@ -115,7 +121,7 @@ def render(
 ) -> str:
     """The whole nginx.conf. ``upstreams``: service -> ``host:port``; ``log_dir`` None = stdout;
     ``daemon`` None leaves it to the command line (the container image says ``daemon off``)."""
-    services = [DEFAULT_SERVICE, *dict.fromkeys(route.service for route in ROUTES)]
+    services = list(UPSTREAMS)
     missing = set(services) - set(upstreams)
     if missing:
         raise ValueError(f"no upstream address for {sorted(missing)}")
@@ -180,7 +186,7 @@ def render(
     for prefix in BLOCKED_PREFIXES:
         server += location(prefix, blocked)
     for route in sorted(ROUTES, key=lambda r: r.prefix):
-        server += location(route.prefix, proxied(route.service, route.stream))
+        server += location(route.prefix, proxied(route.upstream, route.stream))
     server += ["location / {", *_indent(proxied(DEFAULT_SERVICE, False), 1), "}"]
     for status, (code, message) in OWN_ERRORS.items():
         body = {"result": "failed", "message": message, "error": {"code": code, "fields": {}}}
@@ -378,9 +384,8 @@ class Ingress:
 
 def compose_config() -> str:
     """``ingress/nginx.conf``: the docker-compose ingress, same routes as everywhere else."""
-    services = [DEFAULT_SERVICE, *dict.fromkeys(route.service for route in ROUTES)]
     return render(
-        {service: f"{service}:8080" for service in services},
+        {service: f"{service}:8080" for service in UPSTREAMS},
         listen="8080",
         log_dir=None,
         run_dir="/tmp",

@@ -46,6 +46,7 @@ class Service:
     package: str
     port: int
     schema: str | None
+    entry: str = "serve"  # the package's entry point (``salesync_common.serve``)
 
 
 SERVICES: tuple[Service, ...] = (
@@ -57,6 +58,12 @@ SERVICES: tuple[Service, ...] = (
     Service("consulting", "consulting_service", 8106, "consulting"),
     Service("bff", "bff", 8100, None),
 )
+# Processes of a service's image with another entry point: the ingress's stream upstreams
+# (``Route.upstream``). They share the service's schema and role; its own process migrates it.
+STREAM_PROCESSES: tuple[Service, ...] = (
+    Service("order-stream", "order_service", 8107, "order", entry="stream"),
+)
+PROCESSES: tuple[Service, ...] = SERVICES + STREAM_PROCESSES
 PUBLIC_PORT = 8000  # the ingress (nginx here, the in-process dispatcher in make run)
 # The services behind nginx take the client IP from the entry nginx appends to X-Forwarded-For.
 INGRESS_HOPS = 1
@@ -82,7 +89,7 @@ class Stack:
     containers: ContainerLauncher | None = None
 
     def port(self, name: str) -> int:
-        return next(s.port for s in SERVICES if s.name == name) + self.port_offset + port_shift()
+        return next(s.port for s in PROCESSES if s.name == name) + self.port_offset + port_shift()
 
     @property
     def public_port(self) -> int:
@@ -99,7 +106,7 @@ class Stack:
             run_dir=self.run_dir / "nginx",
             port=self.public_port,
             upstreams={
-                service.name: f"127.0.0.1:{self.port(service.name)}" for service in SERVICES
+                service.name: f"127.0.0.1:{self.port(service.name)}" for service in PROCESSES
             },
             cors_origins=os.environ.get("CORS_ORIGINS", "*"),
         )
@@ -128,14 +135,16 @@ class Stack:
                 "SALESYNC_ENV": "development",
                 "SERVICE_NAME": service.name,
                 "BIND": f"127.0.0.1:{self.port(service.name)}",
-                "GUNICORN_WORKERS": str(self.workers),
-                "GUNICORN_THREADS": str(self.threads),
                 "PROMETHEUS_MULTIPROC_DIR": str(self.run_dir / "prometheus" / service.name),
                 "PYTHONPATH": str(REPO),
                 "LOG_LEVEL": os.environ.get("STACK_LOG_LEVEL", "INFO"),
                 "TRUSTED_PROXY_HOPS": str(INGRESS_HOPS),
             }
         )
+        if service.entry == "serve":  # other entry points bring their own worker model
+            env.update(
+                {"GUNICORN_WORKERS": str(self.workers), "GUNICORN_THREADS": str(self.threads)}
+            )
         if self.rate_limit_storage:
             env["RATE_LIMIT_STORAGE_URI"] = self.rate_limit_storage
         for other in SERVICES:
@@ -161,16 +170,16 @@ class Stack:
             self.bootstrap = kafka.start()
         for service in SERVICES:
             self.migrate(service)
-        for service in SERVICES:
+        for service in PROCESSES:
             self.start_service(service.name, wait=False)
-        for service in SERVICES:
+        for service in PROCESSES:
             self.wait_ready(service.name, timeout)
         self.ingress().start()
         return self
 
     def check_ports(self) -> None:
         """Before starting anything: every port free, and no service of ours still running."""
-        for service in SERVICES:
+        for service in PROCESSES:
             if self._alive(service.name):
                 raise RuntimeError(f"{service.name} is already running: stop the stack first")
             _require_free_port(self.port(service.name), service.name)
@@ -199,12 +208,15 @@ class Stack:
         return self.run_dir / f"{name}.pid"
 
     def start_service(self, name: str, wait: bool = True) -> None:
-        service = next(s for s in SERVICES if s.name == name)
+        service = next(s for s in PROCESSES if s.name == name)
         if self._alive(name):
             raise RuntimeError(f"{name} is already running (pid file {self._pid_file(name)})")
         _require_free_port(self.port(name), name)
         log = open(self.run_dir / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child
-        command, env = self._command(service)
+        # the default entry point needs no argument (and keeps the container's name plain)
+        command, env = self._command(
+            service, *([] if service.entry == "serve" else [service.entry])
+        )
         process = subprocess.Popen(
             command,
             env=env,
@@ -275,7 +287,7 @@ class Stack:
 
     def stop(self) -> None:
         self.ingress().stop()
-        for service in reversed(SERVICES):
+        for service in reversed(PROCESSES):
             self.stop_service(service.name)
 
 
@@ -306,9 +318,9 @@ def main(argv: list[str]) -> int:
         print(f"Salesync distributed stack up in {time.monotonic() - started:.1f}s")
         ingress = stack.ingress()
         print(f"  {'nginx':<11} {stack.url()}  logs: {ingress.log_dir.relative_to(REPO)}/")
-        for service in SERVICES:
+        for service in PROCESSES:
             print(
-                f"  {service.name:<11} {stack.url(service.name)}  log: var/stack/{service.name}.log"
+                f"  {service.name:<12} {stack.url(service.name)}  log: var/stack/{service.name}.log"
             )
         print(f"  kafka       {stack.bootstrap} (SASL_SSL: python -m devstack.kafka env <user>)")
         print(f"  postgres    {postgres.admin_url()}")
@@ -323,7 +335,7 @@ def main(argv: list[str]) -> int:
     elif command == "status":
         ingress_state = "running" if stack.ingress().pid() is not None else "stopped"
         print(f"{'nginx':<11} {ingress_state}")
-        for service in SERVICES:
+        for service in PROCESSES:
             state = "running" if stack._alive(service.name) else "stopped"
             print(f"{service.name:<11} {state}")
         print(f"{'redis':<11} {'running' if redis_server.is_running() else 'stopped'}")

@@ -46,6 +46,7 @@ class EndpointSpec:
     description: str | None = None
     extra_errors: tuple[int, ...] = field(default=())
     permission: Permission | None = None
+    media_type: str = "application/json"  # of the success responses (an event stream is not JSON)
 
 
 def _field_errors(error: ValidationError) -> dict[str, str]:
@@ -101,6 +102,7 @@ def endpoint(
     description: str | None = None,
     extra_errors: tuple[int, ...] = (),
     permission: Permission | None = None,
+    media_type: str = "application/json",
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Authenticate, authorise, validate and document a view.
 
@@ -121,6 +123,7 @@ def endpoint(
         description=description,
         extra_errors=extra_errors,
         permission=permissions.check_declared(permission),
+        media_type=media_type,
     )
 
     def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -343,11 +346,13 @@ def build_openapi(
                 content_schema = (
                     components.ref(model, "serialization")
                     if model is not None
+                    else {"type": "string"}
+                    if spec.media_type != "application/json"
                     else {"type": "object"}
                 )
                 operation["responses"][str(status)] = {
                     "description": _STATUS_TEXT.get(status, "Response"),
-                    "content": {"application/json": {"schema": content_schema}},
+                    "content": {spec.media_type: {"schema": content_schema}},
                 }
             for status in sorted(errors - set(spec.responses)):
                 operation["responses"][str(status)] = {

@@ -178,6 +178,12 @@ def bearer_token() -> str:
     return token.strip()
 
 
+def bearer_expires_at() -> float:
+    """The ``exp`` (epoch seconds) of this request's bearer token; call it once it is verified."""
+    claims = jwt.decode(bearer_token(), options={"verify_signature": False})
+    return float(claims["exp"])
+
+
 def authenticate_store(settings: ServiceSettings) -> StoreIdentity:
     identity = decode_access_token(settings, bearer_token())
     g.identity = identity

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 from typing import Any
 
 bind = os.environ.get("BIND", f"0.0.0.0:{os.environ.get('PORT', '8080')}")
@@ -34,3 +35,21 @@ def child_exit(server: Any, worker: Any) -> None:
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(worker.pid)
+
+
+def post_worker_init(worker: Any) -> None:
+    """On SIGTERM, tell the app's background work (and its open streams) to stop first.
+
+    Without it a worker with long-lived responses (the order stream) would wait the whole
+    ``graceful_timeout`` for requests that never end; clients resume by their last event id.
+    """
+    graceful_exit = worker.handle_exit
+
+    def handle_exit(signum: int, frame: Any) -> None:
+        extensions = getattr(worker.wsgi, "extensions", {})
+        service_runtime = extensions.get("salesync")
+        if service_runtime is not None:
+            service_runtime.stop.set()
+        graceful_exit(signum, frame)
+
+    signal.signal(signal.SIGTERM, handle_exit)

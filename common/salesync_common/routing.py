@@ -33,11 +33,19 @@ class Route:
     service: str  # the service that owns it
     stream: bool = False  # long-lived responses (SSE): no proxy buffering, long read timeout
 
+    @property
+    def upstream(self) -> str:
+        """The process that serves it behind an ingress: a stream route has its own
+        (``<service>-stream``: the same image, ``app.sh stream``), so open streams never hold
+        the service's API threads. ``make run`` serves it in the service's app."""
+        return f"{self.service}-stream" if self.stream else self.service
+
 
 ROUTES: tuple[Route, ...] = (
     Route("/stores", "store"),
     Route("/categories", "item"),
     Route("/orders", "order"),
+    Route("/orders/stream", "order", stream=True),  # SSE: unbuffered, long read timeout
     Route("/sales", "sale"),
     Route("/dashboard", "dashboard"),
     Route("/consulting", "consulting"),
@@ -50,6 +58,8 @@ BLOCKED_BODY: dict[str, Any] = {
     "error": {"code": "not_found", "fields": {}},
 }
 SERVICES: tuple[str, ...] = tuple(dict.fromkeys([DEFAULT_SERVICE, *(r.service for r in ROUTES)]))
+# Every process an ingress sends requests to (the services and their stream processes).
+UPSTREAMS: tuple[str, ...] = tuple(dict.fromkeys([DEFAULT_SERVICE, *(r.upstream for r in ROUTES)]))
 
 
 def _under(path: str, prefix: str) -> bool:

@@ -30,6 +30,9 @@ from salesync_common.timeutil import utcnow
 from .models import Order, OrderEvent, OrderEventCounter
 
 SCHEMA_VERSION = "1"
+# Session.info: stores whose events this transaction recorded (the live stream's tail of this
+# process is woken when it commits: see ``stream.EventTail.wake_after_commits``).
+WRITTEN_STORES_KEY = "salesync.order_events.stores"
 # Written today; the next ones (discounts, transfers, moved lines) are the same call.
 OPENED = "opened"
 LINES_CHANGED = "lines_changed"
@@ -84,6 +87,7 @@ def record_event(
     )
     session.add(row)
     note_written(session, OrderEvent.__table__)  # wakes the relay after the commit
+    session.info.setdefault(WRITTEN_STORES_KEY, set()).add(order.store_id)
     return row
 
 

@@ -49,6 +49,11 @@ class PaymentIn(Model):
         return self
 
 
+class StreamQuery(Model):
+    # The seq of the last event the client has; the ``Last-Event-ID`` header wins when both come.
+    last_event_id: Annotated[str, Field(pattern=r"^[0-9]{1,18}$")] | None = None
+
+
 class TzQuery(Model):
     tz: Annotated[str, Field(min_length=1, max_length=64)] | None = None
 

@@ -1,8 +1,22 @@
 """Order service settings (environment variables)."""
 
+from pydantic import Field
+
+from salesync_common.serve import EntryPoint
 from salesync_common.settings import ServiceSettings
 
 SCHEMA = "order"
+# `app.sh stream`: the live table status in its own process (see README "Live table status").
+# One worker, so one tail of order_events per process (scale with replicas); gthread with many
+# threads because a stream is a thread parked on a condition: no CPU while idle, ~100 KB of
+# resident stack each, and the same blocking psycopg2/SQLAlchemy code as the API (an async
+# worker would need monkey-patching the database driver). Streams past the threads queue.
+ENTRY_POINTS = {
+    "stream": EntryPoint(
+        "create_stream_app()",
+        {"GUNICORN_WORKERS": "1", "GUNICORN_THREADS": "512"},
+    )
+}
 
 
 class Settings(ServiceSettings):
@@ -17,3 +31,9 @@ class Settings(ServiceSettings):
     menu_freshness_seconds: float = 1.5
     # The audit trail of orders, relayed from order_events.
     orders_events_topic: str = "orders.events"
+    # The live table status (GET /orders/stream): a comment line this often keeps proxies and
+    # load balancers (idle timeouts above it) from closing a quiet stream.
+    stream_heartbeat_seconds: float = Field(default=15.0, gt=0, le=300)
+    # How often the stream process reads new order_events when nothing woke it (one indexed
+    # query per tick for every open stream of the process). In make run, commits wake it at once.
+    stream_poll_seconds: float = Field(default=0.25, gt=0, le=10)

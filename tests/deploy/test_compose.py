@@ -48,8 +48,13 @@ def compose() -> dict:
 
 def test_services_and_migrations(compose: dict) -> None:
     services = compose["services"]
-    expected = set(SERVICES) | {f"{n}-migrate" for n in DB_SERVICES} | INFRA
+    expected = set(SERVICES) | {f"{n}-migrate" for n in DB_SERVICES} | INFRA | {"order-stream"}
     assert set(services) == expected
+    # The live table status: the order image with its `stream` entry point, same hardening.
+    stream = services["order-stream"]
+    assert stream["image"] == services["order"]["image"] and stream["command"] == ["stream"]
+    assert stream["read_only"] is True and stream["cap_drop"] == ["ALL"]
+    assert stream["environment"]["DATABASE_URL"] == services["order"]["environment"]["DATABASE_URL"]
     for name, (_pkg, suffix, image) in SERVICES.items():
         svc = services[name]
         assert svc["build"] == {"context": ".", "dockerfile": f"Dockerfile-{suffix}"}
@@ -82,7 +87,7 @@ def test_the_ingress_routes_as_the_route_table_says(compose: dict) -> None:
     assert COMPOSE_CONFIG.read_text() == compose_config(), (
         "ingress/nginx.conf is stale: python -m devstack.nginx compose"
     )
-    assert set(ingress["depends_on"]) == set(SERVICES)
+    assert set(ingress["depends_on"]) == set(SERVICES) | {"order-stream"}
     for name in ("store", "dashboard", "consulting"):
         env = compose["services"][name]["environment"]
         assert env["RATE_LIMIT_STORAGE_URI"].startswith(

@@ -195,7 +195,7 @@ def test_serve_runs_gunicorn_on_the_app_factory_and_port_8080() -> None:
     """app.sh -> ``python -m salesync_common.serve <pkg>`` -> gunicorn ``<pkg>.app:create_app()``
     bound to ``0.0.0.0:$PORT`` (8080 by default), or Alembic with ``migrate``."""
     serve = (REPO / "common" / "salesync_common" / "serve.py").read_text()
-    assert 'f"{package}.app:create_app()"' in serve
+    assert 'factory = "create_app()"' in serve and 'f"{package}.app:{factory}"' in serve
     assert '"gunicorn"' in serve and "flask run" not in serve
     assert '"migrate"' in serve
     conf = ast.parse((REPO / "common" / "salesync_common" / "gunicorn_conf.py").read_text())

@@ -49,6 +49,7 @@ def stack(moto_sns: str) -> Iterator[Stack]:
             "LOGIN_RATE_LIMIT_IP": "1000/minute",
             "CONSULTING_RATE_LIMIT": "1000/hour",
             "SETTLEMENT_RATE_LIMIT": "1000/minute",
+            "STREAM_HEARTBEAT_SECONDS": "1",  # the order stream's heartbeat, short for its test
             "STACK_LOG_LEVEL": os.environ.get("STACK_LOG_LEVEL", "WARNING"),
         },
     )

@@ -77,3 +77,11 @@ def test_docs_work_offline(embedded: tuple[str, Path]) -> None:
     assert requests.get(f"{url}/docs/static/swagger-ui-bundle.js", timeout=10).status_code == 200
     document = requests.get(f"{url}/openapi.json", timeout=10).json()
     assert "/orders/unpaids/{table_no}" in document["paths"]
+
+
+def test_stream_on_make_run(embedded: tuple[str, Path]) -> None:
+    """The dispatcher serves the stream in process, and other requests go on meanwhile."""
+    from .streams import walk_stream
+
+    url, _ = embedded
+    walk_stream(url, Frontend(url))

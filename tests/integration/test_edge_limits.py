@@ -25,7 +25,7 @@ from requests.adapters import HTTPAdapter
 
 from devstack.nginx import Ingress
 from devstack.testing import PgDatabase, free_port, gunicorn_service
-from salesync_common.routing import SERVICES
+from salesync_common.routing import UPSTREAMS
 
 LOGIN_LIMIT = 10  # per client IP per minute, in every test here
 ATTEMPTS = 40
@@ -98,7 +98,7 @@ def test_spoofed_forwarded_for_through_nginx_is_limited(
 ) -> None:
     store = served_store(hops=1)
     edge = ingress(
-        tmp_path / "edge", {name: store if name == "store" else _dead() for name in SERVICES}
+        tmp_path / "edge", {name: store if name == "store" else _dead() for name in UPSTREAMS}
     )
     ingresses.append(edge)
     statuses = spoofed_logins(client_from("127.0.0.1"), edge.url, "one-hop")
@@ -110,11 +110,11 @@ def test_two_trusted_hops_are_not_confused(
     served_store, ingresses: list[Ingress], tmp_path: Path
 ) -> None:
     store = served_store(hops=2)
-    inner = ingress(tmp_path / "inner", {n: store if n == "store" else _dead() for n in SERVICES})
+    inner = ingress(tmp_path / "inner", {n: store if n == "store" else _dead() for n in UPSTREAMS})
     ingresses.append(inner)
     # The outer hop (a load balancer in production) sends everything to the inner ingress.
     inner_address = f"127.0.0.1:{inner.port}"
-    outer = ingress(tmp_path / "outer", dict.fromkeys(SERVICES, inner_address))
+    outer = ingress(tmp_path / "outer", dict.fromkeys(UPSTREAMS, inner_address))
     ingresses.append(outer)
 
     first = spoofed_logins(client_from("127.0.0.2"), outer.url, "two-hops")

@@ -11,7 +11,7 @@ import requests
 
 from devstack.nginx import Ingress
 from devstack.testing import free_port, gunicorn_service
-from salesync_common.routing import SERVICES
+from salesync_common.routing import UPSTREAMS
 
 ORIGIN = "http://localhost:3000"
 
@@ -23,7 +23,7 @@ def edge(pg, service_app, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     with gunicorn_service("store_service", pg, workdir, RATE_LIMITS_ENABLED="false") as store:
         dead = f"127.0.0.1:{free_port()}"
         address = store.removeprefix("http://")
-        upstreams = {name: address if name == "store" else dead for name in SERVICES}
+        upstreams = {name: address if name == "store" else dead for name in UPSTREAMS}
         ingress = Ingress(workdir / "nginx", free_port(), upstreams).start()
         yield ingress
         ingress.stop()

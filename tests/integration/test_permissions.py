@@ -98,6 +98,8 @@ EXAMPLES: tuple[Example, ...] = (
     Example("item", "DELETE", "/categories/items/{item_id}", owner_status=200),
     Example("item", "DELETE", "/categories/{category_id}", owner_status=200),
     Example("order", "GET", "/orders/unpaids", owner_status=200),
+    # Only the status is read: the stream itself is never consumed here.
+    Example("order", "GET", "/orders/stream", owner_status=200),
     Example("order", "GET", "/orders/unpaids/7", owner_status=200),
     Example(
         "order",

@@ -13,7 +13,6 @@ from flask import Flask
 from pydantic import ValidationError
 
 from devstack.stack import REPO
-from salesync_common import routing
 from salesync_common.routing import Route, route_for, service_for
 
 FRONTEND_ORIGIN = "http://localhost:3000"
@@ -61,11 +60,13 @@ def test_every_path_has_one_owner(path: str, service: str | None) -> None:
     assert service_for(path) == service
 
 
-def test_the_longest_prefix_wins(monkeypatch: pytest.MonkeyPatch) -> None:
-    stream = Route("/orders/stream", "order-stream", stream=True)
-    monkeypatch.setattr(routing, "ROUTES", (*routing.ROUTES, stream))
+def test_the_longest_prefix_wins() -> None:
+    # The order stream is owned by the order service, served behind an ingress by its own process.
+    stream = Route("/orders/stream", "order", stream=True)
     assert route_for("/orders/stream") == stream
+    assert stream.upstream == "order-stream"
     assert route_for("/orders/streaming") == Route("/orders", "order")
+    assert route_for("/orders/streaming").upstream == "order"  # type: ignore[union-attr]
     assert service_for("/orders/") == "order"
 
 

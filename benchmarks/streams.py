@@ -1,0 +1,136 @@
+"""Hold N open ``GET /orders/stream`` connections through the ingress and keep them reading.
+
+Run it beside the table-cycle benchmark (``/work/shared/bench/bench.py``) on a running stack, to
+compare the cycle's p99 with and without open streams::
+
+    python -m benchmarks.streams --url http://127.0.0.1:8000 --streams 200 --seconds 120
+
+It signs up one store per ``--per-store`` streams (its own stores: the load of the table cycle is
+left as the harness makes it), opens the streams (each a thread parked on a socket read: the
+client costs almost no CPU), keeps them reading events and heartbeats for ``--seconds``, and
+prints what they received: streams open, events, heartbeats, reconnects, errors. A stream that
+ends (token expiry, restart) is reopened with its ``Last-Event-ID``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+
+import requests
+
+from devstack.sse import messages, open_stream
+
+
+@dataclass
+class Tally:
+    open: int = 0
+    events: int = 0
+    heartbeats: int = 0
+    reconnects: int = 0
+    errors: int = 0
+    out_of_order: int = 0
+
+    def __post_init__(self) -> None:
+        self.lock = threading.Lock()
+
+    def add(self, **counts: int) -> None:
+        with self.lock:
+            for name, value in counts.items():
+                setattr(self, name, getattr(self, name) + value)
+
+
+def sign_up(url: str) -> str:
+    name = f"sse-bench-{uuid.uuid4().hex[:10]}"
+    answer = requests.post(
+        f"{url}/stores/",
+        json={
+            "username": name,
+            "password": "stream-bench-password",
+            "owner_name": "벤치",
+            "phone": "01000000000",
+            "store_name": name,
+            "address": "서울",
+            "store_type": "일반음식점",
+        },
+        timeout=30,
+    )
+    answer.raise_for_status()
+    return str(answer.json()["token"]["access_token"])
+
+
+def hold(url: str, token: str, until: float, tally: Tally, ready: threading.Barrier) -> None:
+    last_id: int | None = None
+    first = True
+    while time.monotonic() < until:
+        try:
+            response = open_stream(url, token, last_event_id=last_id, read_timeout=60)
+            if response.status_code != 200:
+                tally.add(errors=1)
+                time.sleep(1)
+                continue
+            tally.add(open=1)
+            if first:
+                first = False
+                ready.wait()
+            for message in messages(response):
+                if message.is_event:
+                    seq = int(message.id or 0)
+                    if last_id is not None and seq != last_id + 1:
+                        tally.add(out_of_order=1)
+                    last_id = seq
+                    tally.add(events=1)
+                elif any(c.startswith("heartbeat") for c in message.comments):
+                    tally.add(heartbeats=1)
+                if time.monotonic() >= until:
+                    break
+            response.close()
+            tally.add(open=-1, reconnects=1 if time.monotonic() < until else 0)
+        except requests.RequestException:
+            tally.add(errors=1)
+            time.sleep(1)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--url", default="http://127.0.0.1:8000", help="the ingress")
+    parser.add_argument("--streams", type=int, default=200)
+    parser.add_argument("--per-store", type=int, default=10, help="streams sharing one store")
+    parser.add_argument("--seconds", type=float, default=120.0, help="how long to hold them")
+    args = parser.parse_args(argv)
+    stores = max(1, -(-args.streams // args.per_store))
+    tokens = [sign_up(args.url) for _ in range(stores)]
+    tally = Tally()
+    ready = threading.Barrier(args.streams + 1)
+    until = time.monotonic() + args.seconds
+    threads = [
+        threading.Thread(
+            target=hold,
+            args=(args.url, tokens[n % stores], until, tally, ready),
+            daemon=True,
+        )
+        for n in range(args.streams)
+    ]
+    opened_at = time.monotonic()
+    for thread in threads:
+        thread.start()
+    try:
+        ready.wait(timeout=60)
+        print(f"{args.streams} streams open in {time.monotonic() - opened_at:.1f}s", flush=True)
+    except threading.BrokenBarrierError:
+        print(f"only {tally.open} of {args.streams} streams opened within 60s", flush=True)
+    for thread in threads:
+        thread.join(timeout=max(0.0, until - time.monotonic()) + 5)
+    print(
+        f"streams={args.streams} stores={stores} held={args.seconds:.0f}s "
+        f"events={tally.events} heartbeats={tally.heartbeats} reconnects={tally.reconnects} "
+        f"errors={tally.errors} out_of_order={tally.out_of_order}"
+    )
+    return 0 if tally.errors == 0 and tally.out_of_order == 0 else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
