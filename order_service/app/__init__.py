@@ -13,7 +13,7 @@ from salesync_common.events import start_outbox_relay
 
 from ..config import SCHEMA, Settings
 from . import events, menu
-from .api import internal, orders
+from .api import internal, orders, receipts
 from .models import IdempotencyKeys, db
 
 
@@ -24,7 +24,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         settings,
         title="Salesync order service",
         description="Open orders per table, order lines with snapshots, payments, audit events.",
-        blueprints=[orders.bp, internal.bp],
+        blueprints=[orders.bp, internal.bp, receipts.bp],
         db=db,
         schema=SCHEMA,
         idempotency_table=IdempotencyKeys,
