@@ -7,7 +7,7 @@ from flask import Flask
 from salesync_common.app import create_service_app
 
 from ..config import SCHEMA, Settings
-from . import consumer
+from . import consumer, services
 from .api import internal, sales
 from .models import IdempotencyKeys, db
 
@@ -28,7 +28,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     with app.app_context():
         engine = db.engine
     # One consumer per process (a consumer group member), never per request.
+    pricing_of = consumer.order_pricing(services.OrderClient(service_runtime.client("order")))
     service_runtime.start_background(
-        lambda stop: consumer.run_consumer(settings, engine, stop), "order-events-consumer"
+        lambda stop: consumer.run_consumer(settings, engine, stop, pricing_of),
+        "order-events-consumer",
     )
     return app

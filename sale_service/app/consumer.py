@@ -1,10 +1,13 @@
 """The consumer of ``orders.events``: repairs a payment interrupted between order and sale.
 
 Consumer group ``sale-order-events`` (Kafka) or the in-process bus (embedded). A ``payment``
-event writes the ``payments`` row and a ``paid`` event the ``sales`` row, with the same
-idempotent inserts as the request path (``services.record_payment``/``record_sale``): when the
-request wrote them first, nothing changes; when it died after the order recorded the payment,
-this writes them. Each event is handled in its own transaction, committed before its offset.
+event writes the ``payments`` row and a ``paid`` event completes the sale through the one place
+that does it (``services.complete_sale``: the sale row, its pricing figures, its receipt
+number), with the same idempotent inserts as the request path: when the request wrote them
+first, nothing changes; when it died after the order recorded the payment, this writes them.
+The order's pricing figures come from the event when it carries them, else from the order's
+detail (``pricing_of``, one internal call), else the total is taken as VAT-included taxable.
+Each event is handled in its own transaction, committed before its offset.
 Other event types are not the sale service's business.
 """
 
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
@@ -35,7 +39,12 @@ def _moment(value: Any) -> datetime:
     return moment
 
 
-def apply_event(session: Session, value: dict[str, Any]) -> str | None:
+PricingLookup = Callable[[int, int], dict[str, Any] | None]
+
+
+def apply_event(
+    session: Session, value: dict[str, Any], pricing_of: PricingLookup | None = None
+) -> str | None:
     """Write what one order event implies for the sale service; returns what it did."""
     kind, data = value.get("type"), value.get("data")
     if kind not in ("payment", "paid") or not isinstance(data, dict):
@@ -63,27 +72,42 @@ def apply_event(session: Session, value: dict[str, Any]) -> str | None:
             session, int(data["legacy_sale_id"]), str(data["payment_ref"]), paid_at, paid_day
         )
         return "legacy"
-    services.record_sale(
+    figures = data.get("pricing")
+    if figures is None and pricing_of is not None:
+        figures = pricing_of(store_id, order_id)
+    services.complete_sale(
         session,
         payment_ref=str(data["payment_ref"]),
         store_id=store_id,
         order_id=order_id,
         table_no=int(data["table_no"]),
         total=int(data["total"]),
+        pricing_figures=figures,
         paid_at=paid_at,
         paid_business_date=paid_day,
     )
     return "sale"
 
 
+def order_pricing(orders: services.OrderGateway) -> PricingLookup:
+    """The paid order's figures from its detail (the fields of the payment answer's pricing)."""
+
+    def lookup(store_id: int, order_id: int) -> dict[str, Any] | None:
+        detail = orders.order(store_id, order_id)
+        return detail if detail and detail.get("status") == "paid" else None
+
+    return lookup
+
+
 class OrderEventHandler:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, pricing_of: PricingLookup | None = None) -> None:
         self._engine = engine
+        self._pricing_of = pricing_of
 
     def __call__(self, record: KafkaRecord | Event) -> None:
         with Session(self._engine) as session:
             try:
-                apply_event(session, record.value)
+                apply_event(session, record.value, self._pricing_of)
             except (KeyError, TypeError, ValueError):
                 session.rollback()
                 log.warning("skipping a malformed orders.events record")  # no body: no data
@@ -91,9 +115,14 @@ class OrderEventHandler:
             session.commit()
 
 
-def run_consumer(settings: Settings, engine: Engine, stop: threading.Event) -> None:
+def run_consumer(
+    settings: Settings,
+    engine: Engine,
+    stop: threading.Event,
+    pricing_of: PricingLookup | None = None,
+) -> None:
     """Run until ``stop`` is set (a background thread started with the app)."""
-    handler = OrderEventHandler(engine)
+    handler = OrderEventHandler(engine, pricing_of)
     kafka = kafka_client_config(settings)
     if kafka is not None:
         KafkaSubscriber(

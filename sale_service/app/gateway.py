@@ -1,4 +1,4 @@
-"""The order gateway of a request (tests put a fake one in ``app.extensions``)."""
+"""The order and store gateways of a request (tests put fakes in ``app.extensions``)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from salesync_common.app import runtime
 from . import services
 
 GATEWAY_EXTENSION = "sale.order_gateway"
+STORE_GATEWAY_EXTENSION = "sale.store_gateway"
 
 
 def order_gateway() -> services.OrderGateway:
@@ -16,3 +17,10 @@ def order_gateway() -> services.OrderGateway:
     if override is not None:
         return override
     return services.OrderClient(runtime().client("order"))
+
+
+def store_gateway() -> services.StoreGateway:
+    override = current_app.extensions.get(STORE_GATEWAY_EXTENSION)
+    if override is not None:
+        return override
+    return services.StoreClient(runtime().client("store"))

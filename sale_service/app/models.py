@@ -7,8 +7,12 @@ consumer of ``orders.events`` (``consumer.py``), which writes the same rows from
 ``payment``/``paid`` events: inserts keyed by ``payment_ref`` (and one sale per order), so either
 writer may come first and the other changes nothing.
 
-A refund sets ``refunded_at`` on a sale; the row stays. ``pending``/``aborted`` rows are left by
-the previous protocol (a pending one is completed by the consumer if its order was paid).
+When the order is paid the sale gets the order's pricing figures and its receipt number
+(``receipt_counters``, one row per store and business day, incremented in the sale's
+transaction). Refunds are ``refunds`` rows (with the tenders they go back to in
+``refund_tenders``); ``sales.refunded_total`` is their sum and ``refunded_at`` is set once the
+whole sale is refunded (the first contract's "refunded"). ``pending``/``aborted`` rows are left
+by the previous protocol (a pending one is completed by the consumer if its order was paid).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import sqlalchemy as sa
-from sqlalchemy import BigInteger, Date, DateTime, Integer, String
+from sqlalchemy import BigInteger, Date, DateTime, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from salesync_common.db import make_db
@@ -27,6 +31,7 @@ IdempotencyKeys = idempotency_table(db.metadata)
 
 PENDING, COMPLETED, ABORTED = "pending", "completed", "aborted"
 PAYMENT_TYPES = ("card", "cash", "other")
+MIXED = "mixed"  # a sale paid with more than one tender
 
 _LIVE = sa.text("status <> 'aborted'")
 _COMPLETED = sa.text("status = 'completed'")
@@ -53,6 +58,14 @@ class Payment(db.Model):  # type: ignore[name-defined]
     payment_label: Mapped[str] = mapped_column(String(50), nullable=False)
     staff_id: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    # v2 tender details (null when the consumer wrote the row: the request's details were lost)
+    tendered: Mapped[int | None] = mapped_column(BigInteger)  # cash handed over
+    change: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    # stored in full (the card terminal's reference for a cancellation); shown masked only
+    card_approval_no: Mapped[str | None] = mapped_column(String(20))
+    card_issuer: Mapped[str | None] = mapped_column(String(50))
+    card_installment_months: Mapped[int | None] = mapped_column(Integer)
+    shift_id: Mapped[int | None] = mapped_column(BigInteger)  # filled by shifts (later)
 
 
 class Sale(db.Model):  # type: ignore[name-defined]
@@ -75,10 +88,25 @@ class Sale(db.Model):  # type: ignore[name-defined]
     refunded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # the payment that settled the order
     payment_ref: Mapped[str | None] = mapped_column(String(36), unique=True)
+    # the order's pricing figures when it was paid (total_price = taxable_total + exempt_total)
+    subtotal: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    discount_total: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    taxable_total: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    exempt_total: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    vat: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    # YYYYMMDD-NNNN, per store and business day of payment (null: paid before receipts existed)
+    receipt_no: Mapped[str | None] = mapped_column(String(16))
+    printed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reprint_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    refunded_total: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
 
     __table_args__ = (
         sa.CheckConstraint("status IN ('pending', 'completed', 'aborted')", name="status"),
-        sa.CheckConstraint("payment_type IN ('card', 'cash', 'other')", name="payment_type"),
+        sa.CheckConstraint(
+            "payment_type IN ('card', 'cash', 'other', 'mixed')", name="payment_type_v2"
+        ),
+        sa.CheckConstraint("refunded_total >= 0 AND refunded_total <= total_price", name="refunds"),
+        sa.UniqueConstraint("store_id", "receipt_no", name="uq_sales_store_receipt"),
         sa.CheckConstraint("total_price >= 0", name="total_price"),
         sa.CheckConstraint("refunded_at IS NULL OR status = 'completed'", name="refund_completed"),
         # Exactly once: one live sale per order, decided by the database.
@@ -107,3 +135,59 @@ class Sale(db.Model):  # type: ignore[name-defined]
             sqlite_where=_COMPLETED,
         ),
     )
+
+
+class ReceiptCounter(db.Model):  # type: ignore[name-defined]
+    """The last receipt number issued per store and business day (locked by the upsert)."""
+
+    __tablename__ = "receipt_counters"
+
+    store_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    business_date: Mapped[date] = mapped_column(Date, primary_key=True)
+    last_no: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
+class Refund(db.Model):  # type: ignore[name-defined]
+    """One refund of a sale: its money and tax figures from ``salesync_common.pricing``.
+
+    ``business_date`` is the refunded sale's (a refund counts on the day of the sale it refunds);
+    ``lines`` is JSON ``[{line_id, quantity, amount}]`` for a refund by lines, else null.
+    """
+
+    __tablename__ = "refunds"
+    __table_args__ = (
+        sa.CheckConstraint("amount > 0", name="amount"),
+        sa.Index("ix_refunds_store_day", "store_id", "business_date"),
+        sa.Index("ix_refunds_sale_id", "sale_id"),
+        sa.Index("ix_refunds_store_order", "store_id", "order_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    store_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    sale_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("sales.id"), nullable=False)
+    order_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    business_date: Mapped[date] = mapped_column(Date, nullable=False)
+    amount: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    taxable_total: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    exempt_total: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    vat: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    payment_type: Mapped[str] = mapped_column(String(8), nullable=False)  # a tender or "mixed"
+    lines: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(String(200), nullable=False)
+    staff_id: Mapped[int | None] = mapped_column(BigInteger)
+    shift_id: Mapped[int | None] = mapped_column(BigInteger)  # filled by shifts (later)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class RefundTender(db.Model):  # type: ignore[name-defined]
+    """How much of a refund went back to each tender (sums to the refund's amount)."""
+
+    __tablename__ = "refund_tenders"
+    __table_args__ = (
+        sa.CheckConstraint("payment_type IN ('card', 'cash', 'other')", name="payment_type"),
+        sa.CheckConstraint("amount > 0", name="amount"),
+    )
+
+    refund_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("refunds.id"), primary_key=True)
+    payment_type: Mapped[str] = mapped_column(String(8), primary_key=True)
+    amount: Mapped[int] = mapped_column(BigInteger, nullable=False)

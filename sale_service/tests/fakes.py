@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from sale_service.app.services import PayAnswer
+from salesync_common import pricing
 from salesync_common.errors import UpstreamError
 from salesync_common.timeutil import business_date, iso, utcnow
 
@@ -44,6 +45,8 @@ class FakeOrder:
     paid_total: int = 0
     paid_at: datetime | None = None
     paid_business_date: str | None = None
+    priced: pricing.PricedOrder | None = None  # v2 orders: lines with tax (None: first version)
+    payments: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -58,11 +61,59 @@ class FakeOrders:
     pay_calls: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def open_table(self, store_id: int, table_no: int, total_price: int) -> FakeOrder:
+    def open_table(
+        self,
+        store_id: int,
+        table_no: int,
+        total_price: int = 0,
+        lines: list[pricing.Line] | None = None,
+        order_discounts: tuple[pricing.Discount, ...] = (),
+    ) -> FakeOrder:
+        """An open order; with ``lines`` (refs = line ids) priced by the pricing module."""
         with self._lock:
-            order = FakeOrder(next(_order_ids), store_id, table_no, total_price)
+            priced = pricing.price_order(lines, order_discounts) if lines else None
+            total = priced.total if priced else total_price
+            order = FakeOrder(next(_order_ids), store_id, table_no, total, priced=priced)
             self.orders[order.order_id] = order
             return order
+
+    def order(self, store_id: int, order_id: int) -> dict[str, Any] | None:
+        """The detail endpoint's shape (docs/internal-api.md) for what the fake knows."""
+        order = self.orders.get(order_id)
+        if order is None or order.store_id != store_id:
+            return None
+        priced = order.priced
+        lines = [
+            {
+                "line_id": line.ref,
+                "item_id": 100 + int(line.ref),
+                "item_name": f"품목 {line.ref}",
+                "category_id": 1,
+                "category_name": "메뉴",
+                "tax": line.tax,
+                "options": [{"option_id": 1, "group_id": 1, "name": "샷 추가", "price_delta": 500}],
+                "unit_price": line.unit_price,
+                "quantity": line.quantity,
+                "amount": line.amount,
+                "line_discount": sum(line.line_discounts),
+                "order_discount": line.order_discount,
+                "discount": line.discount,
+                "net": line.net,
+            }
+            for line in (priced.lines if priced else ())
+        ]
+        figures = priced.totals() if priced else {}
+        return {
+            "order_id": order.order_id,
+            "table_no": order.table_no,
+            "status": order.status,
+            "lines": lines,
+            "discounts": [],
+            **figures,
+            "payments": order.payments,
+            "paid_total": order.paid_total,
+            "balance": order.total_price - order.paid_total,
+        }
 
     def _target(self, store_id: int, request: dict[str, Any]) -> FakeOrder | None:
         for order in self.orders.values():
@@ -96,6 +147,7 @@ class FakeOrders:
             if amount > balance:
                 return refused(409, "amount_exceeds_balance", balance=balance)
             order.paid_total += amount
+            order.payments.append({"payment_ref": ref, "amount": amount})
             now = self.clock or utcnow()
             if order.paid_total == order.total_price:
                 order.status = "paid"
@@ -114,6 +166,7 @@ class FakeOrders:
                     "status": order.status,
                     "paid_at": iso(now, tz) if order.status == "paid" else None,
                     "paid_business_date": order.paid_business_date,
+                    **({"pricing": order.priced.totals()} if order.priced else {}),
                 },
             )
             self.answers[ref] = answer
@@ -149,3 +202,18 @@ class FakeOrders:
                 "created_at": now.isoformat(),
             }
         )
+
+
+@dataclass
+class FakeStores:
+    """The store service's internal profile, as receipts read it."""
+
+    def store(self, store_id: int) -> dict[str, Any]:
+        return {
+            "store_id": store_id,
+            "store_name": "김밥천국 역삼점",
+            "address": "서울 강남구 테헤란로 1",
+            "business_number": "123-45-67890",
+            "phone": "0212345678",
+            "owner_name": "홍길동",
+        }

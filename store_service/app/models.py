@@ -38,6 +38,8 @@ class Store(db.Model):  # type: ignore[name-defined]
     address: Mapped[str] = mapped_column(String(200), nullable=False)
     store_type: Mapped[str] = mapped_column(String(50), nullable=False)
     time_zone: Mapped[str] = mapped_column(String(64), nullable=False, default="Asia/Seoul")
+    # 사업자등록번호 (###-##-#####), printed on receipts; optional
+    business_number: Mapped[str | None] = mapped_column(String(12))
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, server_default=func.now()
     )

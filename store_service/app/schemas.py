@@ -32,6 +32,21 @@ def _phone(value: str) -> str:
 Phone = Annotated[text(20), AfterValidator(_phone)]
 
 
+def _business_number(value: str) -> str:
+    """사업자등록번호: 10 digits, dashes optional on input, stored as ``###-##-#####``."""
+    digits = value.replace("-", "")
+    if not digits.isdigit() or len(digits) != 10:
+        raise ValueError("must be a business number such as 123-45-67890")
+    return f"{digits[:3]}-{digits[3:5]}-{digits[5:]}"
+
+
+BusinessNumber = Annotated[
+    text(12),
+    AfterValidator(_business_number),
+    WithJsonSchema({"type": "string", "example": "123-45-67890"}),
+]
+
+
 class UsernameQuery(Model):
     username: Username
 
@@ -62,6 +77,7 @@ class StoreUpdateIn(Model):
     store_name: text(100) | None = None  # type: ignore[valid-type]
     address: text(200) | None = None  # type: ignore[valid-type]
     store_type: text(50) | None = None  # type: ignore[valid-type]
+    business_number: BusinessNumber | None = None  # printed on receipts (v2)
 
 
 class ResultOut(Model):
@@ -117,6 +133,7 @@ class StoreUpdatedOut(Model):
 
 class InternalStoreOut(StoreProfile):
     time_zone: str
+    business_number: str | None  # v2, for receipts
 
 
 # ---------------------------------------------------------------------------------------------

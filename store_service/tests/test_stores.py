@@ -325,3 +325,27 @@ def test_internal_requires_service_token(client, app):
     assert response.status_code == 200
     assert response.json["time_zone"] == "Asia/Seoul"
     assert response.json["phone"] == SIGNUP["phone"]
+
+
+def test_business_number_is_optional_normalised_and_internal(client, app):
+    created = signup(client, username="bizno").json
+    headers = auth_headers(created["token"]["access_token"])
+    path = f"/internal/stores/{created['store_id']}"
+    service = {"X-Service-Token": app.extensions["salesync"].tokens.token()}
+    assert client.get(path, headers=service).json["business_number"] is None
+    for bad in ("12345", "123-45-6789x", 1234567890, "1234567890123"):
+        refused = client.put(
+            f"/stores/{created['store_id']}", json={"business_number": bad}, headers=headers
+        )
+        assert refused.status_code == 422, bad
+    response = client.put(
+        f"/stores/{created['store_id']}", json={"business_number": "1234567890"}, headers=headers
+    )
+    assert response.json == {
+        "result": "success",
+        "message": "매장 정보 수정 성공",
+        "store_id": created["store_id"],
+    }
+    assert client.get(path, headers=service).json["business_number"] == "123-45-67890"
+    # the first contract's profile keeps its exact fields
+    assert "business_number" not in client.get("/stores/", headers=headers).json["store"]

@@ -117,9 +117,15 @@ EXAMPLES: tuple[Example, ...] = (
     ),
     Example("order", "DELETE", "/orders/7", owner_status=200),
     Example(
+        "sale", "POST", "/sales/payments", {"table_no": 5, "amount": 1000, "payment_type": "cash"}
+    ),
+    Example(
         "sale", "POST", "/sales/", {"table_no": 5, "payment_type": "카드", "total_price": 6000}
     ),
     Example("sale", "GET", "/sales/", owner_status=200),
+    Example("sale", "GET", "/sales/receipts/{receipt_no}", owner_status=200),
+    Example("order", "GET", "/orders/{paid_order_id}/receipt", owner_status=200),
+    Example("sale", "POST", "/sales/{sale_id}/refunds", {"amount": 100, "reason": "권한 확인"}),
     Example("sale", "DELETE", "/sales/{sale_id}"),
     Example("dashboard", "GET", "/dashboard/sales?start={today}&end={today}", owner_status=200),
     Example("dashboard", "GET", "/dashboard/volumes?start={today}&end={today}", owner_status=200),
@@ -240,6 +246,10 @@ def world(stack) -> dict[str, Any]:
         ),
         201,
     )
+    [sale] = _ok(stack["sale"].test_client().get("/sales/", headers=owner))["sales"]
+    receipt = _ok(
+        stack["order"].test_client().get(f"/orders/{sale['order_id']}/receipt", headers=owner)
+    )
     today = datetime.now(ZoneInfo("Asia/Seoul")).date().isoformat()
     asked = (
         stack["consulting"]
@@ -256,6 +266,8 @@ def world(stack) -> dict[str, Any]:
         "group_id": doomed_group["group_id"],
         "kept_item_id": kept_item["id"],
         "sale_id": paid["id"],
+        "paid_order_id": sale["order_id"],
+        "receipt_no": receipt["receipt_no"],
         "today": today,
     }
 
@@ -282,8 +294,9 @@ def _call(app: Flask, example: Example, world: dict[str, Any], headers: dict[str
 
 # any ids will do to find the rule an example calls
 PLACEHOLDERS: dict[str, Any] = dict.fromkeys(
-    ("store_id", "staff_id", "category_id", "item_id", "group_id", "sale_id"), 1
+    ("store_id", "staff_id", "category_id", "item_id", "group_id", "sale_id", "paid_order_id"), 1
 )
+PLACEHOLDERS["receipt_no"] = "20261201-0001"
 PLACEHOLDERS["req_id"] = "0" * 32
 
 

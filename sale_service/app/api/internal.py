@@ -7,11 +7,13 @@ from typing import Any
 from flask import Blueprint
 
 from salesync_common.api import endpoint
+from salesync_common.auth import DEFAULT_TZ
 from salesync_common.types import Period
 
-from .. import services
+from .. import receipts, refunds, services
+from ..gateway import order_gateway, store_gateway
 from ..models import db
-from ..schemas import DailyTotalsOut
+from ..schemas import DailyTotalsOut, ReceiptOut, ReceiptQuery, RefundsOut
 
 bp = Blueprint("internal_sales", __name__, url_prefix="/internal/stores")
 
@@ -26,3 +28,32 @@ bp = Blueprint("internal_sales", __name__, url_prefix="/internal/stores")
 )
 def daily_totals(store_id: int, query: Period) -> dict[str, Any]:
     return services.daily_totals(db.session, store_id, query.start, query.end)
+
+
+@bp.get("/<id:store_id>/orders/<id:order_id>/receipt")
+@endpoint(
+    "The receipt of a paid order (order service: GET /orders/<order_id>/receipt); a reprint",
+    auth="service",
+    query=ReceiptQuery,
+    responses={200: ReceiptOut},
+    extra_errors=(404,),
+    tags=("internal",),
+)
+def order_receipt(store_id: int, order_id: int, query: ReceiptQuery) -> dict[str, Any]:
+    return receipts.receipt_by_order(
+        db.session, order_gateway(), store_gateway(), store_id, order_id, query.tz or DEFAULT_TZ
+    )
+
+
+@bp.get("/<id:store_id>/orders/<id:order_id>/refunds")
+@endpoint(
+    "The order's refunds, oldest first (its audit trail)",
+    auth="service",
+    query=ReceiptQuery,
+    responses={200: RefundsOut},
+    tags=("internal",),
+)
+def order_refunds(store_id: int, order_id: int, query: ReceiptQuery) -> dict[str, Any]:
+    rows = refunds.refunds_of_order(db.session, store_id, order_id, query.tz or DEFAULT_TZ)
+    keys = ("refund_id", "sale_id", "amount", "reason", "staff_id", "created_at")
+    return {"refunds": [{key: row[key] for key in keys} for row in rows]}

@@ -17,14 +17,18 @@ bp = Blueprint("internal_stores", __name__, url_prefix="/internal/stores")
 
 @bp.get("/<id:store_id>")
 @endpoint(
-    "Store profile with time zone (dashboard settlement)",
+    "Store profile with time zone and business number (settlement, receipts)",
     auth="service",
     responses={200: InternalStoreOut},
     tags=("internal",),
 )
 def get_store(store_id: int) -> dict[str, Any]:
     store = services.get_store(db.session, store_id)
-    return {**store.profile(), "time_zone": store.time_zone}
+    return {
+        **store.profile(),
+        "time_zone": store.time_zone,
+        "business_number": store.business_number,
+    }
 
 
 @bp.get("/<id:store_id>/staff")
