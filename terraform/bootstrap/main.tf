@@ -76,6 +76,14 @@ resource "aws_s3_bucket_lifecycle_configuration" "state" {
       noncurrent_days = 90
     }
   }
+  rule {
+    id     = "abort-incomplete-uploads"
+    status = "Enabled"
+    filter {}
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 7
+    }
+  }
 }
 
 data "aws_iam_policy_document" "state" {
