@@ -30,9 +30,11 @@ from salesync_common.timeutil import utcnow
 from .models import Order, OrderEvent, OrderEventCounter
 
 SCHEMA_VERSION = "1"
-# Written today; the next ones (discounts, transfers, moved lines) are the same call.
+# Written today; the next ones (transfers, moved lines) are the same call.
 OPENED = "opened"
 LINES_CHANGED = "lines_changed"
+DISCOUNT_ADDED = "discount_added"
+DISCOUNT_REMOVED = "discount_removed"
 CANCELLED = "cancelled"
 PAYMENT = "payment"
 PAID = "paid"
@@ -40,8 +42,8 @@ TYPES = frozenset(
     {
         OPENED,
         LINES_CHANGED,
-        "discount_added",
-        "discount_removed",
+        DISCOUNT_ADDED,
+        DISCOUNT_REMOVED,
         "transferred",
         "lines_moved",
         PAYMENT,
