@@ -89,7 +89,8 @@ class DiscountIn(Model):
 
 
 class SplitQuery(Model):
-    ways: Annotated[int, Field(ge=1, le=MAX_SPLIT_WAYS)]
+    # a query string is text: digits are read as the integer they spell (not strict)
+    ways: Annotated[int, Field(ge=1, le=MAX_SPLIT_WAYS, strict=False)]
 
 
 class TzQuery(Model):
