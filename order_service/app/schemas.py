@@ -314,6 +314,34 @@ class SplitOut(Model):
 class PaymentOut(Model):
     """What a payment did to its order (the same answer again for a replayed ``payment_ref``)."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "order_id": 812,
+                    "table_no": 3,
+                    "payment_ref": "0b7f1c9e-3c1a-4f0e-9a57-2d1e6c8b4f10",
+                    "amount": 9000,
+                    "total": 9000,
+                    "paid_total": 9000,
+                    "balance": 0,
+                    "status": "paid",
+                    "paid_at": "2026-12-15T12:30:00+09:00",
+                    "paid_business_date": "2026-12-15",
+                    "pricing": {
+                        "subtotal": 10000,
+                        "discount_total": 1000,
+                        "total": 9000,
+                        "taxable_total": 9000,
+                        "vat": 818,
+                        "supply_value": 8182,
+                        "exempt_total": 0,
+                    },
+                }
+            ]
+        }
+    )
+
     order_id: int
     table_no: int
     payment_ref: str
