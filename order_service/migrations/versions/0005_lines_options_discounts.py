@@ -60,7 +60,7 @@ def _rekey_lines_sqlite() -> None:
     # SQLite cannot change a primary key in place: copy into the new shape, keep every row
     op.create_table(
         "order_lines_v2",
-        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("id", sa.Integer(), autoincrement=True),
         sa.Column("order_id", BigId, nullable=False),
         sa.Column("item_id", sa.BigInteger(), nullable=False),
         sa.Column("item_name", sa.String(100), nullable=False),
@@ -68,8 +68,14 @@ def _rekey_lines_sqlite() -> None:
         sa.Column("unit_cost", sa.Integer()),
         sa.Column("quantity", sa.Integer(), nullable=False),
         *_new_line_columns(),
-        sa.ForeignKeyConstraint(["order_id"], ["orders.id"], name="fk_order_lines_order_id_orders"),
-        sa.CheckConstraint("quantity BETWEEN 1 AND 999", name="ck_order_lines_quantity_range"),
+        # op.f: the final names (the table is renamed to order_lines below)
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_order_lines")),
+        sa.ForeignKeyConstraint(
+            ["order_id"], ["orders.id"], name=op.f("fk_order_lines_order_id_orders")
+        ),
+        sa.CheckConstraint(
+            "quantity BETWEEN 1 AND 999", name=op.f("ck_order_lines_quantity_range")
+        ),
     )
     op.execute(
         f"INSERT INTO order_lines_v2 ({V1_LINE_COLUMNS}) "  # noqa: S608 - constant SQL
