@@ -33,9 +33,11 @@ SCHEMA_VERSION = "1"
 # Session.info: stores whose events this transaction recorded (the live stream's tail of this
 # process is woken when it commits: see ``stream.EventTail.wake_after_commits``).
 WRITTEN_STORES_KEY = "salesync.order_events.stores"
-# Written today; the next ones (discounts, transfers, moved lines) are the same call.
+# Written today; the next ones (transfers, moved lines) are the same call.
 OPENED = "opened"
 LINES_CHANGED = "lines_changed"
+DISCOUNT_ADDED = "discount_added"
+DISCOUNT_REMOVED = "discount_removed"
 CANCELLED = "cancelled"
 PAYMENT = "payment"
 PAID = "paid"
@@ -43,8 +45,8 @@ TYPES = frozenset(
     {
         OPENED,
         LINES_CHANGED,
-        "discount_added",
-        "discount_removed",
+        DISCOUNT_ADDED,
+        DISCOUNT_REMOVED,
         "transferred",
         "lines_moved",
         PAYMENT,

@@ -33,6 +33,7 @@ CANCELLED = "cancelled"
 IS_OPEN = sa.text("status = 'open'")
 IS_PAID = sa.text("status = 'paid'")
 OPEN_TABLE_INDEX = "ux_orders_store_id_table_no_open"
+LINE_KEY_INDEX = "ux_order_lines_order_id_item_id_option_key"
 
 
 class Order(db.Model):  # type: ignore[name-defined]
@@ -71,6 +72,7 @@ class Order(db.Model):  # type: ignore[name-defined]
     total_price: Mapped[int] = mapped_column(BigInteger(), nullable=False, default=0)
     # Σ order_payments.amount, updated with each payment; paid once it reaches total_price.
     paid_total: Mapped[int] = mapped_column(BigInteger(), nullable=False, default=0)
+    staff_id: Mapped[int | None] = mapped_column(BigInteger())  # who opened it; None: the owner
 
     @property
     def balance(self) -> int:
@@ -78,17 +80,62 @@ class Order(db.Model):  # type: ignore[name-defined]
 
 
 class OrderLine(db.Model):  # type: ignore[name-defined]
-    """One line per item per order (duplicates are summed), with the snapshot taken when written."""
+    """One line per (item, sorted option ids) per order, with the snapshot taken when written.
+
+    ``option_key`` (the sorted option ids joined by commas, ``''`` for none) makes the pair unique
+    per order: adding the same item with the same options adds to the line. ``unit_price`` is the
+    item's price plus the options' deltas as they were; ``options`` their snapshot (JSON list of
+    ``{option_id, group_id, name, price_delta}``). ``discount`` is frozen when the order is paid
+    (its own and allocated discounts, from ``pricing``): what the daily totals and a rebuild use.
+    """
 
     __tablename__ = "order_lines"
-    __table_args__ = (sa.CheckConstraint("quantity BETWEEN 1 AND 999", name="quantity_range"),)
+    __table_args__ = (
+        sa.CheckConstraint("quantity BETWEEN 1 AND 999", name="quantity_range"),
+        Index(LINE_KEY_INDEX, "order_id", "item_id", "option_key", unique=True),
+    )
 
-    order_id: Mapped[int] = mapped_column(BigId, ForeignKey("orders.id"), primary_key=True)
-    item_id: Mapped[int] = mapped_column(BigInteger(), primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    order_id: Mapped[int] = mapped_column(BigId, ForeignKey("orders.id"), nullable=False)
+    item_id: Mapped[int] = mapped_column(BigInteger(), nullable=False)
+    option_key: Mapped[str] = mapped_column(String(200), nullable=False, server_default="")
     item_name: Mapped[str] = mapped_column(String(100), nullable=False)
     unit_price: Mapped[int] = mapped_column(Integer(), nullable=False)
     unit_cost: Mapped[int | None] = mapped_column(Integer())
     quantity: Mapped[int] = mapped_column(Integer(), nullable=False)
+    options: Mapped[str] = mapped_column(Text(), nullable=False, server_default="[]")
+    category_id: Mapped[int | None] = mapped_column(BigInteger())
+    category_name: Mapped[str | None] = mapped_column(String(100))
+    tax: Mapped[str] = mapped_column(String(8), nullable=False, server_default="vat")
+    discount: Mapped[int] = mapped_column(BigInteger(), nullable=False, server_default="0")
+
+
+class OrderDiscount(db.Model):  # type: ignore[name-defined]
+    """A discount as entered; what it takes off is always recomputed by ``pricing.price_order``.
+
+    ``scope="line"`` names its line (``line_id``, with the line's ``item_id`` for reading); line
+    discounts apply in id order to their line, then order discounts in id order to what is left.
+    """
+
+    __tablename__ = "order_discounts"
+    __table_args__ = (
+        Index("ix_order_discounts_order_id", "order_id"),
+        sa.CheckConstraint("scope IN ('order', 'line')", name="scope_known"),
+        sa.CheckConstraint("kind IN ('percent', 'amount')", name="kind_known"),
+        sa.CheckConstraint("value >= 1", name="value_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    order_id: Mapped[int] = mapped_column(BigId, ForeignKey("orders.id"), nullable=False)
+    store_id: Mapped[int] = mapped_column(BigInteger(), nullable=False)
+    scope: Mapped[str] = mapped_column(String(8), nullable=False)
+    line_id: Mapped[int | None] = mapped_column(BigInteger())
+    item_id: Mapped[int | None] = mapped_column(BigInteger())
+    kind: Mapped[str] = mapped_column(String(8), nullable=False)
+    value: Mapped[int] = mapped_column(BigInteger(), nullable=False)
+    reason: Mapped[str] = mapped_column(String(200), nullable=False)
+    staff_id: Mapped[int | None] = mapped_column(BigInteger())
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
 
 
 class DailyItemSales(db.Model):  # type: ignore[name-defined]
@@ -106,7 +153,10 @@ class DailyItemSales(db.Model):  # type: ignore[name-defined]
     item_id: Mapped[int] = mapped_column(BigInteger(), primary_key=True)
     item_name: Mapped[str] = mapped_column(String(100), nullable=False)
     quantity: Mapped[int] = mapped_column(BigInteger(), nullable=False)
+    # sales_volume = gross - discount: the lines' net after their own and allocated discounts
     sales_volume: Mapped[int] = mapped_column(BigInteger(), nullable=False)
+    gross: Mapped[int] = mapped_column(BigInteger(), nullable=False, server_default="0")
+    discount: Mapped[int] = mapped_column(BigInteger(), nullable=False, server_default="0")
     cost_total: Mapped[int] = mapped_column(BigInteger(), nullable=False)
     uncosted_quantity: Mapped[int] = mapped_column(BigInteger(), nullable=False)
     uncosted_first_paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -138,6 +188,8 @@ class OrderPayment(db.Model):  # type: ignore[name-defined]
     total: Mapped[int] = mapped_column(BigInteger(), nullable=False)
     paid_total: Mapped[int] = mapped_column(BigInteger(), nullable=False)
     status: Mapped[str] = mapped_column(String(16), nullable=False)
+    # the order's pricing figures after this payment (JSON object; None before v2)
+    pricing: Mapped[str | None] = mapped_column(Text())
 
 
 class OrderEventCounter(db.Model):  # type: ignore[name-defined]

@@ -4,16 +4,25 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, RootModel, model_validator
+from pydantic import ConfigDict, Field, RootModel, model_validator
 
 from salesync_common.types import MONEY_MAX, Id, Model, Money, Quantity, TableNo
 
 MAX_CART_ENTRIES = 100
+MAX_LINE_OPTIONS = 50
+MAX_SPLIT_WAYS = 100
 
 
 class CartLineIn(Model):
+    """A cart entry; v2 ``options`` (option ids of the item's groups) are optional."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"item_id": 12, "quantity": 2, "options": [31, 40]}]}
+    )
+
     item_id: Id
     quantity: Quantity
+    options: Annotated[list[Id], Field(max_length=MAX_LINE_OPTIONS)] | None = None
 
 
 class OrderIn(Model):
@@ -52,6 +61,41 @@ class PaymentIn(Model):
 class StreamQuery(Model):
     # The seq of the last event the client has; the ``Last-Event-ID`` header wins when both come.
     last_event_id: Annotated[str, Field(pattern=r"^[0-9]{1,18}$")] | None = None
+
+
+class DiscountIn(Model):
+    """A discount: on the order, or on one line (named by ``line_id``, or ``item_id`` when the
+    order has exactly one line of that item). ``value`` is a percent (1-100) or won."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"scope": "order", "kind": "amount", "value": 1000, "reason": "단골 할인"},
+                {"scope": "line", "item_id": 12, "kind": "percent", "value": 10, "reason": "쿠폰"},
+            ]
+        }
+    )
+
+    scope: Literal["order", "line"]
+    item_id: Id | None = None
+    line_id: Id | None = None
+    kind: Literal["percent", "amount"]
+    value: Annotated[int, Field(ge=1, le=MONEY_MAX)]
+    reason: Annotated[str, Field(min_length=1, max_length=200, pattern=r"\S")]
+
+    @model_validator(mode="after")
+    def _target(self) -> DiscountIn:
+        named = (self.item_id is not None) + (self.line_id is not None)
+        if self.scope == "line" and named != 1:
+            raise ValueError("a line discount names exactly one of item_id and line_id")
+        if self.scope == "order" and named:
+            raise ValueError("an order discount names no line")
+        return self
+
+
+class SplitQuery(Model):
+    # a query string is text: digits are read as the integer they spell (not strict)
+    ways: Annotated[int, Field(ge=1, le=MAX_SPLIT_WAYS, strict=False)]
 
 
 class TzQuery(Model):
@@ -118,11 +162,190 @@ class UnpaidTableOut(Model):
     carts: list[CartOut]
 
 
+class LineOptionOut(Model):
+    option_id: int
+    group_id: int
+    name: str
+    price_delta: int
+
+
+class OrderLineOut(Model):
+    """A line's snapshot and figures: ``amount`` = unit_price x quantity; ``discount`` =
+    ``line_discount`` (its own) + ``order_discount`` (its share of the order's); ``net`` = amount -
+    discount."""
+
+    line_id: int
+    item_id: int
+    item_name: str
+    category_id: int | None
+    category_name: str | None
+    tax: Literal["vat", "exempt"]
+    options: list[LineOptionOut]
+    unit_price: int
+    quantity: int
+    amount: int
+    line_discount: int
+    order_discount: int
+    discount: int
+    net: int
+
+
+class DiscountOut(Model):
+    """A discount entered and ``amount``, what it takes off the order now."""
+
+    discount_id: int
+    scope: Literal["order", "line"]
+    line_id: int | None
+    item_id: int | None
+    kind: Literal["percent", "amount"]
+    value: int
+    amount: int
+    reason: str
+    staff_id: int | None
+    created_at: str
+
+
+class OrderPaymentOut(Model):
+    payment_ref: str
+    amount: int
+    payment_type: str
+    staff_id: int | None
+    created_at: str
+
+
+class PricingOut(Model):
+    """``total`` = ``subtotal`` - ``discount_total`` = ``taxable_total`` + ``exempt_total``;
+    ``vat`` + ``supply_value`` = ``taxable_total``."""
+
+    subtotal: int
+    discount_total: int
+    total: int
+    taxable_total: int
+    vat: int
+    supply_value: int
+    exempt_total: int
+
+
+ORDER_DETAIL_EXAMPLE = {
+    "order_id": 812,
+    "table_no": 3,
+    "status": "open",
+    "version": 4,
+    "opened_at": "2026-12-15T12:01:09+09:00",
+    "updated_at": "2026-12-15T12:09:41+09:00",
+    "paid_at": None,
+    "paid_business_date": None,
+    "staff_id": 7,
+    "lines": [
+        {
+            "line_id": 1501,
+            "item_id": 12,
+            "item_name": "아메리카노",
+            "category_id": 3,
+            "category_name": "커피",
+            "tax": "vat",
+            "options": [{"option_id": 31, "group_id": 9, "name": "샷 추가", "price_delta": 500}],
+            "unit_price": 5000,
+            "quantity": 2,
+            "amount": 10000,
+            "line_discount": 1000,
+            "order_discount": 0,
+            "discount": 1000,
+            "net": 9000,
+        }
+    ],
+    "discounts": [
+        {
+            "discount_id": 44,
+            "scope": "line",
+            "line_id": 1501,
+            "item_id": 12,
+            "kind": "percent",
+            "value": 10,
+            "amount": 1000,
+            "reason": "쿠폰",
+            "staff_id": 7,
+            "created_at": "2026-12-15T12:09:41+09:00",
+        }
+    ],
+    "subtotal": 10000,
+    "discount_total": 1000,
+    "total": 9000,
+    "taxable_total": 9000,
+    "vat": 818,
+    "supply_value": 8182,
+    "exempt_total": 0,
+    "payments": [],
+    "paid_total": 0,
+    "balance": 9000,
+}
+
+
+class OrderDetailOut(PricingOut):
+    """The whole order (``GET /orders/<order_id>``; the same for sibling services)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [ORDER_DETAIL_EXAMPLE]})
+
+    order_id: int
+    table_no: int
+    status: str
+    version: int
+    opened_at: str
+    updated_at: str
+    paid_at: str | None
+    paid_business_date: str | None
+    staff_id: int | None
+    lines: list[OrderLineOut]
+    discounts: list[DiscountOut]
+    payments: list[OrderPaymentOut]
+    paid_total: int
+    balance: int
+
+
+class SplitOut(Model):
+    """``shares`` sum exactly to ``balance``; the first ``balance % ways`` carry one won more."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"balance": 10000, "shares": [3334, 3333, 3333]}]}
+    )
+
+    balance: int
+    shares: list[int]
+
+
 # ---- internal responses
 
 
 class PaymentOut(Model):
     """What a payment did to its order (the same answer again for a replayed ``payment_ref``)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "order_id": 812,
+                    "table_no": 3,
+                    "payment_ref": "0b7f1c9e-3c1a-4f0e-9a57-2d1e6c8b4f10",
+                    "amount": 9000,
+                    "total": 9000,
+                    "paid_total": 9000,
+                    "balance": 0,
+                    "status": "paid",
+                    "paid_at": "2026-12-15T12:30:00+09:00",
+                    "paid_business_date": "2026-12-15",
+                    "pricing": {
+                        "subtotal": 10000,
+                        "discount_total": 1000,
+                        "total": 9000,
+                        "taxable_total": 9000,
+                        "vat": 818,
+                        "supply_value": 8182,
+                        "exempt_total": 0,
+                    },
+                }
+            ]
+        }
+    )
 
     order_id: int
     table_no: int
@@ -134,17 +357,13 @@ class PaymentOut(Model):
     status: str
     paid_at: str | None
     paid_business_date: str | None
+    pricing: PricingOut  # the order's figures as this payment left it (final once paid)
 
 
-class OrderStatusOut(Model):
-    order_id: int
-    table_no: int
-    status: str
-    version: int
+class OrderStatusOut(OrderDetailOut):
+    """The internal twin of ``GET /orders/<order_id>``; ``total_price`` = ``total``."""
+
     total_price: int
-    paid_total: int
-    balance: int
-    paid_business_date: str | None
 
 
 class ItemSalesRow(Model):
@@ -152,7 +371,9 @@ class ItemSalesRow(Model):
     item_id: int
     item_name: str
     quantity: int
-    sales_volume: int
+    sales_volume: int  # gross - discount: the lines' net
+    gross: int
+    discount: int
     cost_total: int
     uncosted_quantity: int
     uncosted_first_paid_at: str | None

@@ -4,11 +4,25 @@ Item lookups arrive as a ``Catalog`` (the caller reads it from the menu read mod
 one batched call), so nothing here talks to the network and no row lock is held across an HTTP
 call. Every write ends with ``events.record_event`` in its own transaction (the audit trail and
 the outbox of ``orders.events``).
+
+Money: every figure of an order comes from ``salesync_common.pricing.price_order`` over its lines
+and discounts (:func:`price`); ``orders.total_price`` is its ``total`` (after discounts), stored
+in the same transaction as every change. A change that pricing refuses (a discount above what it
+applies to: 409 ``discount_exceeds_base``) or that would bring the total under what was already
+paid (409 ``below_paid_total``) writes nothing.
+
+Line discounts and edits (PUT): a line keeps its ``line_id`` (and so its discounts) while its
+(item, options) stays in the cart; a line the PUT removes takes its line discounts with it (each
+gets a ``discount_removed`` event). Percent discounts follow the new quantity; an edit that would
+leave an amount discount larger than its base is refused (409 ``discount_exceeds_base``): the
+terminal removes the discount first.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -17,7 +31,9 @@ from sqlalchemy import and_, select, update
 from sqlalchemy import false as sa_false
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
+from salesync_common import pricing
 from salesync_common.db import violates_unique
 from salesync_common.errors import Conflict, NotFound, ValidationFailed
 from salesync_common.timeutil import business_date, iso, utcnow
@@ -31,14 +47,18 @@ from .models import (
     PAID,
     DailyItemSales,
     Order,
+    OrderDiscount,
     OrderLine,
     OrderPayment,
 )
-from .schemas import CartLineIn, PaymentIn
+from .schemas import CartLineIn, DiscountIn, PaymentIn
 
 MAX_LINE_QUANTITY = 999
 OPEN_RETRIES = 5
 VERSION_CONFLICT = "다른 단말에서 주문이 변경되었습니다."
+
+# A line of a cart: (item id, sorted option ids). Lines merge only when both are equal.
+LineKey = tuple[int, tuple[int, ...]]
 
 
 @dataclass(frozen=True)
@@ -48,19 +68,42 @@ class Written:
     version: int
 
 
-def merge_cart(carts: Iterable[CartLineIn]) -> dict[int, int]:
-    """Sum duplicate ``item_id`` entries, keeping first-seen order."""
-    wanted: dict[int, int] = {}
+def _field(key: LineKey) -> str:
+    item_id, options = key
+    suffix = f",options={'+'.join(map(str, options))}" if options else ""
+    return f"carts.item_id={item_id}{suffix}"
+
+
+def _options_invalid(key: LineKey, reason: str) -> Conflict:
+    return Conflict(
+        "선택한 옵션이 올바르지 않습니다.", code="options_invalid", fields={_field(key): reason}
+    )
+
+
+def merge_cart(carts: Iterable[CartLineIn]) -> dict[LineKey, int]:
+    """Sum entries of the same (item, options), keeping first-seen order.
+
+    An option listed twice in one entry is 409 ``options_invalid`` (nothing is read or written).
+    """
+    wanted: dict[LineKey, int] = {}
     for line in carts:
-        wanted[line.item_id] = wanted.get(line.item_id, 0) + line.quantity
+        options = line.options or []
+        key = (line.item_id, tuple(sorted(options)))
+        if len(set(options)) != len(options):
+            raise _options_invalid(key, "an option is listed twice")
+        wanted[key] = wanted.get(key, 0) + line.quantity
     _check_quantities(wanted)
     return wanted
 
 
-def _check_quantities(quantities: dict[int, int]) -> None:
+def item_ids(wanted: Iterable[LineKey]) -> list[int]:
+    return sorted({item_id for item_id, _ in wanted})
+
+
+def _check_quantities(quantities: dict[LineKey, int]) -> None:
     too_many = {
-        f"carts.item_id={item_id}": f"quantity must be at most {MAX_LINE_QUANTITY}"
-        for item_id, quantity in quantities.items()
+        _field(key): f"quantity must be at most {MAX_LINE_QUANTITY}"
+        for key, quantity in quantities.items()
         if quantity > MAX_LINE_QUANTITY
     }
     if too_many:
@@ -75,43 +118,175 @@ def _unknown_items(ids: Iterable[int]) -> ValidationFailed:
     )
 
 
-def check_catalog(wanted: dict[int, int], catalog: Catalog, allowed: Iterable[int] = ()) -> None:
-    allowed_ids = set(allowed)
-    missing = [i for i in wanted if i not in catalog and i not in allowed_ids]
+def check_catalog(
+    wanted: dict[LineKey, int], catalog: Catalog, allowed: Iterable[LineKey] = ()
+) -> None:
+    allowed_keys = set(allowed)
+    missing = sorted({k[0] for k in wanted if k[0] not in catalog and k not in allowed_keys})
     if missing:
         raise _unknown_items(missing)
 
 
-def _new_line(order_id: int, item_id: int, quantity: int, catalog: Catalog) -> OrderLine:
+def _key(line: OrderLine) -> LineKey:
+    return (line.item_id, tuple(int(o) for o in line.option_key.split(",") if o))
+
+
+def _option_key(options: Sequence[int]) -> str:
+    return ",".join(map(str, sorted(options)))
+
+
+def _check_orderable(wanted: Iterable[LineKey], catalog: Catalog) -> None:
+    sold_out = sorted({k[0] for k in wanted if k[0] in catalog and catalog[k[0]].sold_out})
+    if sold_out:
+        raise Conflict(
+            "품절된 품목이 포함되어 있습니다.",
+            code="sold_out",
+            fields={f"carts.item_id={item_id}": "sold out" for item_id in sold_out},
+        )
+
+
+def _new_line(order_id: int | None, key: LineKey, quantity: int, catalog: Catalog) -> OrderLine:
+    """A new line: the item and its chosen options as they are now, validated.
+
+    The options must belong to the item's live groups, each group's count within its
+    min_select..max_select (a group with min_select >= 1 must be chosen), and the unit price
+    (priced by ``pricing``) must not be negative: else 409 ``options_invalid``.
+    """
+    item_id, option_ids = key
     item = catalog[item_id]
+    chosen: dict[int, dict[str, Any]] = {}
+    for group in item.option_groups:
+        count = 0
+        for option in group.options:
+            if option.option_id in option_ids:
+                count += 1
+                chosen[option.option_id] = {
+                    "option_id": option.option_id,
+                    "group_id": group.group_id,
+                    "name": option.name,
+                    "price_delta": option.price_delta,
+                }
+        if not group.min_select <= count <= group.max_select:
+            raise _options_invalid(
+                key,
+                f"group {group.group_id} ({group.name}) takes "
+                f"{group.min_select}-{group.max_select} options, got {count}",
+            )
+    foreign = [option_id for option_id in option_ids if option_id not in chosen]
+    if foreign:
+        raise _options_invalid(key, f"not options of this item: {foreign}")
+    options = [chosen[option_id] for option_id in option_ids]
+    deltas = tuple(option["price_delta"] for option in options)
+    try:
+        unit = pricing.price_order([pricing.Line(item.price, 1, item.tax, deltas)]).lines[0]
+    except pricing.InvalidPricing as exc:
+        raise _options_invalid(key, "the options make the price negative") from exc
     return OrderLine(
         order_id=order_id,
         item_id=item_id,
+        option_key=_option_key(option_ids),
         item_name=item.name,
-        unit_price=item.price,
+        unit_price=unit.unit_price,
         unit_cost=item.cost,
         quantity=quantity,
+        options=json.dumps(options, ensure_ascii=False, separators=(",", ":")),
+        category_id=item.category_id,
+        category_name=item.category_name,
+        tax=item.tax,
     )
 
 
 def _lines(session: Session, order_id: int) -> list[OrderLine]:
-    return list(session.scalars(select(OrderLine).where(OrderLine.order_id == order_id)))
+    return list(
+        session.scalars(
+            select(OrderLine).where(OrderLine.order_id == order_id).order_by(OrderLine.id)
+        )
+    )
 
 
-def _total(lines: Iterable[OrderLine]) -> int:
-    return sum(line.unit_price * line.quantity for line in lines)
+def _discounts(session: Session, order_id: int) -> list[OrderDiscount]:
+    return list(
+        session.scalars(
+            select(OrderDiscount)
+            .where(OrderDiscount.order_id == order_id)
+            .order_by(OrderDiscount.id)
+        )
+    )
+
+
+def _as_pricing(discount: OrderDiscount) -> pricing.Discount:
+    return pricing.Discount(discount.kind, discount.value, discount.reason)  # type: ignore[arg-type]
+
+
+def price(
+    lines: Sequence[OrderLine],
+    discounts: Sequence[OrderDiscount],
+    refs: dict[int, pricing.LineRef] | None = None,
+) -> pricing.PricedOrder:
+    """The order's figures (``pricing.price_order``): lines in id order, discounts in id order.
+
+    ``refs`` names lines not flushed yet (``id(line)`` -> a temporary ref); raises what
+    ``price_order`` raises (``DiscountTooLarge`` is a 409).
+    """
+    by_line: dict[int | None, list[pricing.Discount]] = defaultdict(list)
+    order_discounts: list[pricing.Discount] = []
+    for discount in sorted(discounts, key=lambda d: d.id or 0):
+        if discount.scope == "line":
+            by_line[discount.line_id].append(_as_pricing(discount))
+        else:
+            order_discounts.append(_as_pricing(discount))
+    refs = refs or {}
+    return pricing.price_order(
+        [
+            pricing.Line(
+                unit_price=line.unit_price,
+                quantity=line.quantity,
+                tax=line.tax,  # type: ignore[arg-type]
+                discounts=tuple(by_line[line.id]) if line.id is not None else (),
+                ref=line.id if line.id is not None else refs[id(line)],
+            )
+            for line in sorted(lines, key=lambda line: (line.id is None, line.id or 0))
+        ],
+        order_discounts,
+    )
+
+
+def _check_paid(order: Order, total: int) -> None:
+    if total < order.paid_total:
+        raise Conflict(
+            "결제된 금액보다 주문 금액이 작아질 수 없습니다.",
+            code="below_paid_total",
+            extra={"paid_total": order.paid_total, "total": total},
+        )
+
+
+def _option_ids(line: OrderLine) -> list[int]:
+    return list(_key(line)[1])
 
 
 def _lines_data(lines: Iterable[OrderLine]) -> list[dict[str, Any]]:
     return [
         {
+            "line_id": line.id,
             "item_id": line.item_id,
             "item_name": line.item_name,
             "quantity": line.quantity,
             "unit_price": line.unit_price,
+            "options": _option_ids(line),
         }
-        for line in sorted(lines, key=lambda line: line.item_id)
+        for line in sorted(lines, key=lambda line: (line.item_id, line.id))
     ]
+
+
+def _changed(order: Order, lines: Iterable[OrderLine]) -> dict[str, Any]:
+    """``lines_changed`` data: the lines after the change and the total (after discounts)."""
+    return {
+        "table_no": order.table_no,
+        "version": order.version,
+        "total_price": order.total_price,
+        "total": order.total_price,
+        "lines": _lines_data(lines),
+    }
 
 
 def _open_query(store_id: int, table_no: int) -> Any:
@@ -130,7 +305,9 @@ def _serialize_writers(session: Session) -> None:
         session.execute(update(Order).where(sa_false()).values(version=Order.version))
 
 
-def _lock_or_open(session: Session, store_id: int, table_no: int, tz: str) -> Order:
+def _lock_or_open(
+    session: Session, store_id: int, table_no: int, tz: str, staff_id: int | None
+) -> Order:
     """The table's open order, locked; opened now if the table is free.
 
     Two terminals opening the same free table race on the partial unique index: the loser's insert
@@ -151,6 +328,7 @@ def _lock_or_open(session: Session, store_id: int, table_no: int, tz: str) -> Or
             opened_at=now,
             updated_at=now,
             total_price=0,
+            staff_id=staff_id,
         )
         try:
             with session.begin_nested():
@@ -168,48 +346,53 @@ def add_lines(
     session: Session,
     store_id: int,
     table_no: int,
-    wanted: dict[int, int],
+    wanted: dict[LineKey, int],
     catalog: Catalog,
     tz: str,
+    staff_id: int | None = None,
 ) -> Written:
-    """POST: open the table's order or add to the open one (lines merged by item)."""
+    """POST: open the table's order or add to the open one (lines merged by item and options).
+
+    Validated before anything is locked or written: every item live (422 ``unknown_item``), none
+    sold out (409 ``sold_out``), the options of new lines (409 ``options_invalid``). Queries: the
+    lock (or open), the lines, the discounts (skipped for an order opened here: it has none), the
+    writes and the event.
+    """
     check_catalog(wanted, catalog)
+    _check_orderable(wanted, catalog)
+    new_lines = {key: _new_line(None, key, quantity, catalog) for key, quantity in wanted.items()}
     try:
-        order = _lock_or_open(session, store_id, table_no, tz)
+        order = _lock_or_open(session, store_id, table_no, tz, staff_id)
         opened = order.version == 0
-        lines = {line.item_id: line for line in _lines(session, order.id)}
-        for item_id, quantity in wanted.items():
-            line = lines.get(item_id)
+        lines = {_key(line): line for line in _lines(session, order.id)} if not opened else {}
+        discounts = _discounts(session, order.id) if not opened else []
+        for key, quantity in wanted.items():
+            line = lines.get(key)
             if line is None:
-                # a new line: snapshot of the item as it is now
-                lines[item_id] = _new_line(order.id, item_id, quantity, catalog)
-                session.add(lines[item_id])
+                # a new line: the item and options as they are now
+                line = lines[key] = new_lines[key]
+                line.order_id = order.id
+                session.add(line)
             else:
-                # units added to an existing line keep that line's snapshot (one line per item)
+                # units added to an existing line keep that line's snapshot
                 line.quantity += quantity
-        _check_quantities({item_id: line.quantity for item_id, line in lines.items()})
-        order.total_price = _total(lines.values())
+        _check_quantities({key: line.quantity for key, line in lines.items()})
+        session.flush()  # line ids, which pricing and the event name lines by
+        order.total_price = price(list(lines.values()), discounts).total
         order.version += 1
         order.updated_at = utcnow()
         session.flush()
         if opened:
             data = {"table_no": table_no, "business_date": order.business_date.isoformat()}
-            events.record_event(session, order, events.OPENED, data)
-        events.record_event(session, order, events.LINES_CHANGED, _changed(order, lines.values()))
+            events.record_event(session, order, events.OPENED, data, staff_id)
+        events.record_event(
+            session, order, events.LINES_CHANGED, _changed(order, lines.values()), staff_id
+        )
         session.commit()
     except BaseException:
         session.rollback()
         raise
     return Written(order.id, order.table_no, order.version)
-
-
-def _changed(order: Order, lines: Iterable[OrderLine]) -> dict[str, Any]:
-    return {
-        "table_no": order.table_no,
-        "version": order.version,
-        "total_price": order.total_price,
-        "lines": _lines_data(lines),
-    }
 
 
 def _version_conflict(session: Session, order_id: int) -> Conflict:
@@ -222,40 +405,63 @@ def replace_lines(
     session: Session,
     store_id: int,
     table_no: int,
-    wanted: dict[int, int],
+    wanted: dict[LineKey, int],
     catalog: Catalog,
     tz: str,
     expected_version: int | None = None,
+    staff_id: int | None = None,
 ) -> Written | None:
     """PUT: replace the open order's lines; empty ``wanted`` cancels it.
 
     Returns None when there is no open order and nothing to write. The version read here is the
-    one the final conditional UPDATE requires, so a concurrent change turns this write into a 409
-    instead of being overwritten silently.
+    one the final conditional UPDATE requires, so a concurrent change (lines, discounts,
+    payments: each bumps the version) turns this write into a 409 instead of being overwritten
+    silently. Lines still in the cart keep their id, snapshot and discounts; lines dropped take
+    their line discounts with them. The new figures are priced before anything is written: a
+    discount above its new base (409 ``discount_exceeds_base``) or a total under the paid total
+    (409 ``below_paid_total``) writes nothing.
     """
     order = session.scalar(_open_query(store_id, table_no))
     if order is None:
         session.rollback()
         if not wanted:
             return None
-        return add_lines(session, store_id, table_no, wanted, catalog, tz)
+        return add_lines(session, store_id, table_no, wanted, catalog, tz, staff_id)
     read_version = order.version
     if expected_version is not None and expected_version != read_version:
         raise _version_conflict(session, order.id)
-    existing = {line.item_id: line for line in _lines(session, order.id)}
-    # items already on the order keep their snapshot (and may stay even if retired since)
+    existing = {_key(line): line for line in _lines(session, order.id)}
+    # lines already on the order keep their snapshot (and may stay even if retired since)
     check_catalog(wanted, catalog, allowed=existing)
+    _check_orderable(
+        [k for k, q in wanted.items() if k not in existing or q > existing[k].quantity], catalog
+    )
     now = utcnow()
     guard = and_(Order.id == order.id, Order.version == read_version, Order.status == OPEN)
     try:
+        dropped: list[OrderDiscount] = []
+        kept: dict[LineKey, OrderLine] = {}
         if not wanted:
             changes: dict[str, Any] = {"status": CANCELLED, "cancelled_at": now}
         else:
-            snapshots = {
-                item_id: existing.get(item_id) or _new_line(order.id, item_id, 0, catalog)
-                for item_id in wanted
-            }
-            total = sum(snapshots[i].unit_price * quantity for i, quantity in wanted.items())
+            discounts = _discounts(session, order.id)
+            refs: dict[int, pricing.LineRef] = {}
+            for key, quantity in wanted.items():
+                line = existing.get(key)
+                if line is None:
+                    line = _new_line(order.id, key, quantity, catalog)
+                    refs[id(line)] = f"new-{len(refs)}"
+                kept[key] = line
+            gone = {line.id for key, line in existing.items() if key not in wanted}
+            dropped = [d for d in discounts if d.scope == "line" and d.line_id in gone]
+            staying = [d for d in discounts if d not in dropped]
+            # price the new state before writing anything: quantities as wanted
+            priced_lines = [
+                _with_quantity(line, wanted[key]) if line.id is not None else line
+                for key, line in kept.items()
+            ]
+            total = price(priced_lines, staying, refs).total
+            _check_paid(order, total)
             changes = {"total_price": total}
         updated = session.execute(
             update(Order)
@@ -265,33 +471,40 @@ def replace_lines(
         )
         if updated.rowcount != 1:
             raise _version_conflict(session, order.id)
-        version = read_version + 1
+        # what the conditional UPDATE wrote, without marking the order dirty again
+        for name, value in {"version": read_version + 1, "updated_at": now, **changes}.items():
+            set_committed_value(order, name, value)
         if wanted:
-            for line in existing.values():
-                session.delete(line)
+            for key, line in existing.items():
+                if key not in wanted:
+                    session.delete(line)
+            for discount in dropped:
+                session.delete(discount)
+            session.flush()  # the (item, options) key of a dropped line may come back as new
+            for key, line in kept.items():
+                if line.id is None:
+                    session.add(line)
+                else:
+                    line.quantity = wanted[key]
             session.flush()
-            written = [
-                OrderLine(
-                    order_id=order.id,
-                    item_id=item_id,
-                    item_name=snapshots[item_id].item_name,
-                    unit_price=snapshots[item_id].unit_price,
-                    unit_cost=snapshots[item_id].unit_cost,
-                    quantity=quantity,
+            for discount in dropped:
+                events.record_event(
+                    session,
+                    order,
+                    events.DISCOUNT_REMOVED,
+                    {"discount": _discount_data(discount), "cause": "line_removed"},
+                    staff_id,
                 )
-                for item_id, quantity in wanted.items()
-            ]
-            session.add_all(written)
+            events.record_event(
+                session, order, events.LINES_CHANGED, _changed(order, kept.values()), staff_id
+            )
+        else:
             data = {
                 "table_no": table_no,
-                "version": version,
-                "total_price": changes["total_price"],
-                "lines": _lines_data(written),
+                "version": order.version,
+                "total_price": order.total_price,
             }
-            events.record_event(session, order, events.LINES_CHANGED, data)
-        else:
-            data = {"table_no": table_no, "version": version, "total_price": order.total_price}
-            events.record_event(session, order, events.CANCELLED, data)
+            events.record_event(session, order, events.CANCELLED, data, staff_id)
         session.commit()
     except BaseException:
         session.rollback()
@@ -299,7 +512,20 @@ def replace_lines(
     return Written(order.id, table_no, read_version + 1)
 
 
-def cancel_table(session: Session, store_id: int, table_no: int) -> list[int]:
+def _with_quantity(line: OrderLine, quantity: int) -> OrderLine:
+    """A detached copy of ``line`` with another quantity (pricing a PUT before writing it)."""
+    return OrderLine(
+        id=line.id,
+        unit_price=line.unit_price,
+        quantity=quantity,
+        tax=line.tax,
+        item_id=line.item_id,
+    )
+
+
+def cancel_table(
+    session: Session, store_id: int, table_no: int, staff_id: int | None = None
+) -> list[int]:
     """Cancel the table's open order (kept with its status and time); the ids cancelled."""
     _serialize_writers(session)
     orders = list(session.scalars(_open_query(store_id, table_no).with_for_update()))
@@ -312,7 +538,7 @@ def cancel_table(session: Session, store_id: int, table_no: int) -> list[int]:
     session.flush()
     for order in orders:
         data = {"table_no": table_no, "version": order.version, "total_price": order.total_price}
-        events.record_event(session, order, events.CANCELLED, data)
+        events.record_event(session, order, events.CANCELLED, data, staff_id)
     session.commit()
     return [order.id for order in orders]
 
@@ -335,7 +561,7 @@ def open_orders(
         )
         .outerjoin(OrderLine, OrderLine.order_id == Order.id)
         .where(Order.store_id == store_id, Order.status == OPEN)
-        .order_by(Order.table_no, OrderLine.item_id)
+        .order_by(Order.table_no, OrderLine.item_id, OrderLine.id)
     )
     if table_no is not None:
         query = query.where(Order.table_no == table_no)
@@ -364,6 +590,223 @@ def open_orders(
     return list(grouped.values())
 
 
+# ---- discounts, the whole order, split
+
+
+def _discount_data(discount: OrderDiscount) -> dict[str, Any]:
+    """A discount as entered (the ``discount`` of its events)."""
+    return {
+        "discount_id": discount.id,
+        "scope": discount.scope,
+        "line_id": discount.line_id,
+        "item_id": discount.item_id,
+        "kind": discount.kind,
+        "value": discount.value,
+        "reason": discount.reason,
+        "staff_id": discount.staff_id,
+    }
+
+
+def _lock_order(session: Session, store_id: int, order_id: int) -> Order:
+    _serialize_writers(session)
+    order = session.scalar(
+        select(Order)
+        .where(Order.id == order_id, Order.store_id == store_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if order is None:
+        raise NotFound("존재하지 않는 주문", code="order_not_found")
+    if order.status != OPEN:
+        raise _not_open(order)
+    return order
+
+
+def _discount_line(lines: Sequence[OrderLine], request: DiscountIn) -> OrderLine:
+    if request.line_id is not None:
+        matches = [line for line in lines if line.id == request.line_id]
+    else:
+        matches = [line for line in lines if line.item_id == request.item_id]
+    if not matches:
+        raise NotFound("주문에 없는 품목입니다.", code="line_not_found")
+    if len(matches) > 1:
+        raise Conflict(
+            "이 품목의 줄이 여러 개입니다: line_id로 지정하세요.",
+            code="line_ambiguous",
+            extra={"line_ids": [line.id for line in matches]},
+        )
+    return matches[0]
+
+
+def _not_open(order: Order) -> Conflict:
+    return Conflict("열린 주문이 아닙니다.", code="order_not_open", extra={"status": order.status})
+
+
+def _reprice(order: Order, lines: list[OrderLine], discounts: list[OrderDiscount]) -> None:
+    """Store the new total (refused when pricing refuses or it falls under the paid total)."""
+    total = price(lines, discounts).total
+    _check_paid(order, total)
+    order.total_price = total
+    order.version += 1
+    order.updated_at = utcnow()
+
+
+def add_discount(
+    session: Session, store_id: int, order_id: int, request: DiscountIn, staff_id: int | None
+) -> None:
+    """Add a discount to an open order of the store, in one transaction with its event.
+
+    The order row is locked first, so two terminals take turns and each prices what the other
+    committed. Refusals write nothing: 404 ``order_not_found`` (also another store's order),
+    409 ``order_not_open``, 404 ``line_not_found``, 409 ``line_ambiguous``, 409
+    ``discount_exceeds_base`` (from pricing), 409 ``below_paid_total``.
+    """
+    try:
+        order = _lock_order(session, store_id, order_id)
+        lines = _lines(session, order.id)
+        discounts = _discounts(session, order.id)
+        line = _discount_line(lines, request) if request.scope == "line" else None
+        discount = OrderDiscount(
+            order_id=order.id,
+            store_id=store_id,
+            scope=request.scope,
+            line_id=line.id if line else None,
+            item_id=line.item_id if line else None,
+            kind=request.kind,
+            value=request.value,
+            reason=request.reason.strip(),
+            staff_id=staff_id,
+            created_at=utcnow(),
+        )
+        session.add(discount)
+        session.flush()
+        _reprice(order, lines, [*discounts, discount])
+        session.flush()
+        data = {"discount": _discount_data(discount), "total": order.total_price}
+        events.record_event(session, order, events.DISCOUNT_ADDED, data, staff_id)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+
+
+def remove_discount(
+    session: Session, store_id: int, order_id: int, discount_id: int, staff_id: int | None
+) -> None:
+    """Remove a discount of an open order (404 ``discount_not_found`` if not this order's)."""
+    try:
+        order = _lock_order(session, store_id, order_id)
+        discounts = _discounts(session, order.id)
+        doomed = next((d for d in discounts if d.id == discount_id), None)
+        if doomed is None:
+            raise NotFound("존재하지 않는 할인", code="discount_not_found")
+        lines = _lines(session, order.id)
+        _reprice(order, lines, [d for d in discounts if d is not doomed])
+        data = {"discount": _discount_data(doomed), "total": order.total_price}
+        session.delete(doomed)
+        session.flush()
+        events.record_event(session, order, events.DISCOUNT_REMOVED, data, staff_id)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+
+
+def _options(line: OrderLine) -> list[dict[str, Any]]:
+    return json.loads(line.options)  # type: ignore[no-any-return]
+
+
+def order_detail(session: Session, store_id: int, order_id: int, tz: str) -> dict[str, Any]:
+    """The whole order (``GET /orders/<order_id>`` and its internal twin): four reads."""
+    order = order_for_store(session, store_id, order_id)
+    lines = _lines(session, order.id)
+    discounts = _discounts(session, order.id)
+    payments = session.scalars(
+        select(OrderPayment).where(OrderPayment.order_id == order.id).order_by(OrderPayment.id)
+    ).all()
+    priced = price(lines, discounts)
+    figures = {line.ref: line for line in priced.lines}
+    taken = _discount_amounts(priced, discounts)
+    session.rollback()
+    return {
+        "order_id": order.id,
+        "table_no": order.table_no,
+        "status": order.status,
+        "version": order.version,
+        "opened_at": iso(order.opened_at, tz),
+        "updated_at": iso(order.updated_at, tz),
+        "paid_at": iso(order.paid_at, tz) if order.paid_at else None,
+        "paid_business_date": (
+            order.paid_business_date.isoformat() if order.paid_business_date else None
+        ),
+        "staff_id": order.staff_id,
+        "lines": [
+            {
+                "line_id": line.id,
+                "item_id": line.item_id,
+                "item_name": line.item_name,
+                "category_id": line.category_id,
+                "category_name": line.category_name,
+                "tax": line.tax,
+                "options": _options(line),
+                "unit_price": line.unit_price,
+                "quantity": line.quantity,
+                "amount": figures[line.id].amount,
+                "line_discount": sum(figures[line.id].line_discounts),
+                "order_discount": figures[line.id].order_discount,
+                "discount": figures[line.id].discount,
+                "net": figures[line.id].net,
+            }
+            for line in lines
+        ],
+        "discounts": [
+            {
+                **_discount_data(discount),
+                "amount": taken[discount.id],
+                "created_at": iso(discount.created_at, tz),
+            }
+            for discount in discounts
+        ],
+        **priced.totals(),
+        "payments": [
+            {
+                "payment_ref": payment.payment_ref,
+                "amount": payment.amount,
+                "payment_type": payment.payment_type,
+                "staff_id": payment.staff_id,
+                "created_at": iso(payment.created_at, tz),
+            }
+            for payment in payments
+        ],
+        "paid_total": order.paid_total,
+        "balance": priced.total - order.paid_total,
+    }
+
+
+def _discount_amounts(
+    priced: pricing.PricedOrder, discounts: Sequence[OrderDiscount]
+) -> dict[int, int]:
+    """What each discount takes off, from the priced order (pricing's order of application)."""
+    by_ref = {line.ref: list(line.line_discounts) for line in priced.lines}
+    order_amounts = list(priced.order_discounts)
+    taken: dict[int, int] = {}
+    for discount in sorted(discounts, key=lambda d: d.id):
+        if discount.scope == "line":
+            taken[discount.id] = by_ref[discount.line_id].pop(0)
+        else:
+            taken[discount.id] = order_amounts.pop(0)
+    return taken
+
+
+def split(session: Session, store_id: int, order_id: int, ways: int) -> dict[str, Any]:
+    """The order's balance in ``ways`` shares (``pricing.split``), for 1/N payments."""
+    order = order_for_store(session, store_id, order_id)
+    session.rollback()
+    if order.status != OPEN:
+        raise _not_open(order)
+    return {"balance": order.balance, "shares": list(pricing.split(order.balance, ways))}
+
+
 # ---- payment (called by the sale service)
 
 
@@ -382,8 +825,28 @@ def _recorded(session: Session, store_id: int, payment_ref: str) -> OrderPayment
     )
 
 
-def payment_view(payment: OrderPayment, order: Order, tz: str) -> dict[str, Any]:
-    """The answer to a payment, as recorded (a replay answers exactly the same)."""
+def _figures(priced: pricing.PricedOrder) -> dict[str, int]:
+    return {name: value for name, value in priced.totals().items() if name in PRICING_FIELDS}
+
+
+PRICING_FIELDS = (
+    "subtotal",
+    "discount_total",
+    "total",
+    "taxable_total",
+    "vat",
+    "supply_value",
+    "exempt_total",
+)
+
+
+def payment_view(
+    payment: OrderPayment, order: Order, tz: str, figures: dict[str, int]
+) -> dict[str, Any]:
+    """The answer to a payment, as recorded (a replay answers exactly the same).
+
+    ``figures``: the order's pricing as this payment left it (stored on the payment row).
+    """
     paid = payment.status == PAID and order.paid_at is not None
     return {
         "order_id": order.id,
@@ -398,13 +861,18 @@ def payment_view(payment: OrderPayment, order: Order, tz: str) -> dict[str, Any]
         "paid_business_date": (
             order.paid_business_date.isoformat() if paid and order.paid_business_date else None
         ),
+        "pricing": figures,
     }
 
 
 def _replay(session: Session, payment: OrderPayment, tz: str) -> dict[str, Any]:
     order = session.get(Order, payment.order_id)
     assert order is not None  # orders are never deleted
-    answer = payment_view(payment, order, tz)
+    if payment.pricing is not None:
+        figures = json.loads(payment.pricing)
+    else:  # recorded before v2 (no discounts then): the order as it is
+        figures = _figures(price(_lines(session, order.id), _discounts(session, order.id)))
+    answer = payment_view(payment, order, tz, figures)
     session.commit()
     return answer
 
@@ -460,17 +928,19 @@ def record_payment(session: Session, store_id: int, request: PaymentIn, tz: str)
                 extra={"balance": balance},
             )
         now = utcnow()
+        lines = _lines(session, order.id)
+        priced = price(lines, _discounts(session, order.id))
         order.paid_total += amount
         order.version += 1
         order.updated_at = now
         settled = order.paid_total == order.total_price
-        lines: list[OrderLine] = []
         if settled:
-            lines = _lines(session, order.id)
             costs = menu.current_costs(session, store_id, [line.item_id for line in lines])
+            discounts = {figures.ref: figures.discount for figures in priced.lines}
             for line in lines:
                 if line.item_id in costs:  # else the snapshot taken when the line was written
                     line.unit_cost = costs[line.item_id]
+                line.discount = discounts[line.id]  # frozen: daily totals and rebuilds use it
             order.status = PAID
             order.paid_at = now
             order.paid_business_date = business_date(now, tz)
@@ -485,13 +955,14 @@ def record_payment(session: Session, store_id: int, request: PaymentIn, tz: str)
             total=order.total_price,
             paid_total=order.paid_total,
             status=order.status,
+            pricing=json.dumps(_figures(priced), separators=(",", ":")),
         )
         session.add(payment)
         session.flush()
         if settled:
             assert order.paid_business_date is not None
             rollup.record_payment(session, store_id, order.paid_business_date, now, lines)
-        answer = payment_view(payment, order, tz)
+        answer = payment_view(payment, order, tz, _figures(priced))
         events.record_event(
             session,
             order,
@@ -564,6 +1035,8 @@ def item_sales(session: Session, store_id: int, start: date, end: date) -> list[
             "item_name": row.item_name,
             "quantity": row.quantity,
             "sales_volume": row.sales_volume,
+            "gross": row.gross,
+            "discount": row.discount,
             "cost_total": row.cost_total,
             "uncosted_quantity": row.uncosted_quantity,
             "uncosted_first_paid_at": _as_iso(row.uncosted_first_paid_at),

@@ -75,6 +75,29 @@ class Stack:
             item_db.session.commit()
         return len(rows)
 
+    def option_group(
+        self,
+        store_id: int,
+        item_id: int,
+        name: str,
+        min_select: int,
+        max_select: int,
+        options: dict[str, int],
+    ) -> dict[str, int]:
+        """Add an option group (option name -> price_delta) to an item; option name -> id."""
+        response = self.item_app.test_client().post(
+            f"/categories/items/{item_id}/option-groups",
+            json={
+                "name": name,
+                "min_select": min_select,
+                "max_select": max_select,
+                "options": [{"name": n, "price_delta": d} for n, d in options.items()],
+            },
+            headers=auth_headers(token_for(store_id)),
+        )
+        assert response.status_code == 201, response.json
+        return {option["name"]: option["option_id"] for option in response.json["options"]}
+
     def item_delete(self, store_id: int, item_id: int) -> None:
         response = self.item_app.test_client().delete(
             f"/categories/items/{item_id}", headers=auth_headers(token_for(store_id))

@@ -75,6 +75,18 @@ def payments_of(stack, order_id: int) -> list[OrderPayment]:
         return rows
 
 
+V1_STATUS_FIELDS = (
+    "order_id",
+    "table_no",
+    "status",
+    "version",
+    "total_price",
+    "paid_total",
+    "balance",
+    "paid_business_date",
+)
+
+
 def test_status(stack, client):
     sid = 71
     menu = stack.menu(sid, {"돈까스": 9000, "쫄면": 7000})
@@ -87,7 +99,11 @@ def test_status(stack, client):
     path = f"/internal/stores/{sid}/orders/{order_id}"
     # user tokens never reach internal endpoints; other stores see nothing
     assert client.get(path, headers=auth_headers(token_for(sid))).status_code == 401
-    assert client.get(path, headers=svc(stack)).json == {
+    # v2: the whole detail (the public GET /orders/<order_id>); the first version's fields stay
+    body = client.get(path, headers=svc(stack)).json
+    public = client.get(f"/orders/{order_id}", headers=auth_headers(token_for(sid))).json
+    assert body == {**public, "total_price": public["total"]}
+    assert {key: body[key] for key in V1_STATUS_FIELDS} == {
         "order_id": order_id,
         "table_no": 4,
         "status": "open",
@@ -143,6 +159,16 @@ def test_payment_exactly_once(stack, client):
         "paid_total": 18_000,
         "balance": 0,
         "status": "paid",
+        # v2: the order's figures at this payment (18,000 VAT included: 1,636 VAT)
+        "pricing": {
+            "subtotal": 18_000,
+            "discount_total": 0,
+            "total": 18_000,
+            "taxable_total": 18_000,
+            "vat": 1_636,
+            "supply_value": 16_364,
+            "exempt_total": 0,
+        },
     }
     assert body["paid_at"][-6:] in {"-05:00", "-04:00"}
     with stack.order_app.app_context():
@@ -273,6 +299,8 @@ def test_item_sales_aggregates_in_one_query(stack, client):
         "item_name": "후라이드",
         "quantity": 3,
         "sales_volume": 61_000,
+        "gross": 61_000,  # v2: no discount, so sales_volume = gross
+        "discount": 0,
         "cost_total": 24_000,
         "uncosted_quantity": 0,
         "uncosted_first_paid_at": None,

@@ -157,7 +157,9 @@ def test_lines_snapshot_price_name_and_cost(stack, client):
     assert table["total_price"] == 6000
     assert table["carts"] == [{"item_id": coffee, "item_name": "커피", "quantity": 2}]
     with stack.order_app.app_context():
-        line = db.session.get(OrderLine, (order_id, coffee))
+        line = db.session.scalars(
+            select(OrderLine).where(OrderLine.order_id == order_id, OrderLine.item_id == coffee)
+        ).one()
         assert (line.item_name, line.unit_price, line.unit_cost) == ("커피", 3000, 800)
     # a retired item already on the order may stay there through an edit (its snapshot is kept)
     stack.item_delete(sid, coffee)

@@ -115,6 +115,17 @@ EXAMPLES: tuple[Example, ...] = (
         {"table_no": 7, "carts": [{"item_id": "{kept_item_id}", "quantity": 2}]},
         200,
     ),
+    Example("order", "GET", "/orders/{open_order_id}", owner_status=200),
+    Example("order", "GET", "/orders/{open_order_id}/split?ways=2", owner_status=200),
+    Example(
+        "order",
+        "POST",
+        "/orders/{open_order_id}/discounts",
+        {"scope": "order", "kind": "amount", "value": 100, "reason": "단골"},
+        201,
+    ),
+    # a manager's call removes it first: the owner's replay may find it gone (404)
+    Example("order", "DELETE", "/orders/{open_order_id}/discounts/{discount_id}"),
     Example("order", "DELETE", "/orders/7", owner_status=200),
     Example(
         "sale", "POST", "/sales/payments", {"table_no": 5, "amount": 1000, "payment_type": "cash"}
@@ -233,9 +244,18 @@ def world(stack) -> dict[str, Any]:
         201,
     )
     orders = stack["order"].test_client()
-    for table, quantity in ((5, 2), (6, 1)):
+    opened: dict[int, int] = {}
+    for table, quantity in ((5, 2), (6, 1), (8, 3)):
         body = {"table_no": table, "carts": [{"item_id": kept_item["id"], "quantity": quantity}]}
-        _ok(orders.post("/orders/", json=body, headers=owner))
+        opened[table] = _ok(orders.post("/orders/", json=body, headers=owner))["order_id"]
+    doomed_discount = _ok(
+        orders.post(
+            f"/orders/{opened[8]}/discounts",
+            json={"scope": "order", "kind": "amount", "value": 50, "reason": "지울 할인"},
+            headers=owner,
+        ),
+        201,
+    )["discounts"][0]
     paid = _ok(
         stack["sale"]
         .test_client()
@@ -269,6 +289,8 @@ def world(stack) -> dict[str, Any]:
         "paid_order_id": sale["order_id"],
         "receipt_no": receipt["receipt_no"],
         "today": today,
+        "open_order_id": opened[8],
+        "discount_id": doomed_discount["discount_id"],
     }
 
 
@@ -294,7 +316,18 @@ def _call(app: Flask, example: Example, world: dict[str, Any], headers: dict[str
 
 # any ids will do to find the rule an example calls
 PLACEHOLDERS: dict[str, Any] = dict.fromkeys(
-    ("store_id", "staff_id", "category_id", "item_id", "group_id", "sale_id", "paid_order_id"), 1
+    (
+        "store_id",
+        "staff_id",
+        "category_id",
+        "item_id",
+        "group_id",
+        "sale_id",
+        "paid_order_id",
+        "open_order_id",
+        "discount_id",
+    ),
+    1,
 )
 PLACEHOLDERS["receipt_no"] = "20261201-0001"
 PLACEHOLDERS["req_id"] = "0" * 32

@@ -32,7 +32,8 @@ TAGS = ("internal",)
     "than the balance is 409 `amount_exceeds_balance`; an order not open is 409 `not_payable`; "
     "no open order on the table is 404 `no_open_order`. When the balance reaches 0 the order is "
     "paid (costs snapshotted from the menu read model, daily totals updated) and `status` is "
-    "`paid`. The same `payment_ref` again answers what was recorded the first time.",
+    "`paid`. The same `payment_ref` again answers what was recorded the first time. `pricing` "
+    "is the order's figures as this payment left them (final once the order is paid).",
 )
 def record_payment(store_id: int, body: PaymentIn, query: TzQuery) -> dict[str, Any]:
     return services.record_payment(db.session, store_id, body, query.tz or DEFAULT_TZ)
@@ -40,22 +41,19 @@ def record_payment(store_id: int, body: PaymentIn, query: TzQuery) -> dict[str, 
 
 @bp.get("/orders/<id:order_id>")
 @endpoint(
-    "An order's status and balance", auth="service", responses={200: OrderStatusOut}, tags=TAGS
+    "The whole order (the detail of GET /orders/<order_id>, plus total_price)",
+    auth="service",
+    query=TzQuery,
+    responses={200: OrderStatusOut},
+    extra_errors=(404,),
+    tags=TAGS,
+    description="What receipts and refunds are built from: lines with options and discounts, "
+    "the VAT breakdown, payments. Times in `tz` (default Asia/Seoul). `total_price` (= `total`) "
+    "stays for the callers of the first version of this endpoint.",
 )
-def order_status(store_id: int, order_id: int) -> dict[str, Any]:
-    order = services.order_for_store(db.session, store_id, order_id)
-    return {
-        "order_id": order.id,
-        "table_no": order.table_no,
-        "status": order.status,
-        "version": order.version,
-        "total_price": order.total_price,
-        "paid_total": order.paid_total,
-        "balance": order.balance,
-        "paid_business_date": (
-            order.paid_business_date.isoformat() if order.paid_business_date else None
-        ),
-    }
+def order_detail(store_id: int, order_id: int, query: TzQuery) -> dict[str, Any]:
+    detail = services.order_detail(db.session, store_id, order_id, query.tz or DEFAULT_TZ)
+    return {**detail, "total_price": detail["total"]}
 
 
 @bp.get("/item-sales")

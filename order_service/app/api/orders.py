@@ -15,9 +15,13 @@ from ...config import Settings
 from .. import menu, services
 from ..models import db
 from ..schemas import (
+    DiscountIn,
     OrderCancelledOut,
+    OrderDetailOut,
     OrderIn,
     OrderWriteOut,
+    SplitOut,
+    SplitQuery,
     UnpaidsOut,
     UnpaidTableOut,
 )
@@ -25,6 +29,12 @@ from ..schemas import (
 bp = Blueprint("orders", __name__, url_prefix="/orders")
 TAGS = ("orders",)
 CONFLICT_ERRORS = (409, 502, 503, 504)
+CART_RULES = (
+    "v2: a cart line may carry `options` (option ids of the item's groups); lines merge only when "
+    "item and options are equal. Options not of the item, listed twice, outside a group's "
+    "min_select..max_select or making the price negative answer 409 `options_invalid`; a sold-out "
+    "item 409 `sold_out`. Nothing is written on a refusal."
+)
 
 
 def _settings() -> Settings:
@@ -48,16 +58,22 @@ def _carts(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
     extra_errors=CONFLICT_ERRORS,
     tags=TAGS,
     description="Empty or null `carts` answers 200 "
-    '`{"result":"failed","message":"주문 등록 실패 : 주문 내역 없음"}`.',
+    '`{"result":"failed","message":"주문 등록 실패 : 주문 내역 없음"}`. ' + CART_RULES,
 )
 def create_order(body: OrderIn) -> dict[str, Any]:
     identity = current_identity()
     if not body.carts:
         return {"result": "failed", "message": "주문 등록 실패 : 주문 내역 없음"}
     wanted = services.merge_cart(body.carts)
-    catalog = menu.lookup(db.session, _settings(), identity.store_id, wanted)
+    catalog = menu.lookup(db.session, _settings(), identity.store_id, services.item_ids(wanted))
     written = services.add_lines(
-        db.session, identity.store_id, body.table_no, wanted, catalog, identity.tz
+        db.session,
+        identity.store_id,
+        body.table_no,
+        wanted,
+        catalog,
+        identity.tz,
+        identity.staff_id,
     )
     return {
         "result": "success",
@@ -79,14 +95,26 @@ def create_order(body: OrderIn) -> dict[str, Any]:
     tags=TAGS,
     description="Empty carts cancel the open order (`result: cancelled`); with no open order an "
     "empty cart answers `result: failed` and a non-empty one opens an order. A concurrent change "
-    "(or a `version` that is not the current one) answers 409 `version_conflict`.",
+    "(or a `version` that is not the current one) answers 409 `version_conflict`. "
+    + CART_RULES
+    + " Lines still in the cart keep their `line_id` and line discounts; a dropped line takes "
+    "its line discounts with it. A change that would leave a discount above what it applies "
+    "to answers 409 `discount_exceeds_base`; one that would bring the total under what was "
+    "already paid, 409 `below_paid_total`.",
 )
 def replace_order(body: OrderIn) -> dict[str, Any]:
     identity = current_identity()
     wanted = services.merge_cart(body.carts or [])
-    catalog = menu.lookup(db.session, _settings(), identity.store_id, wanted)
+    catalog = menu.lookup(db.session, _settings(), identity.store_id, services.item_ids(wanted))
     written = services.replace_lines(
-        db.session, identity.store_id, body.table_no, wanted, catalog, identity.tz, body.version
+        db.session,
+        identity.store_id,
+        body.table_no,
+        wanted,
+        catalog,
+        identity.tz,
+        body.version,
+        identity.staff_id,
     )
     if written is None:
         return {"result": "failed", "message": "존재하지 않는 주문"}
@@ -109,7 +137,8 @@ def replace_order(body: OrderIn) -> dict[str, Any]:
     tags=TAGS,
 )
 def cancel_order(table_no: int) -> dict[str, Any]:
-    cancelled = services.cancel_table(db.session, current_identity().store_id, table_no)
+    identity = current_identity()
+    cancelled = services.cancel_table(db.session, identity.store_id, table_no, identity.staff_id)
     return {
         "result": "success",
         "message": "주문 삭제 성공",
@@ -167,3 +196,80 @@ def unpaid_table(table_no: int) -> dict[str, Any]:
         "total_price": order["total_price"],
         "carts": _carts(order["lines"]),
     }
+
+
+@bp.get("/<id:order_id>")
+@endpoint(
+    "The whole order: lines, discounts, VAT breakdown, payments, balance",
+    permission="orders",
+    responses={200: OrderDetailOut},
+    extra_errors=(404,),
+    tags=TAGS,
+    description="Any order of the store (open, paid or cancelled); another store's is 404 "
+    "`order_not_found`. Every figure is `salesync_common.pricing`'s: `total` = `subtotal` - "
+    "`discount_total` = `taxable_total` + `exempt_total`; `vat` = round_half_up(taxable_total / "
+    "11). A line's `discount` = `line_discount` (its own) + `order_discount` (its share of the "
+    "order's, in proportion to the lines, remainder on the largest line).",
+)
+def order_detail(order_id: int) -> dict[str, Any]:
+    identity = current_identity()
+    return services.order_detail(db.session, identity.store_id, order_id, identity.tz)
+
+
+@bp.post("/<id:order_id>/discounts")
+@endpoint(
+    "Add a discount (order or line, percent or amount, with a reason)",
+    permission="discount",
+    body=DiscountIn,
+    responses={201: OrderDetailOut},
+    idempotent=True,
+    extra_errors=(404, 409),
+    tags=TAGS,
+    description="Answers 201 with the recalculated order (the `GET /orders/<order_id>` shape). "
+    "A line discount names its line by `line_id`, or by `item_id` when the order has one line "
+    "of that item (else 409 `line_ambiguous`; none: 404 `line_not_found`). Line discounts apply "
+    "first, then order discounts to what is left, in the order they were added. Refusals write "
+    "nothing: more than what it applies to (or a percent above 100) 409 `discount_exceeds_base`; "
+    "a total under the paid total 409 `below_paid_total`; an order not open 409 "
+    "`order_not_open`; another store's order 404 `order_not_found`. Records `staff_id` on the "
+    "discount and its `discount_added` event.",
+)
+def add_discount(order_id: int, body: DiscountIn) -> tuple[dict[str, Any], int]:
+    identity = current_identity()
+    services.add_discount(db.session, identity.store_id, order_id, body, identity.staff_id)
+    return services.order_detail(db.session, identity.store_id, order_id, identity.tz), 201
+
+
+@bp.delete("/<id:order_id>/discounts/<id:discount_id>")
+@endpoint(
+    "Remove a discount",
+    permission="discount",
+    responses={200: OrderDetailOut},
+    extra_errors=(404, 409),
+    tags=TAGS,
+    description="Answers the recalculated order. Unknown discount (or another order's) 404 "
+    "`discount_not_found`; an order not open 409 `order_not_open`. Writes a `discount_removed` "
+    "event with `staff_id`.",
+)
+def remove_discount(order_id: int, discount_id: int) -> dict[str, Any]:
+    identity = current_identity()
+    services.remove_discount(
+        db.session, identity.store_id, order_id, discount_id, identity.staff_id
+    )
+    return services.order_detail(db.session, identity.store_id, order_id, identity.tz)
+
+
+@bp.get("/<id:order_id>/split")
+@endpoint(
+    "Split the balance in N shares (더치페이)",
+    permission="orders",
+    query=SplitQuery,
+    responses={200: SplitOut},
+    extra_errors=(404, 409),
+    tags=TAGS,
+    description="`ways` 1-100 (else 422). The shares sum exactly to the balance; the first "
+    "`balance % ways` shares carry one won more (`pricing.split`). An order not open: 409 "
+    "`order_not_open`.",
+)
+def split(order_id: int, query: SplitQuery) -> dict[str, Any]:
+    return services.split(db.session, current_identity().store_id, order_id, query.ways)
