@@ -4,6 +4,7 @@ skips locally with that hint and fails in CI (``CI=true``)."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import subprocess
 from collections.abc import Callable, Iterable
@@ -28,6 +29,29 @@ SERVICES: dict[str, tuple[str, str, str]] = {
     "consulting": ("consulting_service", "consulting", "salesync-consulting"),
 }
 DB_SERVICES = [name for name in SERVICES if name != "bff"]
+
+
+def _processes() -> dict[str, tuple[str, str]]:
+    found: dict[str, tuple[str, str]] = {}
+    for name, (package, _suffix, _image) in SERVICES.items():
+        entry_points = getattr(importlib.import_module(f"{package}.config"), "ENTRY_POINTS", {})
+        found |= {f"{name}-{command}": (name, command) for command in entry_points}
+    return found
+
+
+# The other processes of a service's image (its config's ENTRY_POINTS, `app.sh <command>`), each a
+# workload of its own: name `<service>-<command>` -> (service, command). Declaring an entry point
+# is what makes the deployment tests expect its Deployment.
+PROCESSES: dict[str, tuple[str, str]] = _processes()
+# Every long-running workload: the services, then the other processes of their images.
+WORKLOADS: list[str] = [*SERVICES, *PROCESSES]
+
+
+def owner(workload: str) -> str:
+    """The service whose image, database role and Secret a workload uses."""
+    return PROCESSES[workload][0] if workload in PROCESSES else workload
+
+
 OVERLAYS = ["dev", "prd"]
 
 

@@ -23,8 +23,11 @@ from devstack import deploy_tools, images
 from salesync_common.kafka import wait_for_broker
 from tests.deploy.conftest import (
     DB_SERVICES,
+    PROCESSES,
     REPO,
     SERVICES,
+    WORKLOADS,
+    owner,
     parse_files,
     require_tool,
     require_tools_python,
@@ -48,13 +51,17 @@ def compose() -> dict:
 
 def test_services_and_migrations(compose: dict) -> None:
     services = compose["services"]
-    expected = set(SERVICES) | {f"{n}-migrate" for n in DB_SERVICES} | INFRA | {"order-stream"}
+    expected = set(WORKLOADS) | {f"{n}-migrate" for n in DB_SERVICES} | INFRA
     assert set(services) == expected
-    # The live table status: the order image with its `stream` entry point, same hardening.
-    stream = services["order-stream"]
-    assert stream["image"] == services["order"]["image"] and stream["command"] == ["stream"]
-    assert stream["read_only"] is True and stream["cap_drop"] == ["ALL"]
-    assert stream["environment"]["DATABASE_URL"] == services["order"]["environment"]["DATABASE_URL"]
+    # Another process of a service's image (the order stream): its entry point, same hardening.
+    for name, (service, command) in PROCESSES.items():
+        process = services[name]
+        assert process["image"] == services[service]["image"] and process["command"] == [command]
+        assert process["read_only"] is True and process["cap_drop"] == ["ALL"]
+        assert process["user"] == services[service]["user"]
+        assert process["environment"].get("DATABASE_URL") == services[service]["environment"].get(
+            "DATABASE_URL"
+        )
     for name, (_pkg, suffix, image) in SERVICES.items():
         svc = services[name]
         assert svc["build"] == {"context": ".", "dockerfile": f"Dockerfile-{suffix}"}
@@ -87,7 +94,7 @@ def test_the_ingress_routes_as_the_route_table_says(compose: dict) -> None:
     assert COMPOSE_CONFIG.read_text() == compose_config(), (
         "ingress/nginx.conf is stale: python -m devstack.nginx compose"
     )
-    assert set(ingress["depends_on"]) == set(SERVICES) | {"order-stream"}
+    assert set(ingress["depends_on"]) == set(WORKLOADS)
     for name in ("store", "dashboard", "consulting"):
         env = compose["services"][name]["environment"]
         assert env["RATE_LIMIT_STORAGE_URI"].startswith(
@@ -102,7 +109,7 @@ def test_environment_matches_the_k8s_configuration(
     docs = rendered_docs("k8s/overlays/prd")
     configmaps = {d["metadata"]["name"]: d["data"] for d in docs if d["kind"] == "ConfigMap"}
     deployments = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Deployment"}
-    for name in SERVICES:
+    for name in WORKLOADS:
         (container,) = deployments[name]["spec"]["template"]["spec"]["containers"]
         k8s_keys = set(configmaps[container["envFrom"][0]["configMapRef"]["name"]])
         k8s_keys |= {e["name"] for e in container["env"]}
@@ -122,7 +129,7 @@ def test_environment_matches_the_k8s_configuration(
             assert re.fullmatch(r"\$\{" + key + r":\?[^}]+\}", env[key]), "required, from env"
         if "DATABASE_URL" in env:
             assert "${SALESYNC_DB_PASSWORD}" in env["DATABASE_URL"]
-            assert env["DATABASE_URL"].startswith(f"postgresql://{name}:")
+            assert env["DATABASE_URL"].startswith(f"postgresql://{owner(name)}:")
         if "OPENAI_API_KEY" in env:
             assert env["OPENAI_API_KEY"] == "${OPENAI_API_KEY:-}"
 

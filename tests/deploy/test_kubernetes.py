@@ -5,6 +5,7 @@ documented calls."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import re
@@ -16,13 +17,17 @@ from pathlib import Path
 import pytest
 
 from devstack import deploy_tools
-from salesync_common.routing import BLOCKED_PREFIXES, DEFAULT_SERVICE, ROUTES
+from salesync_common import gunicorn_conf
+from salesync_common.routing import BLOCKED_PREFIXES, DEFAULT_SERVICE, ROUTES, UPSTREAMS
 from tests.deploy.conftest import (
     CRD_SCHEMAS,
     DB_SERVICES,
     OVERLAYS,
+    PROCESSES,
     REPO,
     SERVICES,
+    WORKLOADS,
+    owner,
     parse_files,
     require_tool,
     require_tools_python,
@@ -41,6 +46,8 @@ CALLS: dict[str, set[str]] = {
     "sale": {"order"},
     "dashboard": {"order", "sale", "item", "store"},
     "consulting": {"dashboard"},
+    # the live table status: reached by the ALB only, reads order_events in PostgreSQL only
+    "order-stream": set(),
 }
 KAFKA_SERVICES = {"dashboard", "consulting", "item", "order", "sale"}
 KAFKA_PORT = 9096  # MSK's SASL/SCRAM-over-TLS listener
@@ -80,6 +87,15 @@ def pod_spec(workload: dict) -> dict:
 
 def pod_labels(workload: dict) -> dict[str, str]:
     return workload["spec"]["template"]["metadata"]["labels"]
+
+
+def entry_point_environment(workload: str) -> dict[str, str]:
+    """The environment defaults a process's entry point brings (empty for a service)."""
+    if workload not in PROCESSES:
+        return {}
+    service, command = PROCESSES[workload]
+    config = importlib.import_module(f"{SERVICES[service][0]}.config")
+    return dict(config.ENTRY_POINTS[command].environment)
 
 
 def configmap_for(docs: list[dict], workload: dict) -> dict[str, str]:
@@ -148,17 +164,28 @@ def test_every_service_has_deployment_service_hpa_pdb(
 ) -> None:
     docs = rendered_docs(f"k8s/overlays/{overlay}")
     deployments = by_kind(docs, "Deployment")
-    assert set(deployments) == set(SERVICES)
+    assert set(deployments) == set(WORKLOADS)
+    assert set(UPSTREAMS) <= set(deployments), "every process an ingress routes to runs"
     services = by_kind(docs, "Service")
     hpas = by_kind(docs, "HorizontalPodAutoscaler")
     pdbs = by_kind(docs, "PodDisruptionBudget")
-    for name, (_pkg, _suffix, image) in SERVICES.items():
+    for name in WORKLOADS:
+        image = SERVICES[owner(name)][2]
         dep = deployments[name]
         assert all(d["metadata"]["namespace"] == "salesync" for d in (dep, services[name]))
         (container,) = pod_spec(dep)["containers"]
         repo, _, tag = container["image"].rpartition(":")
         assert repo.endswith(f".dkr.ecr.ap-northeast-1.amazonaws.com/{image}"), container["image"]
         assert tag and tag != "latest"
+        assert "command" not in container, "the image's entry point (app.sh) must run"
+        if name in PROCESSES:
+            # the same image and tag as its service (the overlay's images: entry covers both)
+            (service_container,) = pod_spec(deployments[owner(name)])["containers"]
+            assert container["image"] == service_container["image"], name
+            assert container["args"] == [PROCESSES[name][1]], name
+            assert pod_spec(dep)["serviceAccountName"] == name, "an account of its own"
+        else:
+            assert "args" not in container, name
         assert container["ports"] == [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]
         svc = services[name]["spec"]
         assert svc["type"] == "ClusterIP"
@@ -216,6 +243,11 @@ def test_deployments_are_hardened_and_probed(
         liveness = container["livenessProbe"]["httpGet"]
         readiness = container["readinessProbe"]["httpGet"]
         assert liveness["path"] == "/healthz" and liveness["port"] in ("http", 8080), name
+        # the preStop pause, then gunicorn's graceful shutdown, both before the kill
+        pre_stop = container["lifecycle"]["preStop"]["exec"]["command"]
+        assert pre_stop[0] == "sleep", name
+        grace = pod_spec(dep)["terminationGracePeriodSeconds"]
+        assert grace > int(pre_stop[1]) + gunicorn_conf.graceful_timeout, name
         assert readiness["path"] == "/readyz" and readiness["port"] in ("http", 8080), name
         assert container["startupProbe"]["httpGet"]["path"] == "/healthz", name
         mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
@@ -262,6 +294,9 @@ def test_one_migration_job_per_database_service_before_its_deployment(
         assert annotations["argocd.argoproj.io/hook"] == "Sync"
         assert annotations["argocd.argoproj.io/hook-delete-policy"] == "BeforeHookCreation"
         assert wave(jobs["db-bootstrap"]) < wave(job) < wave(deployments[name])
+    for name in PROCESSES:
+        if owner(name) in DB_SERVICES:
+            assert wave(jobs[f"{owner(name)}-migrate"]) < wave(deployments[name]), name
     assert wave(jobs["kafka-topics"]) < wave(deployments["consulting"])
 
 
@@ -279,9 +314,14 @@ def test_configuration_matches_the_conventions(
         assert config["SALESYNC_ENV"] == "production"
         assert config["SERVICE_NAME"] == name
         assert config["PORT"] == "8080"
+        # a process's entry point brings its own worker model (the stream: one worker, so one
+        # tail per pod); the ConfigMap must not override it
+        defaults = entry_point_environment(name)
+        assert not set(defaults) & set(config), f"{name}: leave {sorted(defaults)} to app.sh"
+        effective = defaults | config
         for key in ("LOG_LEVEL", "GUNICORN_WORKERS", "GUNICORN_THREADS", "HTTP_TIMEOUT_SECONDS"):
-            assert config[key], key
-        assert int(config["GUNICORN_WORKERS"]) >= 1 and int(config["GUNICORN_THREADS"]) >= 1
+            assert effective[key], key
+        assert int(effective["GUNICORN_WORKERS"]) >= 1 and int(effective["GUNICORN_THREADS"]) >= 1
         # every service answers the browser itself (CORS) behind one trusted hop (the ALB)
         assert config["CORS_ORIGINS"].startswith("https://"), name
         assert config["TRUSTED_PROXY_HOPS"] == "1", name
@@ -337,7 +377,7 @@ def test_secrets_are_references_to_the_services_own_secret(
             for e in container["env"]
             if "secretKeyRef" in e.get("valueFrom", {})
         }
-        assert {r["name"] for r in refs.values()} == {f"salesync-{name}"}
+        assert {r["name"] for r in refs.values()} == {f"salesync-{owner(name)}"}
         expected = {"JWT_SECRET", "SERVICE_TOKEN_SECRET"}
         if name != "bff":
             expected.add("DATABASE_URL")
@@ -549,7 +589,7 @@ def test_network_policies_allow_exactly_the_documented_calls(
     workloads = {n: pod_labels(d) for n, d in by_kind(docs, "Deployment").items()}
     workloads |= {f"job/{n}": pod_labels(d) for n, d in by_kind(docs, "Job").items()}
     for src_name, src in workloads.items():
-        for dst_name in SERVICES:
+        for dst_name in WORKLOADS:
             allowed = _allowed(policies, src, workloads[dst_name], 8080)
             expected = src_name in CALLS and dst_name in CALLS[src_name]
             assert allowed == expected, f"{src_name} -> {dst_name}: allowed={allowed}"
@@ -577,8 +617,8 @@ def test_network_policies_for_ingress_data_stores_and_internet(
 
     for name, labels in workloads.items():
         ingress = ip_rules(labels, "ingress")
-        if name in SERVICES:
-            # the ALB sends each public prefix straight to its service
+        if name in UPSTREAMS:
+            # the ALB sends each public prefix straight to its service (or its stream process)
             assert ingress == [(ALB_SUBNETS, {8080})], "the ALB's public subnets only"
         else:
             assert ingress == [], f"{name} must not be reachable from outside the cluster"
@@ -597,7 +637,7 @@ def test_network_policies_for_ingress_data_stores_and_internet(
         if name in INTERNET_SERVICES:
             expected.add(("0.0.0.0/0", frozenset({443})))
         assert {(c, frozenset(p)) for c, p in egress} == expected, name
-        base = name.removeprefix("job/").removesuffix("-migrate")
+        base = owner(name.removeprefix("job/").removesuffix("-migrate"))
         assert db == (base in DB_SERVICES or base == "db-bootstrap"), name
         assert kafka == (name in KAFKA_SERVICES or name == "job/kafka-topics"), name
 
@@ -650,12 +690,34 @@ def test_the_ingress_follows_the_route_table(
     (host,) = hosts  # one origin for the frontend
     assert "set-in-overlay" not in host
 
-    expected = {route.prefix: route.service for route in ROUTES}
+    expected = {route.prefix: route.upstream for route in ROUTES}
     expected |= dict.fromkeys(BLOCKED_PREFIXES, "blocked")
     expected["/"] = DEFAULT_SERVICE
     assert {path: backend["name"] for path, (_n, backend, _o) in rules.items()} == expected
     for route in ROUTES:
-        assert rules[route.prefix][1] == {"name": route.service, "port": {"name": "http"}}
+        assert rules[route.prefix][1] == {"name": route.upstream, "port": {"name": "http"}}
+        assert ingresses[rules[route.prefix][0]]["metadata"]["name"] == route.upstream
+    # ALB rules go by priority, not by the longest prefix: a sub-route (/orders/stream) must be
+    # tried before the prefix that covers it (/orders), i.e. a lower group.order
+    for inner in ROUTES:
+        for outer in ROUTES:
+            if inner.prefix.startswith(outer.prefix + "/"):
+                assert rules[inner.prefix][2] < rules[outer.prefix][2], (inner, outer)
+    # the load balancer's idle timeout (one for the group) never cuts a quiet stream
+    attributes = dict(
+        item.split("=", 1) for item in shared[f"{group}load-balancer-attributes"].split(",")
+    )
+    idle_timeout = int(attributes["idle_timeout.timeout_seconds"])
+    deployments = by_kind(docs, "Deployment")
+    for route in (r for r in ROUTES if r.stream):
+        config = configmap_for(docs, deployments[route.upstream])
+        package_config = importlib.import_module(f"{SERVICES[route.service][0]}.config")
+        default = package_config.Settings.model_fields["stream_heartbeat_seconds"].default
+        heartbeat = float(config.get("STREAM_HEARTBEAT_SECONDS", default))
+        assert idle_timeout >= 2 * heartbeat, "a lost heartbeat must not end the stream"
+        # an open stream is an outstanding request: new ones go to the least loaded pod
+        target_group = annotations[route.upstream][f"{group}target-group-attributes"]
+        assert "load_balancing.algorithm.type=least_outstanding_requests" in target_group
     # the catch-all is the ALB's last rule: after every prefix of every service's Ingress
     catch_all_order = rules["/"][2]
     assert all(
@@ -776,7 +838,7 @@ def test_configure_env_points_an_environment_at_terraform_outputs(tmp_path: Path
         assert values[key] in rendered_overlay, key
     assert rendered_overlay.count(values["RDS_MASTER_SECRET_ARN"]) == 2
     images = rendered_overlay.count(f"image: {values['ECR_REGISTRY']}/salesync-")
-    assert images == len(SERVICES) + len(DB_SERVICES) + 1, "Deployments, migrations, kafka-topics"
+    assert images == len(WORKLOADS) + len(DB_SERVICES) + 1, "Deployments, migrations, kafka-topics"
     assert "123456789012" not in rendered_overlay
     assert "CORS_ORIGINS: https://pos.pos.example.org" in rendered_overlay
     for key in ("VPC_ID", "LB_CONTROLLER_ROLE_ARN", "FLUENT_BIT_ROLE_ARN", "REPO_URL"):
