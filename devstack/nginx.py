@@ -48,7 +48,7 @@ COMPOSE_CONFIG = REPO / "ingress" / "nginx.conf"
 # The services' request body limit: a larger body is refused here already (JSON 413).
 MAX_BODY = f"{MAX_BODY_BYTES // 1024}k"
 UPSTREAM_KEEPALIVE = 32  # idle connections kept per upstream and nginx worker
-# Below gunicorn's keep-alive (15 s, gunicorn_conf.py): nginx never reuses a connection the
+# Below gunicorn's keep-alive (75 s, gunicorn_conf.py): nginx never reuses a connection the
 # service is closing, which would fail a POST that cannot be retried.
 UPSTREAM_KEEPALIVE_TIMEOUT = "10s"
 STREAM_READ_TIMEOUT = "1h"

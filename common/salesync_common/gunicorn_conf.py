@@ -13,7 +13,9 @@ threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 worker_class = "gthread" if threads > 1 else "sync"
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 20
-keepalive = 15
+# Above the ALB's idle timeout (60 s, k8s/base/kustomization.yaml): the proxy must close an idle
+# connection before gunicorn does, or it may reuse one gunicorn just closed and answer 502.
+keepalive = 75
 accesslog = None  # the app logs each request as JSON itself
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
