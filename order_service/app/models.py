@@ -73,6 +73,8 @@ class Order(db.Model):  # type: ignore[name-defined]
     # Σ order_payments.amount, updated with each payment; paid once it reaches total_price.
     paid_total: Mapped[int] = mapped_column(BigInteger(), nullable=False, default=0)
     staff_id: Mapped[int | None] = mapped_column(BigInteger())  # who opened it; None: the owner
+    # set when a table transfer merged this (then cancelled) order into another open order
+    merged_into_order_id: Mapped[int | None] = mapped_column(BigInteger())
 
     @property
     def balance(self) -> int:

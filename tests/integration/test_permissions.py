@@ -126,6 +126,16 @@ EXAMPLES: tuple[Example, ...] = (
     ),
     # a manager's call removes it first: the owner's replay may find it gone (404)
     Example("order", "DELETE", "/orders/{open_order_id}/discounts/{discount_id}"),
+    Example("order", "GET", "/orders/{open_order_id}/events", owner_status=200),
+    # every role may move tables: the first caller moves 7 to 9; later ones find 7 free (404)
+    Example("order", "POST", "/orders/tables/7/transfer", {"to_table": 9}),
+    # one unit of table 8's three per caller; the third caller would empty it (409)
+    Example(
+        "order",
+        "POST",
+        "/orders/tables/8/move-lines",
+        {"to_table": 11, "lines": [{"item_id": "{kept_item_id}", "quantity": 1}]},
+    ),
     Example("order", "DELETE", "/orders/7", owner_status=200),
     Example(
         "sale", "POST", "/sales/payments", {"table_no": 5, "amount": 1000, "payment_type": "cash"}
