@@ -27,9 +27,12 @@ class PaidOut(Model):
 
 
 class TotalMismatchOut(Model):
+    """409 of ``POST /sales/``: ``total_mismatch`` (with the server's ``total_price``) or, when
+    the store requires an open shift and has none, ``no_open_shift`` (without it)."""
+
     result: str
     message: str
-    total_price: int
+    total_price: int | None = None
 
 
 class SaleOut(Model):

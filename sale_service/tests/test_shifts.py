@@ -589,3 +589,26 @@ def test_no_open_shift_and_foreign_shift_ids(app, client, orders, store):
         response = client.get(f"/sales/shifts/{shift_id}", headers=owner(store))
         assert response.status_code == 404 and response.json["error"]["code"] == "shift_not_found"
     assert client.get("/sales/shifts/abc", headers=owner(store)).status_code == 404
+
+
+def test_the_shift_endpoints_are_documented_with_examples(client):
+    document = client.get("/openapi.json").json
+    schemas = document["components"]["schemas"]
+    for path, method, body, answer in (
+        ("/sales/shifts", "post", "ShiftOpenIn", "201"),
+        ("/sales/shifts/current/cash-movements", "post", "CashMovementIn", "201"),
+        ("/sales/shifts/current", "get", None, "200"),
+        ("/sales/shifts/current/close", "post", "ShiftCloseIn", "200"),
+        ("/sales/shifts/{shift_id}", "get", None, "200"),
+        ("/sales/shifts/settings", "put", "ShiftSettingsIn", "200"),
+        ("/sales/shifts/settings", "get", None, "200"),
+        ("/internal/stores/{store_id}/shifts", "get", None, "200"),
+    ):
+        operation = document["paths"][path][method]
+        if not path.startswith("/internal"):
+            assert operation["x-permission"] in ("own_shift", "shifts"), path
+        if body is not None:
+            assert "example" in schemas[body], body
+        ref = operation["responses"][answer]["content"]["application/json"]["schema"]["$ref"]
+        assert "example" in schemas[ref.rsplit("/", 1)[1]], path
+    assert schemas["ShiftReportOut"]["example"]["difference"] == -1000
