@@ -2,6 +2,9 @@
 
 Models carry no schema name: the connection's ``search_path`` puts them in the service's schema,
 so the same models and migrations run on PostgreSQL and on the embedded SQLite files.
+
+Use-cases take a plain ``Session``; views pass them ``db.session()``, the request's session
+behind Flask-SQLAlchemy's scoped proxy (the same object the proxy would reach).
 """
 
 from __future__ import annotations

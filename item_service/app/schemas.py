@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 
-from salesync_common.types import ID_MAX, Id, Model, Money, Name, PriceInput, text
+from salesync_common.types import ID_MAX, Id, Model, Money, Name, PriceInput, Text
 
 MAX_IDS = 500
 
@@ -31,7 +31,7 @@ IdList = Annotated[
     BeforeValidator(_id_list),
     WithJsonSchema({"type": "string", "pattern": r"^\d+(,\d+)*$", "example": "1,2,3"}),
 ]
-Description = text(500, 0)
+Description = Annotated[str, Text(500, 0)]
 Tax = Literal["vat", "exempt"]
 PRICE_DELTA_MAX = 100_000_000
 MAX_OPTIONS = 50

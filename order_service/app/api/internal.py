@@ -35,7 +35,7 @@ TAGS = ("internal",)
     "`paid`. The same `payment_ref` again answers what was recorded the first time.",
 )
 def record_payment(store_id: int, body: PaymentIn, query: TzQuery) -> dict[str, Any]:
-    return services.record_payment(db.session, store_id, body, query.tz or DEFAULT_TZ)
+    return services.record_payment(db.session(), store_id, body, query.tz or DEFAULT_TZ)
 
 
 @bp.get("/orders/<id:order_id>")
@@ -43,7 +43,7 @@ def record_payment(store_id: int, body: PaymentIn, query: TzQuery) -> dict[str, 
     "An order's status and balance", auth="service", responses={200: OrderStatusOut}, tags=TAGS
 )
 def order_status(store_id: int, order_id: int) -> dict[str, Any]:
-    order = services.order_for_store(db.session, store_id, order_id)
+    order = services.order_for_store(db.session(), store_id, order_id)
     return {
         "order_id": order.id,
         "table_no": order.table_no,
@@ -67,4 +67,4 @@ def order_status(store_id: int, order_id: int) -> dict[str, Any]:
     tags=TAGS,
 )
 def item_sales(store_id: int, query: Period) -> dict[str, Any]:
-    return {"rows": services.item_sales(db.session, store_id, query.start, query.end)}
+    return {"rows": services.item_sales(db.session(), store_id, query.start, query.end)}

@@ -55,9 +55,9 @@ def create_order(body: OrderIn) -> dict[str, Any]:
     if not body.carts:
         return {"result": "failed", "message": "주문 등록 실패 : 주문 내역 없음"}
     wanted = services.merge_cart(body.carts)
-    catalog = menu.lookup(db.session, _settings(), identity.store_id, wanted)
+    catalog = menu.lookup(db.session(), _settings(), identity.store_id, wanted)
     written = services.add_lines(
-        db.session, identity.store_id, body.table_no, wanted, catalog, identity.tz
+        db.session(), identity.store_id, body.table_no, wanted, catalog, identity.tz
     )
     return {
         "result": "success",
@@ -84,9 +84,9 @@ def create_order(body: OrderIn) -> dict[str, Any]:
 def replace_order(body: OrderIn) -> dict[str, Any]:
     identity = current_identity()
     wanted = services.merge_cart(body.carts or [])
-    catalog = menu.lookup(db.session, _settings(), identity.store_id, wanted)
+    catalog = menu.lookup(db.session(), _settings(), identity.store_id, wanted)
     written = services.replace_lines(
-        db.session, identity.store_id, body.table_no, wanted, catalog, identity.tz, body.version
+        db.session(), identity.store_id, body.table_no, wanted, catalog, identity.tz, body.version
     )
     if written is None:
         return {"result": "failed", "message": "존재하지 않는 주문"}
@@ -109,7 +109,7 @@ def replace_order(body: OrderIn) -> dict[str, Any]:
     tags=TAGS,
 )
 def cancel_order(table_no: int) -> dict[str, Any]:
-    cancelled = services.cancel_table(db.session, current_identity().store_id, table_no)
+    cancelled = services.cancel_table(db.session(), current_identity().store_id, table_no)
     return {
         "result": "success",
         "message": "주문 삭제 성공",
@@ -127,7 +127,7 @@ def cancel_order(table_no: int) -> dict[str, Any]:
 )
 def unpaid_orders() -> dict[str, Any]:
     identity = current_identity()
-    orders = services.open_orders(db.session, identity.store_id)
+    orders = services.open_orders(db.session(), identity.store_id)
     return {
         "result": "success",
         "message": "미결제 주문 목록 조회 성공",
@@ -154,7 +154,7 @@ def unpaid_orders() -> dict[str, Any]:
 )
 def unpaid_table(table_no: int) -> dict[str, Any]:
     identity = current_identity()
-    orders = services.open_orders(db.session, identity.store_id, table_no)
+    orders = services.open_orders(db.session(), identity.store_id, table_no)
     if not orders:
         return {"carts": []}
     order = orders[0]
