@@ -53,7 +53,7 @@ class ItemCreateIn(Model):
 
     name: Name
     price: PriceInput
-    description: Description | None = None  # type: ignore[valid-type]
+    description: Description | None = None
     cost: Money | None = None
     tax: Tax = "vat"
     sold_out: bool = False
@@ -63,7 +63,7 @@ class ItemUpdateIn(Model):
     name: Name
     price: PriceInput
     category_id: Id | None = None
-    description: Description | None = None  # type: ignore[valid-type]
+    description: Description | None = None
     # Present and null clears the cost; absent leaves it unchanged.
     cost: Money | None = None
     # Absent leaves them unchanged (the defaults below are never applied to a stored item).

@@ -18,7 +18,7 @@ from sqlalchemy import false as sa_false
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from salesync_common.db import violates_unique
+from salesync_common.db import rows_matched, violates_unique
 from salesync_common.errors import Conflict, NotFound, ValidationFailed
 from salesync_common.timeutil import business_date, iso, utcnow
 
@@ -263,7 +263,7 @@ def replace_lines(
             .values(version=Order.version + 1, updated_at=now, **changes)
             .execution_options(synchronize_session=False)
         )
-        if updated.rowcount != 1:
+        if rows_matched(updated) != 1:
             raise _version_conflict(session, order.id)
         version = read_version + 1
         if wanted:
