@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 REQS   := requirements-dev.txt common/requirements.txt common/pyproject.toml $(wildcard */requirements.txt)
 
-.PHONY: run test up down status bench images lint format venv clean
+.PHONY: run test up down status bench images lint typecheck format venv clean
 
 $(VENV)/.installed: $(REQS)
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required"'
@@ -38,6 +38,9 @@ bench: venv  ## load scenarios through nginx on the distributed stack -> benchma
 
 lint: venv
 	$(PY) -m ruff check . && $(PY) -m ruff format --check .
+
+typecheck: venv  ## mypy over common/, the services, devstack/ and benchmarks/ (pyproject.toml)
+	$(PY) -m mypy
 
 format: venv
 	$(PY) -m ruff format . && $(PY) -m ruff check --fix .

@@ -226,13 +226,14 @@ def parse_profile(path: Path, top: int = 12) -> dict[str, Any]:
         if not count_text.isdigit():
             continue
         count = int(count_text)
-        frames = [f for f in stack.split(";") if FRAME.match(f)]
-        if not frames:
+        matches = [(f, m) for f in stack.split(";") if (m := FRAME.match(f))]
+        if not matches:
             continue
+        frames = [f for f, _ in matches]
         total += count
-        leaf = frames[-1]
+        leaf, leaf_match = matches[-1]
         self_time[_short(leaf)] += count
-        packages[_component(FRAME.match(leaf)["file"])] += count
+        packages[_component(leaf_match["file"])] += count
         seen = set()
         for frame in frames:
             match = FRAME.match(frame)
@@ -336,7 +337,7 @@ def _stores_env(stores: list[seed.SeededStore]) -> dict[str, str]:
 def closed_loop(
     stack: Stack, stores: list[seed.SeededStore], users: int, seconds: float, profile: bool
 ) -> dict[str, Any]:
-    spies = []
+    spies: list[tuple[subprocess.Popen[bytes], Path]] = []
     if profile:
         # Sample the steady state only: start after the warm-up, stop before the end.
         def later() -> None:

@@ -116,7 +116,7 @@ def _connect(schema: str, dbname: str) -> Any:
 
 def _cost_schedule(store: SeededStore, start: date, days: int) -> list[list[tuple[date, int]]]:
     """Per item: (effective day, cost) entries. Index 3k: first cost mid-period; last: none."""
-    schedule = []
+    schedule: list[list[tuple[date, int]]] = []
     for i, price in enumerate(store.prices):
         if i == len(store.prices) - 1:
             schedule.append([])

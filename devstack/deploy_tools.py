@@ -37,6 +37,7 @@ import sys
 import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TOOLS_DIR = REPO_ROOT / "var" / "tools"
@@ -162,9 +163,9 @@ def in_ci() -> bool:
 # Installing
 
 
-def _run(cmd: Sequence[str | os.PathLike[str]], **kwargs: object) -> None:
+def _run(cmd: Sequence[str | os.PathLike[str]], **kwargs: Any) -> None:
     print("+", " ".join(str(c) for c in cmd), flush=True)
-    subprocess.run([str(c) for c in cmd], check=True, **kwargs)  # type: ignore[call-overload]
+    subprocess.run([str(c) for c in cmd], check=True, **kwargs)
 
 
 def _install_go_tool(name: str) -> None:
@@ -187,7 +188,13 @@ def _install_venv(venv: Path) -> None:
         shutil.rmtree(venv)
     pins, _binaries = VENVS[venv]
     _run([sys.executable, "-m", "venv", venv])
-    pip = [_venv_bin("python", venv), "-m", "pip", "--disable-pip-version-check", "-q"]
+    pip: list[str | os.PathLike[str]] = [
+        _venv_bin("python", venv),
+        "-m",
+        "pip",
+        "--disable-pip-version-check",
+        "-q",
+    ]
     _run([*pip, "install", "--no-input", *pins])
     (venv / ".salesync-pins").write_text(_pins_stamp(venv) + "\n")
 
@@ -249,7 +256,7 @@ def _paths() -> dict[str, str]:
 # Entry points run inside the tools virtualenv (they import its packages lazily).
 
 
-def _load_file(path: Path) -> object:
+def _load_file(path: Path) -> Any:
     if path.suffix == ".tf":
         import hcl2  # only in the tools virtualenv
 
@@ -278,6 +285,7 @@ def validate_json(schema_path: str, paths: Iterable[str]) -> int:
 
     schema = json.loads(Path(schema_path).read_text())
     # The Compose schema names draft 7 without the trailing '#' jsonschema looks up.
+    validator: jsonschema.protocols.Validator
     if "draft-07" in str(schema.get("$schema", "")):
         validator = jsonschema.Draft7Validator(schema)
     else:
@@ -367,8 +375,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         except (ToolMissingError, subprocess.CalledProcessError) as exc:
             print(f"deploy tools: install failed: {exc}", file=sys.stderr)
             return 1
-        for name, path in paths.items():
-            print(f"{name}: {path}")
+        for name, tool in paths.items():
+            print(f"{name}: {tool}")
         print(f"tools-python: {tools_python()}")
         tf = optional_terraform()
         print(f"terraform (optional, used when present): {tf or 'absent'}")

@@ -1,5 +1,5 @@
-"""``make test``: start real PostgreSQL, Redis and Kafka, lint, run every test, stop what was
-started.
+"""``make test``: lint, typecheck, start real PostgreSQL, Redis and Kafka, run every test, stop
+what was started.
 
 With ``CI=true`` nothing may be missing: a PostgreSQL, Redis or Kafka that cannot start fails the
 run, and so does a container engine that cannot be installed (the image tests build and run the
@@ -45,6 +45,12 @@ def main(argv: list[str]) -> int:
         print("lint failed")
         return 1
     print(f"lint ok ({time.monotonic() - started:.1f}s)")
+
+    started = _step("typecheck (mypy, configured in pyproject.toml)")
+    if subprocess.run([python, "-m", "mypy"], cwd=REPO, check=False).returncode:
+        print("typecheck failed")
+        return 1
+    print(f"typecheck ok ({time.monotonic() - started:.1f}s)")
 
     started = _step("PostgreSQL (Debian package, cluster under var/pg)")
     pg_was_running = postgres.main(["", "status"]) == 0

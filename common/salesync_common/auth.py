@@ -127,7 +127,7 @@ _verified = _VerifiedTokens()
 
 
 def decode_access_token(settings: ServiceSettings, token: str) -> StoreIdentity:
-    key = ("user", settings.jwt_secret or "", token)
+    key = ("user", settings.jwt_secret, token)
     cached = _verified.get(key)
     if isinstance(cached, StoreIdentity):
         return cached
@@ -234,7 +234,7 @@ def authenticate_service(settings: ServiceSettings) -> str:
     token = request.headers.get(SERVICE_TOKEN_HEADER, "")
     if not token:
         raise Unauthorized("서비스 인증이 필요합니다.", code="missing_service_token")
-    key = ("service", settings.service_token_secret or "", token)
+    key = ("service", settings.service_token_secret, token)
     caller = _verified.get(key)
     if isinstance(caller, str):
         g.calling_service = caller

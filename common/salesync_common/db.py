@@ -2,6 +2,9 @@
 
 Models carry no schema name: the connection's ``search_path`` puts them in the service's schema,
 so the same models and migrations run on PostgreSQL and on the embedded SQLite files.
+
+Use-cases take a plain ``Session``; views pass them ``db.session()``, the request's session
+behind Flask-SQLAlchemy's scoped proxy (the same object the proxy would reach).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from typing import Any
 from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import CursorResult, Engine, Result
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase
 
@@ -96,6 +99,17 @@ def violates_unique(exc: IntegrityError, index: str, sqlite_columns: str) -> boo
     if diag is not None and getattr(diag, "constraint_name", None):
         return diag.constraint_name == index
     return sqlite_columns in str(exc.orig)
+
+
+def rows_matched(result: Result[*tuple[Any, ...]]) -> int:
+    """Rows an INSERT, UPDATE or DELETE matched.
+
+    ``Session.execute`` types every result as a plain ``Result``; a DML statement's result is a
+    ``CursorResult``, the one that carries the count.
+    """
+    if not isinstance(result, CursorResult):
+        raise TypeError(f"no row count on a {type(result).__name__}")
+    return result.rowcount
 
 
 def is_postgres(db: SQLAlchemy) -> bool:

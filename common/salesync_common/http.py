@@ -56,7 +56,16 @@ class InProcessAdapter(BaseAdapter):
     service name, Flask's own contexts) never leak back into the caller's request.
     """
 
-    def send(self, request: requests.PreparedRequest, **_: Any) -> requests.Response:
+    def send(
+        self,
+        request: requests.PreparedRequest,
+        stream: bool = False,
+        timeout: Any = None,
+        verify: Any = True,
+        cert: Any = None,
+        proxies: Any = None,
+    ) -> requests.Response:
+        # No socket: the transport options (timeout, TLS, proxies) do not apply in process.
         url = urlsplit(request.url or "")
         service = (url.hostname or "").removesuffix(f".{IN_PROCESS_SCHEME}")
         with _in_process_lock:
@@ -64,11 +73,17 @@ class InProcessAdapter(BaseAdapter):
         if app is None:
             raise requests.ConnectionError(f"no in-process app registered for {service!r}")
         body = request.body.encode() if isinstance(request.body, str) else request.body
+        if body is not None and not isinstance(body, bytes):
+            # requests streams only file-like or generator bodies; no sibling call sends one
+            raise TypeError("in-process calls carry the body as bytes")
         environ = EnvironBuilder(
             path=url.path or "/",
             query_string=url.query,
             method=request.method or "GET",
-            headers=list(request.headers.items()),
+            headers=[
+                (name, value.decode("latin-1") if isinstance(value, bytes) else value)
+                for name, value in request.headers.items()
+            ],
             data=body or b"",
         ).get_environ()
         app_iter, status, headers = contextvars.copy_context().run(

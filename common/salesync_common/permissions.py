@@ -14,7 +14,7 @@ the ``own_`` permission and its use-case narrows to ``current_identity().staff_i
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Literal, cast, get_args
+from typing import Literal, get_args
 
 from salesync_common.auth import Role, StoreIdentity, current_identity
 from salesync_common.errors import Forbidden
@@ -91,4 +91,4 @@ def check_declared(permission: str | None) -> Permission | None:
     """A permission named in an endpoint declaration must exist (typos fail at import)."""
     if permission is not None and permission not in PERMISSIONS:
         raise ValueError(f"unknown permission {permission!r}; known: {', '.join(PERMISSIONS)}")
-    return cast(Permission | None, permission)
+    return permission

@@ -51,11 +51,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, TypeVar
 
 Tax = Literal["vat", "exempt"]
 DiscountKind = Literal["percent", "amount"]
 LineRef = int | str
+# One order's refs are all of one kind: a caller's {line id: quantity} is a Mapping[int, int].
+Ref = TypeVar("Ref", bound=LineRef)
 
 TAXES: tuple[Tax, ...] = ("vat", "exempt")
 DISCOUNT_KINDS: tuple[DiscountKind, ...] = ("percent", "amount")
@@ -407,7 +409,7 @@ def refund_remaining(paid: TaxBreakdown, previous: Iterable[Refund] = ()) -> Ref
 
 
 def refund_lines(
-    order: PricedOrder, previous: Iterable[Refund], quantities: Mapping[LineRef, int]
+    order: PricedOrder, previous: Iterable[Refund], quantities: Mapping[Ref, int]
 ) -> Refund:
     """Refund units of lines, ``{line ref: quantity}`` (rule 7, by lines).
 

@@ -113,7 +113,7 @@ def init_rate_limits(app: Flask, settings: ServiceSettings) -> Limiter | None:
         enabled=settings.rate_limits_enabled,
     )
     for name, limits in declared.items():
-        view = app.view_functions[name]
+        view: Callable[..., Any] = app.view_functions[name]
         # Declarations were recorded innermost first: apply them in that order, as if
         # Flask-Limiter's own decorators were stacked where they are written.
         for declared_limit in limits:

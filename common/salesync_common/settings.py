@@ -131,12 +131,13 @@ class ServiceSettings(KafkaSettings):
     db_max_overflow: int = 5
     sqlite_dir: str = str(REPO_ROOT / "var" / "embedded")
 
-    # Tokens: the store service issues user tokens; every service verifies them.
-    jwt_secret: str | None = None
+    # Tokens: the store service issues user tokens; every service verifies them. Empty means
+    # unset: production refuses to start, other modes get a per-checkout dev secret (below).
+    jwt_secret: str = ""
     jwt_issuer: str = "salesync-store"
     jwt_audience: str = "salesync-pos"
     jwt_ttl_seconds: int = 30 * 24 * 3600
-    service_token_secret: str | None = None
+    service_token_secret: str = ""
 
     # Outbound HTTP to sibling services.
     http_timeout_seconds: float = 5.0

@@ -7,9 +7,12 @@ integer won (0-100,000,000), a price may arrive as a numeric string, dates are `
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any
 
+from annotated_types import GroupedMetadata
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -43,15 +46,29 @@ def _no_control_chars(value: str) -> str:
     return value
 
 
+@dataclass(frozen=True)
+class Text(GroupedMetadata):
+    """The rules of a text field, as ``Annotated[str, Text(100)]`` (a type checker reads that).
+
+    Trimmed, ``min_length``-``max_length`` characters after trimming, no control characters.
+    """
+
+    max_length: int
+    min_length: int = 1
+
+    def __iter__(self) -> Iterator[object]:
+        yield StringConstraints(
+            strip_whitespace=True, min_length=self.min_length, max_length=self.max_length
+        )
+        yield AfterValidator(_no_control_chars)
+
+
 def text(max_length: int, min_length: int = 1) -> Any:
-    return Annotated[
-        str,
-        StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length),
-        AfterValidator(_no_control_chars),
-    ]
+    """The same rules as a runtime-built type; prefer ``Annotated[str, Text(...)]`` in new code."""
+    return Annotated[str, Text(max_length, min_length)]
 
 
-Name = text(100)
+Name = Annotated[str, Text(100)]
 Id = Annotated[int, Field(ge=1, le=ID_MAX)]
 TableNo = Annotated[int, Field(ge=0, le=9999)]
 Quantity = Annotated[int, Field(ge=1, le=999)]

@@ -21,6 +21,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from salesync_common.db import rows_matched
 from salesync_common.outbox import add_event
 from salesync_common.timeutil import utcnow
 
@@ -60,7 +61,7 @@ def _finish(
                 lease_until=None,
             )
         )
-        if finished.rowcount != 1:  # type: ignore[attr-defined]
+        if rows_matched(finished) != 1:
             return False
         add_event(
             session,

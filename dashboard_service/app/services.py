@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from salesync_common.app import runtime
+from salesync_common.db import rows_matched
 from salesync_common.errors import ApiError, NotFound, UpstreamError
 from salesync_common.http import UpstreamResponse, expect_ok
 from salesync_common.timeutil import utcnow
@@ -86,12 +87,14 @@ def get_costs(store_id: int) -> list[dict[str, Any]]:
 
 def _passthrough(response: UpstreamResponse) -> ApiError:
     body = response.body if isinstance(response.body, dict) else {}
-    error = body.get("error") if isinstance(body.get("error"), dict) else {}
+    error = body.get("error")
+    error = error if isinstance(error, dict) else {}
+    fields = error.get("fields")
     return ApiError(
         body.get("message") or None,
         status=response.status,
         code=error.get("code"),
-        fields=error.get("fields") if isinstance(error.get("fields"), dict) else None,
+        fields=fields if isinstance(fields, dict) else None,
     )
 
 
@@ -128,13 +131,15 @@ def settlement_text(store_name: str, day: date, sales_volume: int, payments: int
     return f"[Salesync] {store_name} {day.isoformat()} 매출 합계 {total} (결제 {payments}건)"
 
 
-def _insert_ignoring_duplicates(conn: Any, table: Table, values: dict[str, Any]) -> int:
+def _insert_ignoring_duplicates(
+    conn: Connection | Session, table: Table, values: dict[str, Any]
+) -> int:
     """INSERT ... ON CONFLICT DO NOTHING (PostgreSQL and SQLite); returns rows inserted."""
     bind = conn if isinstance(conn, Connection) else conn.get_bind()
     dialect = bind.dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     result = conn.execute(insert(table).values(**values).on_conflict_do_nothing())
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return rows_matched(result)
 
 
 def settle(session: Session, sender: SmsSender, store_id: int, day: date) -> dict[str, Any]:

@@ -9,7 +9,7 @@ of the ``menu.items`` snapshot and of the internal lookup (docs/internal-api.md)
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, TypeVarTuple
 
 from sqlalchemy import Row, Select, and_, select
 from sqlalchemy.orm import Session
@@ -27,8 +27,10 @@ GROUP_COLUMNS = (
 )
 GROUP_ORDER = (OptionGroup.id, Option.id)
 
+Columns = TypeVarTuple("Columns")
 
-def join_option_groups(query: Select[Any]) -> Select[Any]:
+
+def join_option_groups(query: Select[*Columns]) -> Select[*Columns]:
     """Outer-join each ``Item`` row of ``query`` to its live groups and their live options."""
     return query.outerjoin(
         OptionGroup, and_(OptionGroup.item_id == Item.id, OptionGroup.retired_at.is_(None))

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 
-from salesync_common.types import ID_MAX, Id, Model, Money, Name, PriceInput, text
+from salesync_common.types import ID_MAX, Id, Model, Money, Name, PriceInput, Text
 
 MAX_IDS = 500
 
@@ -31,7 +31,7 @@ IdList = Annotated[
     BeforeValidator(_id_list),
     WithJsonSchema({"type": "string", "pattern": r"^\d+(,\d+)*$", "example": "1,2,3"}),
 ]
-Description = text(500, 0)
+Description = Annotated[str, Text(500, 0)]
 Tax = Literal["vat", "exempt"]
 PRICE_DELTA_MAX = 100_000_000
 MAX_OPTIONS = 50
@@ -53,7 +53,7 @@ class ItemCreateIn(Model):
 
     name: Name
     price: PriceInput
-    description: Description | None = None  # type: ignore[valid-type]
+    description: Description | None = None
     cost: Money | None = None
     tax: Tax = "vat"
     sold_out: bool = False
@@ -63,7 +63,7 @@ class ItemUpdateIn(Model):
     name: Name
     price: PriceInput
     category_id: Id | None = None
-    description: Description | None = None  # type: ignore[valid-type]
+    description: Description | None = None
     # Present and null clears the cost; absent leaves it unchanged.
     cost: Money | None = None
     # Absent leaves them unchanged (the defaults below are never applied to a stored item).

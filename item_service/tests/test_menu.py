@@ -371,11 +371,11 @@ def test_cost_history_and_cost_at(client, app):
     assert [e["cost"] for e in entries] == [1000, 1500, None]
     assert all(e["effective_from"].endswith("+00:00") for e in entries)
     with app.app_context():
-        assert services.costs_at(db.session, sid, [item], after_create) == {item: 1000}
-        assert services.costs_at(db.session, sid, [item], services.utcnow()) == {item: None}
+        assert services.costs_at(db.session(), sid, [item], after_create) == {item: 1000}
+        assert services.costs_at(db.session(), sid, [item], services.utcnow()) == {item: None}
         assert db.session.get(Item, item).cost is None
         # another store sees no history of it
-        assert services.cost_history(db.session, sid + 1, [item]) == {}
+        assert services.cost_history(db.session(), sid + 1, [item]) == {}
 
 
 def test_internal_items_batch(client, app):

@@ -60,11 +60,11 @@ def _next_seq(session: Session, store_id: int) -> int:
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     statement = insert(OrderEventCounter).values(store_id=store_id, last_seq=1)
-    statement = statement.on_conflict_do_update(
+    upsert = statement.on_conflict_do_update(
         index_elements=["store_id"],
         set_={"last_seq": OrderEventCounter.last_seq + 1},
     ).returning(OrderEventCounter.last_seq)
-    return int(session.execute(statement).scalar_one())
+    return int(session.execute(upsert).scalar_one())
 
 
 def record_event(
@@ -120,4 +120,4 @@ def source(topic: str) -> OutboxSource:
             {"event_id": row.event_id, "schema": f"{topic}.v{SCHEMA_VERSION}"},
         )
 
-    return OutboxSource(OrderEvent.__table__, to_event, topic=topic)  # type: ignore[arg-type]
+    return OutboxSource(OrderEvent.__table__, to_event, topic=topic)

@@ -63,21 +63,21 @@ def record_payment(
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     statement = insert(DailyItemSales).values(rows)
-    new, row = statement.excluded, DailyItemSales
+    new, existing = statement.excluded, DailyItemSales
     session.execute(
         statement.on_conflict_do_update(
             index_elements=["store_id", "business_date", "item_id"],
             set_={
-                "quantity": row.quantity + new.quantity,
-                "sales_volume": row.sales_volume + new.sales_volume,
-                "gross": row.gross + new.gross,
-                "discount": row.discount + new.discount,
-                "cost_total": row.cost_total + new.cost_total,
-                "uncosted_quantity": row.uncosted_quantity + new.uncosted_quantity,
+                "quantity": existing.quantity + new.quantity,
+                "sales_volume": existing.sales_volume + new.sales_volume,
+                "gross": existing.gross + new.gross,
+                "discount": existing.discount + new.discount,
+                "cost_total": existing.cost_total + new.cost_total,
+                "uncosted_quantity": existing.uncosted_quantity + new.uncosted_quantity,
                 # the row lock orders payments of one (day, item): the first uncosted one stays
                 "uncosted_first_paid_at": case(
-                    (row.uncosted_first_paid_at.is_(None), new.uncosted_first_paid_at),
-                    else_=row.uncosted_first_paid_at,
+                    (existing.uncosted_first_paid_at.is_(None), new.uncosted_first_paid_at),
+                    else_=existing.uncosted_first_paid_at,
                 ),
                 "item_name": new.item_name,  # the latest payment's snapshot name
                 "last_paid_at": new.last_paid_at,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, RootModel, model_validator
 
@@ -226,7 +226,7 @@ class PricingOut(Model):
     exempt_total: int
 
 
-ORDER_DETAIL_EXAMPLE = {
+ORDER_DETAIL_EXAMPLE: dict[str, Any] = {
     "order_id": 812,
     "table_no": 3,
     "status": "open",

@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from salesync_common import pricing
-from salesync_common.db import violates_unique
+from salesync_common.db import rows_matched, violates_unique
 from salesync_common.errors import Conflict, NotFound, ValidationFailed
 from salesync_common.timeutil import business_date, iso, utcnow
 
@@ -469,7 +469,7 @@ def replace_lines(
             .values(version=Order.version + 1, updated_at=now, **changes)
             .execution_options(synchronize_session=False)
         )
-        if updated.rowcount != 1:
+        if rows_matched(updated) != 1:
             raise _version_conflict(session, order.id)
         # what the conditional UPDATE wrote, without marking the order dirty again
         for name, value in {"version": read_version + 1, "updated_at": now, **changes}.items():
@@ -713,7 +713,8 @@ def remove_discount(
 
 
 def _options(line: OrderLine) -> list[dict[str, Any]]:
-    return json.loads(line.options)  # type: ignore[no-any-return]
+    options: list[dict[str, Any]] = json.loads(line.options)
+    return options
 
 
 def order_detail(session: Session, store_id: int, order_id: int, tz: str) -> dict[str, Any]:
@@ -793,6 +794,7 @@ def _discount_amounts(
     taken: dict[int, int] = {}
     for discount in sorted(discounts, key=lambda d: d.id):
         if discount.scope == "line":
+            assert discount.line_id is not None  # a line discount names its line (schema rule)
             taken[discount.id] = by_ref[discount.line_id].pop(0)
         else:
             taken[discount.id] = order_amounts.pop(0)

@@ -374,6 +374,6 @@ def test_daily_rows_kept_at_payment_match_a_rebuild_from_orders(stack, client):
             (jjajang, 3, 21_000, 7500, 0),
             (jjamppong, 4, 32_000, 0, 4),
         ]
-        rollup.rebuild(db.session, sid)
+        rollup.rebuild(db.session(), sid)
         db.session.commit()
         assert snapshot() == kept

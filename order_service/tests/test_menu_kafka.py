@@ -82,7 +82,7 @@ class Apps:
 
     def trusted(self) -> bool:
         with self.order_app.app_context():
-            return menu.model_trusted(db.session, self.settings)
+            return menu.model_trusted(db.session(), self.settings)
 
     def order(self, table_no: int, item_id: int):
         response = self.order_client.post(
@@ -295,7 +295,7 @@ def test_option_groups_tax_and_category_names_reach_the_model_through_kafka(apps
     assert json.loads(row.option_groups) == [group.json]
     wait_for(apps.trusted, 10, "a fresh confirmation")
     with apps.order_app.app_context():
-        snapshot = menu.lookup(db.session, apps.settings, STORE, [item_id])[item_id]
+        snapshot = menu.lookup(db.session(), apps.settings, STORE, [item_id])[item_id]
         db.session.commit()
     assert [g.model_dump() for g in snapshot.option_groups] == [group.json]
     assert (snapshot.tax, snapshot.sold_out, snapshot.category_name) == ("exempt", True, "여름")

@@ -6,12 +6,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, StringConstraints, model_validator
 
-from salesync_common.types import BusinessDate, Id, Model, Money, Quantity, TableNo, text
+from salesync_common.types import BusinessDate, Id, Model, Money, Quantity, TableNo, Text, text
 
 
 class PayIn(Model):
     table_no: TableNo
-    payment_type: text(50)  # type: ignore[valid-type]
+    payment_type: Annotated[str, Text(50)]
     total_price: Money
 
 
@@ -92,7 +92,7 @@ PositiveMoney = Annotated[int, Field(ge=1, le=100_000_000)]
 
 class CardIn(Model):
     approval_no: ApprovalNo  # stored; every answer and log shows it as ****1234
-    issuer: text(50)  # type: ignore[valid-type]
+    issuer: Annotated[str, Text(50)]
     installment_months: Annotated[int, Field(ge=0, le=36)] = 0
 
 
@@ -201,7 +201,7 @@ class RefundIn(Model):
 
     amount: PositiveMoney | None = None
     lines: Annotated[list[RefundLineIn], Field(min_length=1, max_length=200)] | None = None
-    reason: text(200)  # type: ignore[valid-type]
+    reason: Annotated[str, Text(200)]
     payment_type: PaymentType | None = None  # the tender given back (default: see docs)
 
     @model_validator(mode="after")

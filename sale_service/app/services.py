@@ -29,6 +29,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from salesync_common import pricing
+from salesync_common.db import rows_matched
 from salesync_common.errors import ApiError, Conflict, NotFound, UpstreamError
 from salesync_common.http import ServiceClient, expect_ok
 from salesync_common.timeutil import iso, parse_instant, utcnow
@@ -605,7 +606,7 @@ def complete_legacy_sale(
         )
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:
+    if rows_matched(result) != 1:
         return False
     store_id = session.scalar(select(Sale.store_id).where(Sale.id == sale_id))
     assert store_id is not None
@@ -735,7 +736,7 @@ def daily_totals(session: Session, store_id: int, start: date, end: date) -> dic
         .where(*in_period)
         .group_by(Payment.payment_type)
     ).all()
-    given_back = dict(
+    given_back: dict[str, int] = dict(
         session.execute(
             select(RefundTender.payment_type, _sum(RefundTender.amount))
             .join(Refund, Refund.id == RefundTender.refund_id)

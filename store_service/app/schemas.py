@@ -6,9 +6,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, ConfigDict, StringConstraints, WithJsonSchema
 
-from salesync_common.types import Model, text
+from salesync_common.types import Model, Text
 
-Password = text(128, 4)
+Password = Annotated[str, Text(128, 4)]
 
 
 def _username(value: str) -> str:
@@ -17,7 +17,7 @@ def _username(value: str) -> str:
     return value
 
 
-Username = Annotated[text(50), AfterValidator(_username)]
+Username = Annotated[str, Text(50), AfterValidator(_username)]
 
 
 def _phone(value: str) -> str:
@@ -29,7 +29,7 @@ def _phone(value: str) -> str:
     return value
 
 
-Phone = Annotated[text(20), AfterValidator(_phone)]
+Phone = Annotated[str, Text(20), AfterValidator(_phone)]
 
 
 def _business_number(value: str) -> str:
@@ -41,7 +41,8 @@ def _business_number(value: str) -> str:
 
 
 BusinessNumber = Annotated[
-    text(12),
+    str,
+    Text(12),
     AfterValidator(_business_number),
     WithJsonSchema({"type": "string", "example": "123-45-67890"}),
 ]
@@ -54,29 +55,29 @@ class UsernameQuery(Model):
 class SignupIn(Model):
     username: Username
     password: Password
-    owner_name: text(100)  # type: ignore[valid-type]
+    owner_name: Annotated[str, Text(100)]
     phone: Phone
-    store_name: text(100)  # type: ignore[valid-type]
-    address: text(200)  # type: ignore[valid-type]
-    store_type: text(50)  # type: ignore[valid-type]
+    store_name: Annotated[str, Text(100)]
+    address: Annotated[str, Text(200)]
+    store_type: Annotated[str, Text(50)]
 
 
 class LoginIn(Model):
-    username: text(50)  # type: ignore[valid-type]
-    password: text(128)  # type: ignore[valid-type]
+    username: Annotated[str, Text(50)]
+    password: Annotated[str, Text(128)]
 
 
 class PasswordIn(Model):
-    password: text(128)  # type: ignore[valid-type]
+    password: Annotated[str, Text(128)]
 
 
 class StoreUpdateIn(Model):
     password: Password | None = None
-    owner_name: text(100) | None = None  # type: ignore[valid-type]
+    owner_name: Annotated[str, Text(100)] | None = None
     phone: Phone | None = None
-    store_name: text(100) | None = None  # type: ignore[valid-type]
-    address: text(200) | None = None  # type: ignore[valid-type]
-    store_type: text(50) | None = None  # type: ignore[valid-type]
+    store_name: Annotated[str, Text(100)] | None = None
+    address: Annotated[str, Text(200)] | None = None
+    store_type: Annotated[str, Text(50)] | None = None
     business_number: BusinessNumber | None = None  # printed on receipts (v2)
 
 
@@ -154,7 +155,7 @@ class StaffIn(Model):
         json_schema_extra={"examples": [{"name": "김알바", "role": "cashier", "pin": "4821"}]}
     )
 
-    name: text(100)  # type: ignore[valid-type]
+    name: Annotated[str, Text(100)]
     role: StaffRole
     pin: Pin
 
@@ -164,7 +165,7 @@ class StaffUpdateIn(Model):
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"role": "manager"}]})
 
-    name: text(100) | None = None  # type: ignore[valid-type]
+    name: Annotated[str, Text(100)] | None = None
     role: StaffRole | None = None
     pin: Pin | None = None
 

@@ -35,7 +35,7 @@ def _ask(period: Period) -> dict[str, Any]:
     store_id = current_store_id()
     figures = services.fetch_figures(store_id, period.start, period.end)
     req_id, created = services.request_consulting(
-        db.session, store_id, period.start, period.end, figures
+        db.session(), store_id, period.start, period.end, figures
     )
     worker = current_app.extensions.get("consulting_worker")
     if created and worker is not None:
@@ -90,7 +90,7 @@ def ask_test() -> dict[str, Any]:
 def _status(req_id: str) -> dict[str, Any]:
     if not _REQ_ID.match(req_id):
         raise NotFound("존재하지 않는 컨설팅 요청입니다.", code="consulting_not_found")
-    return services.request_status(db.session, current_store_id(), req_id)
+    return services.request_status(db.session(), current_store_id(), req_id)
 
 
 @bp.get("/<req_id>")

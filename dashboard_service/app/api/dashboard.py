@@ -132,13 +132,13 @@ def save_costs(body: CostsIn) -> dict[str, Any]:
 def calculate() -> dict[str, Any]:
     query = parse_dates(DateQuery)
     sender = current_app.extensions["dashboard_sms"]
-    return services.settle(db.session, sender, current_store_id(), query.date)
+    return services.settle(db.session(), sender, current_store_id(), query.date)
 
 
 def consulting_body(req_id: str) -> dict[str, Any]:
     if not _REQ_ID.match(req_id):
         raise NotFound("존재하지 않는 컨설팅 요청입니다.", code="consulting_not_found")
-    row = services.find_result(db.session, current_store_id(), req_id)
+    row = services.find_result(db.session(), current_store_id(), req_id)
     if row is None:
         # Not delivered yet (or never asked): the dashboard only knows what Kafka brought.
         return dict(NOT_COMPLETED)

@@ -40,7 +40,7 @@ TAGS = ("categories",)
 )
 def list_categories() -> dict[str, Any]:
     store_id = current_store_id()
-    categories = services.list_categories(db.session, store_id)
+    categories = services.list_categories(db.session(), store_id)
     return {
         "categories": [{"id": category.id, "name": category.name} for category in categories],
         "store_id": store_id,
@@ -57,7 +57,7 @@ def list_categories() -> dict[str, Any]:
     tags=TAGS,
 )
 def create_category(body: CategoryIn) -> tuple[dict[str, Any], int]:
-    category = services.create_category(db.session, current_store_id(), body.name)
+    category = services.create_category(db.session(), current_store_id(), body.name)
     return {"result": "success", "message": "카테고리 등록 성공", "id": category.id}, 201
 
 
@@ -70,7 +70,7 @@ def create_category(body: CategoryIn) -> tuple[dict[str, Any], int]:
     tags=TAGS,
 )
 def rename_category(category_id: int, body: CategoryIn) -> dict[str, Any]:
-    category = services.rename_category(db.session, current_store_id(), category_id, body.name)
+    category = services.rename_category(db.session(), current_store_id(), category_id, body.name)
     return {"result": "success", "message": "카테고리 수정 성공", "id": category.id}
 
 
@@ -82,7 +82,7 @@ def rename_category(category_id: int, body: CategoryIn) -> dict[str, Any]:
     tags=TAGS,
 )
 def delete_category(category_id: int) -> dict[str, Any]:
-    services.retire_category(db.session, current_store_id(), category_id)
+    services.retire_category(db.session(), current_store_id(), category_id)
     return {"result": "success", "message": "카테고리 삭제 성공", "category_id": category_id}
 
 
@@ -94,7 +94,7 @@ def delete_category(category_id: int) -> dict[str, Any]:
     tags=TAGS,
 )
 def menu() -> dict[str, Any]:
-    return {"categories": services.menu(db.session, current_store_id())}
+    return {"categories": services.menu(db.session(), current_store_id())}
 
 
 @bp.post("/<id:category_id>/items")
@@ -107,7 +107,7 @@ def menu() -> dict[str, Any]:
     tags=TAGS,
 )
 def create_item(category_id: int, body: ItemCreateIn) -> tuple[dict[str, Any], int]:
-    item = services.create_item(db.session, current_store_id(), category_id, body)
+    item = services.create_item(db.session(), current_store_id(), category_id, body)
     return {"result": "success", "message": "품목 등록 성공", "id": item.id}, 201
 
 
@@ -120,14 +120,14 @@ def create_item(category_id: int, body: ItemCreateIn) -> tuple[dict[str, Any], i
     tags=TAGS,
 )
 def update_item(item_id: int, body: ItemUpdateIn) -> dict[str, Any]:
-    item = services.update_item(db.session, current_store_id(), item_id, body)
+    item = services.update_item(db.session(), current_store_id(), item_id, body)
     return {"result": "success", "message": "품목 수정 성공", "item_id": item.id}
 
 
 @bp.delete("/items/<id:item_id>")
 @endpoint("Delete (retire) an item", permission="menu", responses={200: ItemChangedOut}, tags=TAGS)
 def delete_item(item_id: int) -> dict[str, Any]:
-    services.retire_item(db.session, current_store_id(), item_id)
+    services.retire_item(db.session(), current_store_id(), item_id)
     return {"result": "success", "message": "품목 삭제 성공", "item_id": item_id}
 
 
@@ -163,7 +163,7 @@ GROUP_RULES = (
     tags=TAGS,
 )
 def create_option_group(item_id: int, body: OptionGroupIn) -> tuple[dict[str, Any], int]:
-    group, options = services.create_option_group(db.session, current_store_id(), item_id, body)
+    group, options = services.create_option_group(db.session(), current_store_id(), item_id, body)
     return _group(group, options), 201
 
 
@@ -179,7 +179,7 @@ def create_option_group(item_id: int, body: OptionGroupIn) -> tuple[dict[str, An
     tags=TAGS,
 )
 def replace_option_group(group_id: int, body: OptionGroupUpdateIn) -> dict[str, Any]:
-    group, options = services.replace_option_group(db.session, current_store_id(), group_id, body)
+    group, options = services.replace_option_group(db.session(), current_store_id(), group_id, body)
     return _group(group, options)
 
 
@@ -191,5 +191,5 @@ def replace_option_group(group_id: int, body: OptionGroupUpdateIn) -> dict[str, 
     tags=TAGS,
 )
 def delete_option_group(group_id: int) -> dict[str, Any]:
-    services.retire_option_group(db.session, current_store_id(), group_id)
+    services.retire_option_group(db.session(), current_store_id(), group_id)
     return {"result": "success", "message": "옵션 그룹 삭제 성공", "group_id": group_id}

@@ -29,7 +29,9 @@ TAGS = ("internal",)
 )
 def items(store_id: int, query: IdsQuery) -> dict[str, Any]:
     return {
-        "items": [lookup_row(*row) for row in services.live_items(db.session, store_id, query.ids)]
+        "items": [
+            lookup_row(*row) for row in services.live_items(db.session(), store_id, query.ids)
+        ]
     }
 
 
@@ -41,7 +43,7 @@ def items(store_id: int, query: IdsQuery) -> dict[str, Any]:
     tags=TAGS,
 )
 def costs(store_id: int) -> dict[str, Any]:
-    return {"items": services.cost_page(db.session, store_id)}
+    return {"items": services.cost_page(db.session(), store_id)}
 
 
 @bp.post("/costs")
@@ -53,8 +55,8 @@ def costs(store_id: int) -> dict[str, Any]:
     tags=TAGS,
 )
 def set_costs(store_id: int, body: CostsIn) -> dict[str, Any]:
-    updated = services.set_costs(db.session, store_id, body.items)
-    rows = services.live_items(db.session, store_id, [item.id for item in updated])
+    updated = services.set_costs(db.session(), store_id, body.items)
+    rows = services.live_items(db.session(), store_id, [item.id for item in updated])
     order = {item.id: index for index, item in enumerate(updated)}
     return {"items": [lookup_row(*row) for row in sorted(rows, key=lambda r: order[r[0].id])]}
 
@@ -68,7 +70,7 @@ def set_costs(store_id: int, body: CostsIn) -> dict[str, Any]:
     tags=TAGS,
 )
 def cost_history(store_id: int, query: IdsQuery) -> dict[str, Any]:
-    history = services.cost_history(db.session, store_id, query.ids)
+    history = services.cost_history(db.session(), store_id, query.ids)
     return {
         "items": [
             {

@@ -36,7 +36,7 @@ TAGS = ("internal",)
     "is the order's figures as this payment left them (final once the order is paid).",
 )
 def record_payment(store_id: int, body: PaymentIn, query: TzQuery) -> dict[str, Any]:
-    return services.record_payment(db.session, store_id, body, query.tz or DEFAULT_TZ)
+    return services.record_payment(db.session(), store_id, body, query.tz or DEFAULT_TZ)
 
 
 @bp.get("/orders/<id:order_id>")
@@ -52,7 +52,7 @@ def record_payment(store_id: int, body: PaymentIn, query: TzQuery) -> dict[str, 
     "stays for the callers of the first version of this endpoint.",
 )
 def order_detail(store_id: int, order_id: int, query: TzQuery) -> dict[str, Any]:
-    detail = services.order_detail(db.session, store_id, order_id, query.tz or DEFAULT_TZ)
+    detail = services.order_detail(db.session(), store_id, order_id, query.tz or DEFAULT_TZ)
     return {**detail, "total_price": detail["total"]}
 
 
@@ -65,4 +65,4 @@ def order_detail(store_id: int, order_id: int, query: TzQuery) -> dict[str, Any]
     tags=TAGS,
 )
 def item_sales(store_id: int, query: Period) -> dict[str, Any]:
-    return {"rows": services.item_sales(db.session, store_id, query.start, query.end)}
+    return {"rows": services.item_sales(db.session(), store_id, query.start, query.end)}

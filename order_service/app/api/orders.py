@@ -65,9 +65,9 @@ def create_order(body: OrderIn) -> dict[str, Any]:
     if not body.carts:
         return {"result": "failed", "message": "주문 등록 실패 : 주문 내역 없음"}
     wanted = services.merge_cart(body.carts)
-    catalog = menu.lookup(db.session, _settings(), identity.store_id, services.item_ids(wanted))
+    catalog = menu.lookup(db.session(), _settings(), identity.store_id, services.item_ids(wanted))
     written = services.add_lines(
-        db.session,
+        db.session(),
         identity.store_id,
         body.table_no,
         wanted,
@@ -105,9 +105,9 @@ def create_order(body: OrderIn) -> dict[str, Any]:
 def replace_order(body: OrderIn) -> dict[str, Any]:
     identity = current_identity()
     wanted = services.merge_cart(body.carts or [])
-    catalog = menu.lookup(db.session, _settings(), identity.store_id, services.item_ids(wanted))
+    catalog = menu.lookup(db.session(), _settings(), identity.store_id, services.item_ids(wanted))
     written = services.replace_lines(
-        db.session,
+        db.session(),
         identity.store_id,
         body.table_no,
         wanted,
@@ -138,7 +138,7 @@ def replace_order(body: OrderIn) -> dict[str, Any]:
 )
 def cancel_order(table_no: int) -> dict[str, Any]:
     identity = current_identity()
-    cancelled = services.cancel_table(db.session, identity.store_id, table_no, identity.staff_id)
+    cancelled = services.cancel_table(db.session(), identity.store_id, table_no, identity.staff_id)
     return {
         "result": "success",
         "message": "주문 삭제 성공",
@@ -156,7 +156,7 @@ def cancel_order(table_no: int) -> dict[str, Any]:
 )
 def unpaid_orders() -> dict[str, Any]:
     identity = current_identity()
-    orders = services.open_orders(db.session, identity.store_id)
+    orders = services.open_orders(db.session(), identity.store_id)
     return {
         "result": "success",
         "message": "미결제 주문 목록 조회 성공",
@@ -183,7 +183,7 @@ def unpaid_orders() -> dict[str, Any]:
 )
 def unpaid_table(table_no: int) -> dict[str, Any]:
     identity = current_identity()
-    orders = services.open_orders(db.session, identity.store_id, table_no)
+    orders = services.open_orders(db.session(), identity.store_id, table_no)
     if not orders:
         return {"carts": []}
     order = orders[0]
@@ -213,7 +213,7 @@ def unpaid_table(table_no: int) -> dict[str, Any]:
 )
 def order_detail(order_id: int) -> dict[str, Any]:
     identity = current_identity()
-    return services.order_detail(db.session, identity.store_id, order_id, identity.tz)
+    return services.order_detail(db.session(), identity.store_id, order_id, identity.tz)
 
 
 @bp.post("/<id:order_id>/discounts")
@@ -236,8 +236,8 @@ def order_detail(order_id: int) -> dict[str, Any]:
 )
 def add_discount(order_id: int, body: DiscountIn) -> tuple[dict[str, Any], int]:
     identity = current_identity()
-    services.add_discount(db.session, identity.store_id, order_id, body, identity.staff_id)
-    return services.order_detail(db.session, identity.store_id, order_id, identity.tz), 201
+    services.add_discount(db.session(), identity.store_id, order_id, body, identity.staff_id)
+    return services.order_detail(db.session(), identity.store_id, order_id, identity.tz), 201
 
 
 @bp.delete("/<id:order_id>/discounts/<id:discount_id>")
@@ -254,9 +254,9 @@ def add_discount(order_id: int, body: DiscountIn) -> tuple[dict[str, Any], int]:
 def remove_discount(order_id: int, discount_id: int) -> dict[str, Any]:
     identity = current_identity()
     services.remove_discount(
-        db.session, identity.store_id, order_id, discount_id, identity.staff_id
+        db.session(), identity.store_id, order_id, discount_id, identity.staff_id
     )
-    return services.order_detail(db.session, identity.store_id, order_id, identity.tz)
+    return services.order_detail(db.session(), identity.store_id, order_id, identity.tz)
 
 
 @bp.get("/<id:order_id>/split")
@@ -272,4 +272,4 @@ def remove_discount(order_id: int, discount_id: int) -> dict[str, Any]:
     "`order_not_open`.",
 )
 def split(order_id: int, query: SplitQuery) -> dict[str, Any]:
-    return services.split(db.session, current_identity().store_id, order_id, query.ways)
+    return services.split(db.session(), current_identity().store_id, order_id, query.ways)

@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 def transfer(table_no: int, body: TransferIn) -> dict[str, Any]:
     identity = current_identity()
     return tables.transfer(
-        db.session, identity.store_id, table_no, body.to_table, identity.staff_id
+        db.session(), identity.store_id, table_no, body.to_table, identity.staff_id
     )
 
 
@@ -75,7 +75,7 @@ def transfer(table_no: int, body: TransferIn) -> dict[str, Any]:
 def move_lines(table_no: int, body: MoveLinesIn) -> dict[str, Any]:
     identity = current_identity()
     return tables.move_lines(
-        db.session,
+        db.session(),
         identity.store_id,
         table_no,
         body.to_table,
@@ -119,7 +119,7 @@ def _refunds(store_id: int, order_id: int, tz: str) -> list[dict[str, Any]] | No
 )
 def order_events(order_id: int) -> dict[str, Any]:
     identity = current_identity()
-    trail = tables.order_events(db.session, identity.store_id, order_id, identity.tz)
+    trail = tables.order_events(db.session(), identity.store_id, order_id, identity.tz)
     refunds = _refunds(identity.store_id, order_id, identity.tz)
     if refunds is None:
         return {"order_id": order_id, "events": trail, "refunds_unavailable": True}

@@ -34,7 +34,7 @@ bp = Blueprint("internal_sales", __name__, url_prefix="/internal/stores")
     tags=("internal",),
 )
 def daily_totals(store_id: int, query: Period) -> dict[str, Any]:
-    return services.daily_totals(db.session, store_id, query.start, query.end)
+    return services.daily_totals(db.session(), store_id, query.start, query.end)
 
 
 @bp.get("/<id:store_id>/orders/<id:order_id>/receipt")
@@ -48,7 +48,7 @@ def daily_totals(store_id: int, query: Period) -> dict[str, Any]:
 )
 def order_receipt(store_id: int, order_id: int, query: ReceiptQuery) -> dict[str, Any]:
     return receipts.receipt_by_order(
-        db.session, order_gateway(), store_gateway(), store_id, order_id, query.tz or DEFAULT_TZ
+        db.session(), order_gateway(), store_gateway(), store_id, order_id, query.tz or DEFAULT_TZ
     )
 
 
@@ -61,7 +61,7 @@ def order_receipt(store_id: int, order_id: int, query: ReceiptQuery) -> dict[str
     tags=("internal",),
 )
 def order_refunds(store_id: int, order_id: int, query: ReceiptQuery) -> dict[str, Any]:
-    rows = refunds.refunds_of_order(db.session, store_id, order_id, query.tz or DEFAULT_TZ)
+    rows = refunds.refunds_of_order(db.session(), store_id, order_id, query.tz or DEFAULT_TZ)
     keys = ("refund_id", "sale_id", "amount", "reason", "staff_id", "created_at")
     return {"refunds": [{key: row[key] for key in keys} for row in rows]}
 
@@ -80,4 +80,4 @@ def order_refunds(store_id: int, order_id: int, query: ReceiptQuery) -> dict[str
 )
 def shifts_of_day(store_id: int, query: ShiftsOfDayQuery) -> dict[str, Any]:
     tz = query.tz or DEFAULT_TZ
-    return {"shifts": shifts.shifts_of_day(db.session, store_id, query.date, tz)}
+    return {"shifts": shifts.shifts_of_day(db.session(), store_id, query.date, tz)}

@@ -53,7 +53,7 @@ TAGS = ("sales",)
 def pay(body: PayIn) -> tuple[dict[str, Any], int]:
     identity = current_identity()
     outcome = services.pay_table(
-        db.session,
+        db.session(),
         order_gateway(),
         store_id=identity.store_id,
         tz=identity.tz,
@@ -77,7 +77,7 @@ def pay(body: PayIn) -> tuple[dict[str, Any], int]:
 )
 def list_sales() -> dict[str, Any]:
     identity = current_identity()
-    return {"sales": services.list_sales(db.session, identity.store_id, identity.tz)}
+    return {"sales": services.list_sales(db.session(), identity.store_id, identity.tz)}
 
 
 @bp.delete("/<id:sale_id>")
@@ -90,7 +90,7 @@ def list_sales() -> dict[str, Any]:
 )
 def refund(sale_id: int) -> dict[str, Any]:
     identity = current_identity()
-    refunds.void_sale(db.session, order_gateway(), identity.store_id, sale_id, identity.tz)
+    refunds.void_sale(db.session(), order_gateway(), identity.store_id, sale_id, identity.tz)
     return {"result": "success", "message": services.REFUNDED_MESSAGE}
 
 
@@ -132,7 +132,7 @@ def take_payment(body: PaymentIn) -> tuple[dict[str, Any], int]:
         {"order_id": body.order_id} if body.order_id is not None else {"table_no": body.table_no}
     )
     answer = services.take_payment(
-        db.session,
+        db.session(),
         order_gateway(),
         store_id=identity.store_id,
         tz=identity.tz,
@@ -166,7 +166,7 @@ def take_payment(body: PaymentIn) -> tuple[dict[str, Any], int]:
 def refund_part(sale_id: int, body: RefundIn) -> tuple[dict[str, Any], int]:
     identity = current_identity()
     answer = refunds.refund_sale(
-        db.session,
+        db.session(),
         order_gateway(),
         store_id=identity.store_id,
         sale_id=sale_id,
@@ -205,7 +205,7 @@ def receipt(receipt_no: str) -> dict[str, Any]:
     if not _is_receipt_no(receipt_no):
         raise receipts.receipt_not_found()
     return receipts.receipt_by_number(
-        db.session, order_gateway(), store_gateway(), identity.store_id, receipt_no, identity.tz
+        db.session(), order_gateway(), store_gateway(), identity.store_id, receipt_no, identity.tz
     )
 
 

@@ -56,7 +56,7 @@ def _actor() -> shifts.Actor:
 def open_shift(body: ShiftOpenIn) -> tuple[dict[str, Any], int]:
     identity = current_identity()
     answer = shifts.open_shift(
-        db.session, identity.store_id, identity.tz, body.opening_float, _actor()
+        db.session(), identity.store_id, identity.tz, body.opening_float, _actor()
     )
     return answer, 201
 
@@ -74,7 +74,7 @@ def open_shift(body: ShiftOpenIn) -> tuple[dict[str, Any], int]:
 def cash_movement(body: CashMovementIn) -> tuple[dict[str, Any], int]:
     identity = current_identity()
     answer = shifts.add_cash_movement(
-        db.session,
+        db.session(),
         identity.store_id,
         identity.tz,
         _actor(),
@@ -99,7 +99,7 @@ def cash_movement(body: CashMovementIn) -> tuple[dict[str, Any], int]:
 )
 def current() -> dict[str, Any]:
     identity = current_identity()
-    return shifts.current_report(db.session, identity.store_id, identity.tz, _actor())
+    return shifts.current_report(db.session(), identity.store_id, identity.tz, _actor())
 
 
 @bp.post("/current/close")
@@ -121,7 +121,7 @@ def current() -> dict[str, Any]:
 def close(body: ShiftCloseIn) -> dict[str, Any]:
     identity = current_identity()
     return shifts.close_shift(
-        db.session, identity.store_id, identity.tz, _actor(), body.counted_cash
+        db.session(), identity.store_id, identity.tz, _actor(), body.counted_cash
     )
 
 
@@ -133,7 +133,7 @@ def close(body: ShiftCloseIn) -> dict[str, Any]:
     tags=TAGS,
 )
 def get_settings() -> dict[str, Any]:
-    return shifts.settings_view(db.session, current_identity().store_id)
+    return shifts.settings_view(db.session(), current_identity().store_id)
 
 
 @bp.put("/settings")
@@ -150,7 +150,9 @@ def get_settings() -> dict[str, Any]:
     ),
 )
 def put_settings(body: ShiftSettingsIn) -> dict[str, Any]:
-    return shifts.update_settings(db.session, current_identity().store_id, body.require_open_shift)
+    return shifts.update_settings(
+        db.session(), current_identity().store_id, body.require_open_shift
+    )
 
 
 @bp.get("/<id:shift_id>")
@@ -164,4 +166,4 @@ def put_settings(body: ShiftSettingsIn) -> dict[str, Any]:
 )
 def read(shift_id: int) -> dict[str, Any]:
     identity = current_identity()
-    return shifts.shift_report(db.session, identity.store_id, shift_id, identity.tz, _actor())
+    return shifts.shift_report(db.session(), identity.store_id, shift_id, identity.tz, _actor())

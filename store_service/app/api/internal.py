@@ -23,7 +23,7 @@ bp = Blueprint("internal_stores", __name__, url_prefix="/internal/stores")
     tags=("internal",),
 )
 def get_store(store_id: int) -> dict[str, Any]:
-    store = services.get_store(db.session, store_id)
+    store = services.get_store(db.session(), store_id)
     return {
         **store.profile(),
         "time_zone": store.time_zone,
@@ -42,6 +42,6 @@ def list_staff(store_id: int) -> dict[str, Any]:
     return {
         "staff": [
             {**staff.public(), "deleted": staff.deleted_at is not None}
-            for staff in services.all_staff(db.session, store_id)
+            for staff in services.all_staff(db.session(), store_id)
         ]
     }

@@ -38,7 +38,9 @@ def _settings() -> Settings:
 @endpoint("The store's staff", permission="staff", responses={200: StaffListOut}, tags=TAGS)
 def list_staff() -> dict[str, Any]:
     store = current_store()
-    return {"staff": [staff.public() for staff in services.list_staff(db.session, store.store_id)]}
+    return {
+        "staff": [staff.public() for staff in services.list_staff(db.session(), store.store_id)]
+    }
 
 
 @bp.post("")
@@ -54,7 +56,7 @@ def list_staff() -> dict[str, Any]:
 )
 def create_staff(body: StaffIn) -> tuple[dict[str, Any], int]:
     store = current_store()
-    staff = services.create_staff(db.session, _settings(), store.store_id, body)
+    staff = services.create_staff(db.session(), _settings(), store.store_id, body)
     return staff.public(), 201
 
 
@@ -73,7 +75,7 @@ def update_staff(staff_id: int, body: StaffUpdateIn) -> dict[str, Any]:
     store = current_store()
     if not body.model_dump(exclude_none=True):
         raise ApiError("수정할 항목이 없습니다.", status=422, code="nothing_to_update")
-    staff = services.update_staff(db.session, _settings(), store.store_id, staff_id, body)
+    staff = services.update_staff(db.session(), _settings(), store.store_id, staff_id, body)
     return staff.public()
 
 
@@ -86,7 +88,7 @@ def update_staff(staff_id: int, body: StaffUpdateIn) -> dict[str, Any]:
 )
 def delete_staff(staff_id: int) -> dict[str, Any]:
     store = current_store()
-    services.delete_staff(db.session, store.store_id, staff_id)
+    services.delete_staff(db.session(), store.store_id, staff_id)
     return {"result": "success", "message": "직원 삭제 성공", "staff_id": staff_id}
 
 
@@ -106,7 +108,7 @@ def delete_staff(staff_id: int) -> dict[str, Any]:
 )
 def open_session(body: PinIn) -> dict[str, Any]:
     store = current_store()
-    staff = services.open_staff_session(db.session, _settings(), store.store_id, body.pin)
+    staff = services.open_staff_session(db.session(), _settings(), store.store_id, body.pin)
     token, expires = issue_staff_token(
         _settings(),
         store.store_id,

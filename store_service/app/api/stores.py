@@ -59,7 +59,7 @@ def check_username() -> dict[str, Any]:
         query = UsernameQuery.model_validate({"username": raw})
     except ValueError as exc:
         raise ApiError("username을 확인하세요.", status=400, code="invalid_username") from exc
-    if services.username_taken(db.session, query.username):
+    if services.username_taken(db.session(), query.username):
         return {"result": "failed", "message": services.USERNAME_TAKEN}
     return {"result": "success", "message": "사용 가능한 아이디입니다."}
 
@@ -75,7 +75,7 @@ def check_username() -> dict[str, Any]:
     tags=TAGS,
 )
 def signup(body: SignupIn) -> tuple[dict[str, Any], int]:
-    store = services.create_store(db.session, body)
+    store = services.create_store(db.session(), body)
     token = {"access_token": _token_for(store), "csrf_token": new_csrf_token()}
     return {
         "result": "success",
@@ -97,7 +97,7 @@ def signup(body: SignupIn) -> tuple[dict[str, Any], int]:
     tags=TAGS,
 )
 def login(body: LoginIn) -> tuple[dict[str, Any], int]:
-    store = services.authenticate(db.session, body.username, body.password)
+    store = services.authenticate(db.session(), body.username, body.password)
     if store is None:
         return {"result": "failed", "error": "Invalid username or password"}, 400
     return {
@@ -144,5 +144,5 @@ def update(store_id: int, body: StoreUpdateIn) -> dict[str, Any]:
         raise Forbidden("다른 매장의 정보는 수정할 수 없습니다.", code="not_own_store")
     if not body.model_dump(exclude_none=True):
         raise ApiError("수정할 항목이 없습니다.", status=422, code="nothing_to_update")
-    services.update_store(db.session, store, body)
+    services.update_store(db.session(), store, body)
     return {"result": "success", "message": "매장 정보 수정 성공", "store_id": store.store_id}
