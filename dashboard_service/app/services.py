@@ -24,7 +24,7 @@ from salesync_common.http import UpstreamResponse, expect_ok
 from salesync_common.timeutil import utcnow
 
 from .models import ConsultingResult, Settlement
-from .report import Report, build_report, items_needing_history
+from .report import Report, build_report, build_summary, items_needing_history
 from .schemas import CostsIn, ResultEvent
 from .sms import SmsSender, to_e164
 
@@ -70,6 +70,18 @@ def sales_report(store_id: int, start: date, end: date) -> Report:
     totals = _get("sale", f"{base}/daily-totals", period)
     try:
         return build_report(start, end, rows, histories, totals)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise _bad_gateway("order/sale") from exc
+
+
+def summary_report(store_id: int, start: date, end: date) -> dict[str, Any]:
+    """The day-range summary: one call to the order service, one to the sale service."""
+    period = {"start": start.isoformat(), "end": end.isoformat()}
+    base = f"/internal/stores/{store_id}"
+    orders = _get("order", f"{base}/order-summary", period)
+    totals = _get("sale", f"{base}/daily-totals", period)
+    try:
+        return build_summary(orders, totals)
     except (KeyError, TypeError, ValueError) as exc:
         raise _bad_gateway("order/sale") from exc
 
