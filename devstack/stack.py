@@ -263,7 +263,7 @@ class Stack:
             self._stop_process(name, timeout)
         finally:
             if self.containers is not None:
-                service = next(s for s in SERVICES if s.name == name)
+                service = next(s for s in PROCESSES if s.name == name)
                 self.containers.remove(service, self.port(name))
 
     def _stop_process(self, name: str, timeout: float) -> None:

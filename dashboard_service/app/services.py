@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from salesync_common.app import runtime
 from salesync_common.errors import ApiError, NotFound, UpstreamError
 from salesync_common.http import UpstreamResponse, expect_ok
-from salesync_common.timeutil import utcnow
+from salesync_common.timeutil import DEFAULT_TZ, utcnow
 
 from .models import ConsultingResult, Settlement
 from .report import Report, build_report, build_summary, items_needing_history
@@ -168,7 +168,7 @@ def settlement_text(store_name: str, day: date, figures: DayFigures) -> str:
     return "\n".join(lines)
 
 
-def day_figures(store_id: int, day: date) -> DayFigures:
+def day_figures(store_id: int, day: date, tz: str) -> DayFigures:
     """The day's figures from the sale service: daily totals, and its closed shifts if any.
 
     The shifts endpoint may not exist on an older sale service: a 404 leaves the shift line out.
@@ -178,7 +178,7 @@ def day_figures(store_id: int, day: date) -> DayFigures:
         "sale", f"{base}/daily-totals", {"start": day.isoformat(), "end": day.isoformat()}
     )
     shifts_response = (
-        runtime().client("sale").get(f"{base}/shifts", params={"date": day.isoformat()})
+        runtime().client("sale").get(f"{base}/shifts", params={"date": day.isoformat(), "tz": tz})
     )
     shifts = [] if shifts_response.status == 404 else expect_ok(shifts_response, "sale")["shifts"]
     try:
@@ -210,12 +210,14 @@ def _insert_ignoring_duplicates(conn: Any, table: Table, values: dict[str, Any])
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-def settle(session: Session, sender: SmsSender, store_id: int, day: date) -> dict[str, Any]:
+def settle(
+    session: Session, sender: SmsSender, store_id: int, day: date, tz: str = DEFAULT_TZ
+) -> dict[str, Any]:
     store_response = runtime().client("store").get(f"/internal/stores/{store_id}")
     if store_response.status == 404:
         raise NotFound("존재하지 않는 매장입니다.", code="store_not_found")
     store = expect_ok(store_response, "store")
-    figures = day_figures(store_id, day)
+    figures = day_figures(store_id, day, tz)
     sales_volume, payments = figures.sales_volume, figures.payments
     try:
         phone, store_name = str(store["phone"]), str(store["store_name"])

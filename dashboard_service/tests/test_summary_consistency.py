@@ -343,3 +343,36 @@ def test_summary_refuses_bad_dates(stack):
         answer = stack.client.get(f"/dashboard/summary?{query}", headers=owner)
         assert answer.status_code == 400, (query, answer.json)
         assert answer.json["result"] == "failed"
+
+
+def test_settlement_figures_read_the_real_closed_shift(stack):
+    """The day's settlement figures against the real sale service's shifts endpoint."""
+    from dashboard_service.app.services import day_figures, settlement_text
+    from salesync_common.timeutil import business_date, utcnow
+
+    store = next(_stores)
+    owner = headers(store, None)
+    items = menu(stack, store)
+    shift = call("POST", f"{stack.sale.url}/sales/shifts", owner, json={"opening_float": 10_000})
+    order = call(
+        "POST",
+        f"{stack.order.url}/orders/",
+        owner,
+        json={"table_no": 1, "carts": [{"item_id": items["쿠키"]["id"], "quantity": 2}]},
+    )
+    call(
+        "POST",
+        f"{stack.sale.url}/sales/payments",
+        owner | {"Idempotency-Key": str(uuid.uuid4())},
+        json={"order_id": order["order_id"], "amount": 5000, "payment_type": "cash"},
+    )
+    closed = call(
+        "POST", f"{stack.sale.url}/sales/shifts/current/close", owner, json={"counted_cash": 14_000}
+    )
+    assert closed["difference"] == -1000
+    today = business_date(utcnow())
+    with stack.client.application.app_context():
+        figures = day_figures(store, today, "Asia/Seoul")
+    assert (figures.sales_volume, figures.cash, figures.card, figures.vat) == (5000, 5000, 0, 455)
+    assert figures.cash_differences == ((shift["shift_id"], -1000),)
+    assert settlement_text("가게", today, figures).endswith("\n시재 차액 -1,000원")

@@ -18,7 +18,7 @@ from salesync_common.events import start_outbox_relay
 
 from ..config import SCHEMA, Settings
 from . import events, menu
-from .api import internal, orders, receipts
+from .api import internal, orders, receipts, tables
 from .api import stream as stream_api
 from .models import IdempotencyKeys, db
 from .stream import EventTail
@@ -44,7 +44,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         settings,
         title="Salesync order service",
         description="Open orders per table, order lines with snapshots, payments, audit events.",
-        blueprints=[orders.bp, stream_api.bp, internal.bp, receipts.bp],
+        blueprints=[orders.bp, stream_api.bp, internal.bp, receipts.bp, tables.bp],
         db=db,
         schema=SCHEMA,
         idempotency_table=IdempotencyKeys,

@@ -75,6 +75,8 @@ class Order(db.Model):  # type: ignore[name-defined]
     staff_id: Mapped[int | None] = mapped_column(BigInteger())  # who opened it; None: the owner
     # hour (0-23) of paid_at in the store's time zone, set with paid_business_date (reports)
     paid_hour: Mapped[int | None] = mapped_column(sa.SmallInteger())
+    # set when a table transfer merged this (then cancelled) order into another open order
+    merged_into_order_id: Mapped[int | None] = mapped_column(BigInteger())
 
     @property
     def balance(self) -> int:

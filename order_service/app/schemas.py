@@ -295,6 +295,8 @@ class OrderDetailOut(PricingOut):
     paid_at: str | None
     paid_business_date: str | None
     staff_id: int | None
+    # a cancelled order whose lines a table transfer merged into this open order
+    merged_into_order_id: int | None = None
     lines: list[OrderLineOut]
     discounts: list[DiscountOut]
     payments: list[OrderPaymentOut]
@@ -517,3 +519,199 @@ class MenuItemEvent(Model):
     sold_out: bool = False
     category_name: str | None = None
     option_groups: list[MenuOptionGroup] = Field(default_factory=list)
+
+
+# ---- tables (transfer, move-lines) and the audit trail
+
+
+class TransferIn(Model):
+    """Move the table's open order to ``to_table``, or merge it into that table's open order."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"to_table": 12}]})
+
+    to_table: TableNo
+
+
+class TransferOut(Model):
+    """``moved``: the order now sits on ``to_table``; ``merged``: its lines joined ``order_id``."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "result": "moved",
+                    "order_id": 41,
+                    "from_table": 3,
+                    "to_table": 12,
+                    "version": 5,
+                    "merged_from_order_id": None,
+                    "total": 27000,
+                },
+                {
+                    "result": "merged",
+                    "order_id": 44,
+                    "from_table": 3,
+                    "to_table": 12,
+                    "version": 8,
+                    "merged_from_order_id": 41,
+                    "total": 52500,
+                },
+            ]
+        }
+    )
+
+    result: Literal["moved", "merged"]
+    order_id: int
+    from_table: int
+    to_table: int
+    version: int
+    merged_from_order_id: int | None
+    total: int
+
+
+class MoveLineIn(Model):
+    """Units of one line of the source order: by ``line_id``, or by ``item_id`` + ``options``."""
+
+    line_id: Id | None = None
+    item_id: Id | None = None
+    options: Annotated[list[Id], Field(max_length=MAX_LINE_OPTIONS)] | None = None
+    quantity: Quantity
+
+    @model_validator(mode="after")
+    def _one_line(self) -> MoveLineIn:
+        if (self.line_id is None) == (self.item_id is None):
+            raise ValueError("exactly one of line_id and item_id is required")
+        if self.line_id is not None and self.options is not None:
+            raise ValueError("options name a line by item_id; a line_id needs none")
+        return self
+
+
+class MoveLinesIn(Model):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "to_table": 12,
+                    "lines": [
+                        {"item_id": 7, "options": [31], "quantity": 1},
+                        {"line_id": 1042, "quantity": 2},
+                    ],
+                }
+            ]
+        }
+    )
+
+    to_table: TableNo
+    lines: Annotated[list[MoveLineIn], Field(min_length=1, max_length=MAX_CART_ENTRIES)]
+
+
+class MovedLineOut(Model):
+    line_id: int  # the source line the units came from
+    item_id: int
+    options: list[int]
+    quantity: int
+
+
+class MoveLinesOut(Model):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "from_order_id": 41,
+                    "from_table": 3,
+                    "from_version": 6,
+                    "from_total": 18000,
+                    "to_order_id": 45,
+                    "to_table": 12,
+                    "to_version": 1,
+                    "to_total": 9000,
+                    "lines": [{"line_id": 1042, "item_id": 7, "options": [31], "quantity": 1}],
+                }
+            ]
+        }
+    )
+
+    from_order_id: int
+    from_table: int
+    from_version: int
+    from_total: int
+    to_order_id: int
+    to_table: int
+    to_version: int
+    to_total: int
+    lines: list[MovedLineOut]
+
+
+class OrderEventOut(Model):
+    """One entry of the audit trail; ``seq`` is null for a refund (the sale service's)."""
+
+    seq: int | None
+    type: str
+    at: str
+    staff_id: int | None
+    data: dict[str, object]
+
+
+class OrderEventsOut(Model):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "order_id": 41,
+                    "events": [
+                        {
+                            "seq": 101,
+                            "type": "opened",
+                            "at": "2026-12-20T12:01:05.120+09:00",
+                            "staff_id": 3,
+                            "data": {"table_no": 3, "business_date": "2026-12-20"},
+                        },
+                        {
+                            "seq": 102,
+                            "type": "lines_changed",
+                            "at": "2026-12-20T12:01:05.120+09:00",
+                            "staff_id": 3,
+                            "data": {
+                                "table_no": 3,
+                                "version": 1,
+                                "total": 9000,
+                                "lines": [
+                                    {
+                                        "line_id": 1042,
+                                        "item_id": 7,
+                                        "item_name": "아메리카노",
+                                        "quantity": 2,
+                                        "unit_price": 4500,
+                                        "options": [],
+                                    }
+                                ],
+                            },
+                        },
+                        {
+                            "seq": 130,
+                            "type": "transferred",
+                            "at": "2026-12-20T12:20:44.002+09:00",
+                            "staff_id": 4,
+                            "data": {"table_no": 12, "from_table": 3, "to_table": 12},
+                        },
+                        {
+                            "seq": None,
+                            "type": "refund",
+                            "at": "2026-12-20T13:02:10.500+09:00",
+                            "staff_id": 2,
+                            "data": {
+                                "refund_id": 9,
+                                "sale_id": 77,
+                                "amount": 4500,
+                                "reason": "음료 불량",
+                            },
+                        },
+                    ],
+                }
+            ]
+        }
+    )
+
+    order_id: int
+    events: list[OrderEventOut]
+    refunds_unavailable: bool = False

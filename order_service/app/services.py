@@ -744,6 +744,7 @@ def order_detail(session: Session, store_id: int, order_id: int, tz: str) -> dic
             order.paid_business_date.isoformat() if order.paid_business_date else None
         ),
         "staff_id": order.staff_id,
+        "merged_into_order_id": order.merged_into_order_id,
         "lines": [
             {
                 "line_id": line.id,

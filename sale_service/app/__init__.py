@@ -8,7 +8,7 @@ from salesync_common.app import create_service_app
 
 from ..config import SCHEMA, Settings
 from . import consumer, services
-from .api import internal, sales
+from .api import internal, sales, shifts
 from .models import IdempotencyKeys, db
 
 
@@ -19,7 +19,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         settings,
         title="Salesync sale service",
         description="Payments of table orders (exactly once), refunds, sales per business day.",
-        blueprints=[sales.bp, internal.bp],
+        blueprints=[sales.bp, shifts.bp, internal.bp],
         db=db,
         schema=SCHEMA,
         idempotency_table=IdempotencyKeys,

@@ -20,7 +20,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import sqlalchemy as sa
-from sqlalchemy import BigInteger, Date, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, Date, DateTime, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from salesync_common.db import make_db
@@ -65,7 +65,8 @@ class Payment(db.Model):  # type: ignore[name-defined]
     card_approval_no: Mapped[str | None] = mapped_column(String(20))
     card_issuer: Mapped[str | None] = mapped_column(String(50))
     card_installment_months: Mapped[int | None] = mapped_column(Integer)
-    shift_id: Mapped[int | None] = mapped_column(BigInteger)  # filled by shifts (later)
+    # the store's open shift when the payment was written (null: none was open)
+    shift_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
 
 
 class Sale(db.Model):  # type: ignore[name-defined]
@@ -175,7 +176,8 @@ class Refund(db.Model):  # type: ignore[name-defined]
     lines: Mapped[str | None] = mapped_column(Text)
     reason: Mapped[str] = mapped_column(String(200), nullable=False)
     staff_id: Mapped[int | None] = mapped_column(BigInteger)
-    shift_id: Mapped[int | None] = mapped_column(BigInteger)  # filled by shifts (later)
+    # the store's open shift when the refund was made (null: none was open)
+    shift_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
 
 
@@ -191,3 +193,74 @@ class RefundTender(db.Model):  # type: ignore[name-defined]
     refund_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("refunds.id"), primary_key=True)
     payment_type: Mapped[str] = mapped_column(String(8), primary_key=True)
     amount: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# Shifts (shifts.py)
+
+OPEN, CLOSED = "open", "closed"
+_OPEN = sa.text("status = 'open'")
+OPEN_SHIFT_INDEX = "uq_shifts_open_store"
+
+
+class Shift(db.Model):  # type: ignore[name-defined]
+    """A cash drawer shift: opened with a float, closed with the counted cash.
+
+    At most one open shift per store, decided by the partial unique index (two terminals opening
+    at once: one insert wins, the other conflicts). ``expected_cash``/``counted_cash``/
+    ``difference`` are written at close, in the transaction that closes it.
+    """
+
+    __tablename__ = "shifts"
+    __table_args__ = (
+        sa.CheckConstraint("status IN ('open', 'closed')", name="status"),
+        sa.CheckConstraint("opening_float >= 0", name="opening_float"),
+        sa.CheckConstraint("(status = 'open') = (closed_at IS NULL)", name="closed_at_when_closed"),
+        sa.Index(
+            OPEN_SHIFT_INDEX, "store_id", unique=True, postgresql_where=_OPEN, sqlite_where=_OPEN
+        ),
+        sa.Index("ix_shifts_store_day", "store_id", "business_date"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    store_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    status: Mapped[str] = mapped_column(String(8), nullable=False, default=OPEN)
+    business_date: Mapped[date] = mapped_column(Date, nullable=False)  # of opening, store's tz
+    opening_float: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    opened_by: Mapped[int | None] = mapped_column(BigInteger)  # staff_id; null: the owner
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_by: Mapped[int | None] = mapped_column(BigInteger)
+    expected_cash: Mapped[int | None] = mapped_column(BigInteger)
+    counted_cash: Mapped[int | None] = mapped_column(BigInteger)
+    difference: Mapped[int | None] = mapped_column(BigInteger)  # counted - expected
+
+
+class CashMovement(db.Model):  # type: ignore[name-defined]
+    """Cash put into (``pay_in``) or taken out of (``pay_out``) the drawer during a shift."""
+
+    __tablename__ = "cash_movements"
+    __table_args__ = (
+        sa.CheckConstraint("kind IN ('pay_in', 'pay_out')", name="kind"),
+        sa.CheckConstraint("amount > 0", name="amount"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    shift_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("shifts.id"), nullable=False, index=True
+    )
+    store_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    kind: Mapped[str] = mapped_column(String(8), nullable=False)
+    amount: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    reason: Mapped[str] = mapped_column(String(200), nullable=False)
+    staff_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class ShiftSettings(db.Model):  # type: ignore[name-defined]
+    """A store's shift settings (no row: the defaults, ``require_open_shift`` off)."""
+
+    __tablename__ = "shift_settings"
+
+    store_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    require_open_shift: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)

@@ -28,6 +28,7 @@ from salesync_common import pricing
 from salesync_common.errors import ApiError, Conflict, NotFound
 from salesync_common.timeutil import iso, utcnow
 
+from . import shifts
 from .models import COMPLETED, MIXED, Payment, Refund, RefundTender, Sale
 from .services import OrderGateway
 
@@ -202,6 +203,8 @@ def refund_sale(
             ),
             reason=request.reason,
             staff_id=staff_id,
+            # counts in the shift during which it is made (FOR SHARE: see shifts.py)
+            shift_id=shifts.open_shift_id(session, store_id),
             created_at=now,
         )
         session.add(row)

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, StringConstraints, model_validator
 
-from salesync_common.types import Id, Model, Money, Quantity, TableNo, text
+from salesync_common.types import BusinessDate, Id, Model, Money, Quantity, TableNo, text
 
 
 class PayIn(Model):
@@ -27,9 +27,12 @@ class PaidOut(Model):
 
 
 class TotalMismatchOut(Model):
+    """409 of ``POST /sales/``: ``total_mismatch`` (with the server's ``total_price``) or, when
+    the store requires an open shift and has none, ``no_open_shift`` (without it)."""
+
     result: str
     message: str
-    total_price: int
+    total_price: int | None = None
 
 
 class SaleOut(Model):
@@ -371,3 +374,263 @@ class ReceiptOut(Model):
     refunded_total: int
     net_total: int
     reprint_count: int
+
+
+# ---------------------------------------------------------------------------------------------
+# v2: shifts (shifts.py)
+
+CashMovementKind = Literal["pay_in", "pay_out"]
+
+
+class ShiftOpenIn(Model):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"opening_float": 100000}]})
+
+    opening_float: Money  # the cash in the drawer at opening (0-100,000,000 won)
+
+
+class ShiftOpenedOut(Model):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "shift_id": 12,
+                    "status": "open",
+                    "business_date": "2026-12-10",
+                    "opened_at": "2026-12-10T09:00:00+09:00",
+                    "opening_float": 100000,
+                    "opened_by": 7,
+                }
+            ]
+        }
+    )
+
+    shift_id: int
+    status: str
+    business_date: str
+    opened_at: str
+    opening_float: int
+    opened_by: int | None  # staff_id; null: the owner
+
+
+class CashMovementIn(Model):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"kind": "pay_out", "amount": 20000, "reason": "우유 구입"},
+                {"kind": "pay_in", "amount": 50000, "reason": "잔돈 보충"},
+            ]
+        }
+    )
+
+    kind: CashMovementKind
+    amount: PositiveMoney
+    reason: text(200)  # type: ignore[valid-type]
+
+
+class CashMovementOut(Model):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "movement_id": 3,
+                    "kind": "pay_out",
+                    "amount": 20000,
+                    "reason": "우유 구입",
+                    "staff_id": 7,
+                    "created_at": "2026-12-10T11:20:00+09:00",
+                }
+            ]
+        }
+    )
+
+    movement_id: int
+    kind: str
+    amount: int
+    reason: str
+    staff_id: int | None
+    created_at: str
+
+
+class ShiftCloseIn(Model):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"counted_cash": 187000}]})
+
+    counted_cash: Money  # the cash counted in the drawer at close
+
+
+class TakenOut(Model):
+    card: int
+    cash: int
+    other: int
+
+
+class StaffShiftOut(Model):
+    staff_id: int | None  # null: the owner
+    payment_count: int
+    taken: TakenOut  # what this staff member's payments applied, per tender
+    gross_sales: int
+    discount_total: int
+    refund_total: int
+    net_sales: int
+    taxable_total: int
+    vat: int
+    supply_value: int
+    exempt_total: int
+    order_count: int
+
+
+_Z_EXAMPLE: dict[str, Any] = {
+    "shift_id": 12,
+    "status": "closed",
+    "business_date": "2026-12-10",
+    "opened_at": "2026-12-10T09:00:00+09:00",
+    "opened_by": 7,
+    "closed_at": "2026-12-10T22:05:00+09:00",
+    "closed_by": 7,
+    "opening_float": 100000,
+    "cash_sales": 58000,
+    "cash_refunds": 3000,
+    "pay_ins": 50000,
+    "pay_outs": 20000,
+    "expected_cash": 185000,
+    "counted_cash": 184000,
+    "difference": -1000,
+    "card_sales": 120000,
+    "card_refunds": 20000,
+    "card_total": 100000,
+    "other_sales": 10000,
+    "other_refunds": 0,
+    "other_total": 10000,
+    "cash_total": 55000,
+    "gross_sales": 195000,
+    "discount_total": 7000,
+    "refund_total": 23000,
+    "net_sales": 165000,
+    "taxable_total": 160000,
+    "vat": 14545,
+    "supply_value": 145455,
+    "exempt_total": 5000,
+    "order_count": 9,
+    "average_check": 18333,
+    "payment_count": 11,
+    "cash_movements": [
+        {
+            "movement_id": 3,
+            "kind": "pay_out",
+            "amount": 20000,
+            "reason": "우유 구입",
+            "staff_id": 7,
+            "created_at": "2026-12-10T11:20:00+09:00",
+        }
+    ],
+    "per_staff": [
+        {
+            "staff_id": 7,
+            "payment_count": 11,
+            "taken": {"card": 120000, "cash": 58000, "other": 10000},
+            "gross_sales": 195000,
+            "discount_total": 7000,
+            "refund_total": 23000,
+            "net_sales": 165000,
+            "taxable_total": 160000,
+            "vat": 14545,
+            "supply_value": 145455,
+            "exempt_total": 5000,
+            "order_count": 9,
+        }
+    ],
+}
+
+
+class ShiftReportOut(Model):
+    """The X report (open: ``counted_cash``/``difference`` null) or the Z report (closed)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_Z_EXAMPLE]})
+
+    shift_id: int
+    status: str  # "open" (X report) | "closed" (Z report)
+    business_date: str  # of opening, in the store's time zone
+    opened_at: str
+    opened_by: int | None
+    closed_at: str | None
+    closed_by: int | None
+    opening_float: int
+    cash_sales: int  # cash applied to orders by the shift's payments (change excluded)
+    cash_refunds: int  # cash given back by the shift's refunds
+    pay_ins: int
+    pay_outs: int
+    expected_cash: int  # opening_float + cash_sales - cash_refunds + pay_ins - pay_outs
+    counted_cash: int | None
+    difference: int | None  # counted_cash - expected_cash (negative: missing)
+    card_sales: int
+    card_refunds: int
+    card_total: int
+    other_sales: int
+    other_refunds: int
+    other_total: int
+    cash_total: int
+    gross_sales: int  # of the orders settled by a payment of this shift
+    discount_total: int
+    refund_total: int  # refunds made during this shift
+    net_sales: int  # gross_sales - discount_total - refund_total
+    taxable_total: int
+    vat: int
+    supply_value: int
+    exempt_total: int
+    order_count: int
+    average_check: int  # net_sales / order_count, half up
+    payment_count: int
+    cash_movements: list[CashMovementOut]
+    per_staff: list[StaffShiftOut]  # a cashier sees only its own row
+
+
+class ShiftSettingsIn(Model):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"require_open_shift": True}]})
+
+    require_open_shift: bool
+
+
+class ShiftSettingsOut(Model):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"require_open_shift": False}]})
+
+    require_open_shift: bool
+
+
+class ShiftsOfDayQuery(Model):
+    date: BusinessDate  # the business day the shifts were opened on
+    tz: Annotated[str, Field(min_length=1, max_length=64)] | None = None  # for the times shown
+
+
+class ShiftOfDayOut(Model):
+    shift_id: int
+    status: str
+    opened_at: str
+    closed_at: str | None
+    opening_float: int
+    expected_cash: int | None  # null while open
+    counted_cash: int | None
+    difference: int | None
+
+
+class ShiftsOfDayOut(Model):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "shifts": [
+                        {
+                            "shift_id": 12,
+                            "status": "closed",
+                            "opened_at": "2026-12-10T09:00:00+09:00",
+                            "closed_at": "2026-12-10T22:05:00+09:00",
+                            "opening_float": 100000,
+                            "expected_cash": 185000,
+                            "counted_cash": 184000,
+                            "difference": -1000,
+                        }
+                    ]
+                }
+            ]
+        }
+    )
+
+    shifts: list[ShiftOfDayOut]

@@ -33,6 +33,7 @@ from salesync_common.errors import ApiError, Conflict, NotFound, UpstreamError
 from salesync_common.http import ServiceClient, expect_ok
 from salesync_common.timeutil import iso, parse_instant, utcnow
 
+from . import shifts
 from .models import COMPLETED, MIXED, PENDING, Payment, ReceiptCounter, Refund, RefundTender, Sale
 
 log = logging.getLogger(__name__)
@@ -192,9 +193,14 @@ def pay_table(
     idempotency_key: str | None = None,
     staff_id: int | None = None,
 ) -> PayOutcome:
-    """The first contract: pay the table's open order in full (one order call, one transaction)."""
+    """The first contract: pay the table's open order in full (one order call, one transaction).
+
+    With the store's ``require_open_shift`` on and no open shift: 409 ``no_open_shift`` before
+    the order is called (off, the default, keeps the first contract's behaviour).
+    """
     label = payment_label.strip()[:50]
     payment_type = normalise_payment_type(label)
+    shifts.check_payment_allowed(session, store_id)
     ref = payment_ref(store_id, idempotency_key)
     answer = orders.pay(
         store_id,
@@ -240,8 +246,10 @@ def take_payment(
     ``amount``) less what was applied. The order decides the balance under its row lock, so
     of two terminals paying the last balance one wins and the other gets 409. A cash payment
     refused only because it exceeded the balance is sent once more for exactly the balance the
-    order reported (the refused call recorded nothing).
+    order reported (the refused call recorded nothing). With ``require_open_shift`` on and no
+    open shift: 409 ``no_open_shift``, nothing recorded.
     """
+    shifts.check_payment_allowed(session, store_id)
     ref = payment_ref(store_id, idempotency_key)
     if tender.payment_type == "cash" and tender.tendered is None:  # handed over: the amount
         tender = replace(tender, tendered=amount)
@@ -395,6 +403,8 @@ def record_payment(
 ) -> None:
     """Insert the payment unless it is there already (the request or the consumer came first).
 
+    ``shift_id`` is the store's open shift at the first write (the request's or the consumer's).
+
     When the consumer came first its row lacks the tender details the request knows (label,
     cash handed over, change, card data): the request fills them in.
     """
@@ -407,6 +417,9 @@ def record_payment(
     }
     insert = _insert(session)(Payment).values(
         payment_ref=payment_ref,
+        # the open shift, read FOR SHARE in this transaction (shifts.py: a racing close either
+        # waits for this payment and counts it, or makes this find no open shift)
+        shift_id=shifts.open_shift_id(session, store_id),
         store_id=store_id,
         order_id=order_id,
         table_no=table_no,

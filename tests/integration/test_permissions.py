@@ -126,6 +126,16 @@ EXAMPLES: tuple[Example, ...] = (
     ),
     # a manager's call removes it first: the owner's replay may find it gone (404)
     Example("order", "DELETE", "/orders/{open_order_id}/discounts/{discount_id}"),
+    Example("order", "GET", "/orders/{open_order_id}/events", owner_status=200),
+    # every role may move tables: the first caller moves 7 to 9; later ones find 7 free (404)
+    Example("order", "POST", "/orders/tables/7/transfer", {"to_table": 9}),
+    # one unit of table 8's three per caller; the third caller would empty it (409)
+    Example(
+        "order",
+        "POST",
+        "/orders/tables/8/move-lines",
+        {"to_table": 11, "lines": [{"item_id": "{kept_item_id}", "quantity": 1}]},
+    ),
     Example("order", "DELETE", "/orders/7", owner_status=200),
     Example(
         "sale", "POST", "/sales/payments", {"table_no": 5, "amount": 1000, "payment_type": "cash"}
@@ -138,6 +148,19 @@ EXAMPLES: tuple[Example, ...] = (
     Example("order", "GET", "/orders/{paid_order_id}/receipt", owner_status=200),
     Example("sale", "POST", "/sales/{sale_id}/refunds", {"amount": 100, "reason": "권한 확인"}),
     Example("sale", "DELETE", "/sales/{sale_id}"),
+    # Staff roles may find a shift open (409) or none (409 on the current shift's calls).
+    Example("sale", "POST", "/sales/shifts", {"opening_float": 50000}),
+    Example(
+        "sale",
+        "POST",
+        "/sales/shifts/current/cash-movements",
+        {"kind": "pay_in", "amount": 10000, "reason": "잔돈 보충"},
+    ),
+    Example("sale", "GET", "/sales/shifts/current"),
+    Example("sale", "POST", "/sales/shifts/current/close", {"counted_cash": 60000}),
+    Example("sale", "GET", "/sales/shifts/{shift_id}", owner_status=200),
+    Example("sale", "GET", "/sales/shifts/settings", owner_status=200),
+    Example("sale", "PUT", "/sales/shifts/settings", {"require_open_shift": False}, 200),
     Example("dashboard", "GET", "/dashboard/sales?start={today}&end={today}", owner_status=200),
     Example("dashboard", "GET", "/dashboard/volumes?start={today}&end={today}", owner_status=200),
     Example("dashboard", "GET", "/dashboard/summary?start={today}&end={today}", owner_status=200),
@@ -272,6 +295,22 @@ def world(stack) -> dict[str, Any]:
     receipt = _ok(
         stack["order"].test_client().get(f"/orders/{sale['order_id']}/receipt", headers=owner)
     )
+    # a shift the staff member opened and closed (a cashier reads only its own)
+    member_token = staff_token_for(signup["store_id"], "cashier", staff_id=member["staff_id"])
+    sales = stack["sale"].test_client()
+    shift = _ok(
+        sales.post(
+            "/sales/shifts", json={"opening_float": 30000}, headers=auth_headers(member_token)
+        ),
+        201,
+    )
+    _ok(
+        sales.post(
+            "/sales/shifts/current/close",
+            json={"counted_cash": 30000},
+            headers=auth_headers(member_token),
+        )
+    )
     today = datetime.now(ZoneInfo("Asia/Seoul")).date().isoformat()
     asked = (
         stack["consulting"]
@@ -290,6 +329,7 @@ def world(stack) -> dict[str, Any]:
         "sale_id": paid["id"],
         "paid_order_id": sale["order_id"],
         "receipt_no": receipt["receipt_no"],
+        "shift_id": shift["shift_id"],
         "today": today,
         "open_order_id": opened[8],
         "discount_id": doomed_discount["discount_id"],
@@ -328,6 +368,7 @@ PLACEHOLDERS: dict[str, Any] = dict.fromkeys(
         "paid_order_id",
         "open_order_id",
         "discount_id",
+        "shift_id",
     ),
     1,
 )

@@ -9,7 +9,7 @@ from flask import Blueprint, current_app
 from pydantic import BaseModel
 
 from salesync_common.api import endpoint, parse_query
-from salesync_common.auth import current_store_id
+from salesync_common.auth import current_identity, current_store_id
 from salesync_common.errors import NotFound
 from salesync_common.ratelimit import rate_limit, store_or_ip_key
 from salesync_common.types import PERIOD_MESSAGE, REQ_ID_PATTERN, Period
@@ -162,7 +162,8 @@ def save_costs(body: CostsIn) -> dict[str, Any]:
 def calculate() -> dict[str, Any]:
     query = parse_dates(DateQuery)
     sender = current_app.extensions["dashboard_sms"]
-    return services.settle(db.session, sender, current_store_id(), query.date)
+    identity = current_identity()
+    return services.settle(db.session, sender, identity.store_id, query.date, identity.tz)
 
 
 def consulting_body(req_id: str) -> dict[str, Any]:

@@ -10,10 +10,17 @@ from salesync_common.api import endpoint
 from salesync_common.auth import DEFAULT_TZ
 from salesync_common.types import Period
 
-from .. import receipts, refunds, services
+from .. import receipts, refunds, services, shifts
 from ..gateway import order_gateway, store_gateway
 from ..models import db
-from ..schemas import DailyTotalsOut, ReceiptOut, ReceiptQuery, RefundsOut
+from ..schemas import (
+    DailyTotalsOut,
+    ReceiptOut,
+    ReceiptQuery,
+    RefundsOut,
+    ShiftsOfDayOut,
+    ShiftsOfDayQuery,
+)
 
 bp = Blueprint("internal_sales", __name__, url_prefix="/internal/stores")
 
@@ -57,3 +64,20 @@ def order_refunds(store_id: int, order_id: int, query: ReceiptQuery) -> dict[str
     rows = refunds.refunds_of_order(db.session, store_id, order_id, query.tz or DEFAULT_TZ)
     keys = ("refund_id", "sale_id", "amount", "reason", "staff_id", "created_at")
     return {"refunds": [{key: row[key] for key in keys} for row in rows]}
+
+
+@bp.get("/<id:store_id>/shifts")
+@endpoint(
+    "The store's shifts opened on a business day, with their cash figures (settlement text)",
+    auth="service",
+    query=ShiftsOfDayQuery,
+    responses={200: ShiftsOfDayOut},
+    tags=("internal",),
+    description=(
+        "Open and closed shifts whose business day of opening is `date`, oldest first; "
+        "`expected_cash`, `counted_cash` and `difference` are null while a shift is open."
+    ),
+)
+def shifts_of_day(store_id: int, query: ShiftsOfDayQuery) -> dict[str, Any]:
+    tz = query.tz or DEFAULT_TZ
+    return {"shifts": shifts.shifts_of_day(db.session, store_id, query.date, tz)}

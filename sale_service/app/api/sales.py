@@ -45,7 +45,9 @@ TAGS = ("sales",)
     description=(
         "The amount recorded is the order's server total; a differing `total_price` is 409 with "
         "the server total and nothing is paid. No open order: 200 `result: failed`. One call to "
-        "the order service; the same `Idempotency-Key` names the same payment (the same sale)."
+        "the order service; the same `Idempotency-Key` names the same payment (the same sale). "
+        "With the store's `require_open_shift` on and no open shift: 409 `no_open_shift`, "
+        "nothing paid."
     ),
 )
 def pay(body: PayIn) -> tuple[dict[str, Any], int]:
@@ -114,7 +116,9 @@ def _idempotency_key() -> str | None:
         "terminals paying the last balance: one 201, the other 409. The same `Idempotency-Key` "
         "is the same payment (replayed answer). `card.approval_no` is stored and shown as "
         "`****` + its last 4 digits. `payment_id` is the payment's reference in the order's "
-        "ledger (`payments[].payment_ref` of `GET /orders/<order_id>`)."
+        "ledger (`payments[].payment_ref` of `GET /orders/<order_id>`). While a shift is open "
+        "the payment is recorded in it; with `require_open_shift` on and none open: 409 "
+        "`no_open_shift`, nothing recorded."
     ),
 )
 def take_payment(body: PaymentIn) -> tuple[dict[str, Any], int]:

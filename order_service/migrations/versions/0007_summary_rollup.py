@@ -12,8 +12,8 @@ Existing paid orders are rolled up here with the rules of this revision, frozen 
 ``rollup.rebuild``, which may learn more later): each order's VAT is
 ``round_half_up(taxable / 11)`` in integers, as ``pricing.vat_of`` computes it.
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-20
 """
 
@@ -24,8 +24,8 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006"
-down_revision = "0005"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
