@@ -24,6 +24,8 @@ class Settlement(db.Model):  # type: ignore[name-defined]
     business_date: Mapped[date] = mapped_column(Date(), nullable=False)
     sales_volume: Mapped[int | None] = mapped_column(BigInteger())
     payments: Mapped[int | None] = mapped_column(Integer())
+    # the text sent: one text per distinct figures (null: sent before texts were kept)
+    text: Mapped[str | None] = mapped_column(Text())
     message_id: Mapped[str | None] = mapped_column(String(200))
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 

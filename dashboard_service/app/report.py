@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
+from salesync_common.pricing import Figures
 from salesync_common.timeutil import days
 
 
@@ -136,3 +137,61 @@ def build_report(
         items=ordered,
         days=series,
     )
+
+
+PAYMENT_TYPES = ("card", "cash", "other")
+
+
+def build_summary(
+    order_summary: Mapping[str, Any], daily_totals: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The ``/dashboard/summary`` figures from the two owners' answers (pure).
+
+    Sales (gross, discounts, taxable, exempt, VAT, order count, by hour/category/staff) are the
+    order service's paid orders; refunds (with their taxable, exempt and VAT) the sale service's,
+    counted on the business day of the sale they refund. Everything adds up through
+    ``pricing.Figures``: ``net_sales = gross - discounts - refunds``. By payment type: what each
+    tender took less what refunds gave back to it (tenders outside card/cash count as other).
+    The breakdowns by hour, category and staff are of the sales, before refunds.
+    """
+    refunds = Figures()
+    for day in daily_totals.get("days", []):
+        refunds = refunds + Figures(
+            refund_total=int(day["refunded"]),
+            taxable_total=-_refunded_part(day, "taxable_total"),
+            exempt_total=-_refunded_part(day, "exempt_total"),
+            vat=-_refunded_part(day, "vat"),
+        )
+    sales = Figures(
+        gross_sales=int(order_summary["gross_sales"]),
+        discount_total=int(order_summary["discount_total"]),
+        taxable_total=int(order_summary["taxable_total"]),
+        exempt_total=int(order_summary["exempt_total"]),
+        vat=int(order_summary["vat"]),
+        order_count=int(order_summary["order_count"]),
+    )
+    figures = sales + refunds
+    by_type = dict.fromkeys(PAYMENT_TYPES, 0)
+    for row in daily_totals.get("by_payment_type", []):
+        kind = str(row["payment_type"])
+        by_type[kind if kind in by_type else "other"] += int(row["sales_volume"])
+    return {
+        "gross_sales": figures.gross_sales,
+        "discount_total": figures.discount_total,
+        "refund_total": figures.refund_total,
+        "net_sales": figures.net_sales,
+        "vat": figures.vat,
+        "supply_value": figures.supply_value,
+        "exempt_total": figures.exempt_total,
+        "by_payment_type": by_type,
+        "by_hour": [dict(row) for row in order_summary["by_hour"]],
+        "by_category": [dict(row) for row in order_summary["by_category"]],
+        "by_staff": [dict(row) for row in order_summary["by_staff"]],
+        "order_count": figures.order_count,
+        "average_check": figures.average_check,
+    }
+
+
+def _refunded_part(day: Mapping[str, Any], name: str) -> int:
+    """What a day's refunds took off ``taxable_total``/``exempt_total``/``vat`` (sale service)."""
+    return int(day.get(f"refund_{name}", 0))

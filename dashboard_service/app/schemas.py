@@ -55,6 +55,93 @@ class SalesReportOut(SalesOut):
     uncosted_items: list[int]
 
 
+class PaymentTypesOut(Model):
+    card: int
+    cash: int
+    other: int
+
+
+class HourOut(Model):
+    hour: int
+    order_count: int
+    total: int
+
+
+class CategoryOut(Model):
+    category_id: int | None
+    category_name: str | None
+    quantity: int
+    gross: int
+    net: int
+
+
+class StaffOut(Model):
+    staff_id: int | None
+    order_count: int
+    total: int
+
+
+SUMMARY_EXAMPLE: dict[str, Any] = {
+    "result": "success",
+    "message": "요약 조회 성공",
+    "start_date": "2026-12-01",
+    "end_date": "2026-12-01",
+    "gross_sales": 52000,
+    "discount_total": 2000,
+    "refund_total": 5500,
+    "net_sales": 44500,
+    "vat": 3500,
+    "supply_value": 35000,
+    "exempt_total": 6000,
+    "by_payment_type": {"card": 30000, "cash": 14500, "other": 0},
+    "by_hour": [{"hour": h, "order_count": 0, "total": 0} for h in range(11)]
+    + [{"hour": 11, "order_count": 2, "total": 32000}]
+    + [{"hour": 12, "order_count": 1, "total": 18000}]
+    + [{"hour": h, "order_count": 0, "total": 0} for h in range(13, 24)],
+    "by_category": [
+        {"category_id": 3, "category_name": "커피", "quantity": 7, "gross": 46000, "net": 44000},
+        {"category_id": 4, "category_name": "쌀", "quantity": 2, "gross": 6000, "net": 6000},
+    ],
+    "by_staff": [
+        {"staff_id": None, "order_count": 1, "total": 18000},
+        {"staff_id": 7, "order_count": 2, "total": 32000},
+    ],
+    "order_count": 3,
+    "average_check": 14833,
+}
+
+
+class SummaryOut(Model):
+    """The period's summary (pos-v2.md "Reports"): net_sales = gross - discounts - refunds.
+
+    ``vat``, ``supply_value`` and ``exempt_total`` are net of refunds; ``by_payment_type`` is what
+    each tender took less what refunds gave back to it. ``by_hour`` (hour of payment on the
+    store's clock), ``by_category`` and ``by_staff`` (the staff who took the payment that settled
+    the order, null = the owner) are of the paid orders before refunds, after discounts.
+    ``average_check`` = net_sales / order_count, half up.
+    """
+
+    model_config = ConfigDict(json_schema_extra={"examples": [SUMMARY_EXAMPLE]})
+
+    result: str
+    message: str
+    start_date: str
+    end_date: str
+    gross_sales: int
+    discount_total: int
+    refund_total: int
+    net_sales: int
+    vat: int
+    supply_value: int
+    exempt_total: int
+    by_payment_type: PaymentTypesOut
+    by_hour: list[HourOut]
+    by_category: list[CategoryOut]
+    by_staff: list[StaffOut]
+    order_count: int
+    average_check: int
+
+
 # ---------------------------------------------------------------------------- costs
 
 

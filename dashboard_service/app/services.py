@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -22,10 +23,10 @@ from salesync_common.app import runtime
 from salesync_common.db import rows_matched
 from salesync_common.errors import ApiError, NotFound, UpstreamError
 from salesync_common.http import UpstreamResponse, expect_ok
-from salesync_common.timeutil import utcnow
+from salesync_common.timeutil import DEFAULT_TZ, utcnow
 
 from .models import ConsultingResult, Settlement
-from .report import Report, build_report, items_needing_history
+from .report import Report, build_report, build_summary, items_needing_history
 from .schemas import CostsIn, ResultEvent
 from .sms import SmsSender, to_e164
 
@@ -71,6 +72,18 @@ def sales_report(store_id: int, start: date, end: date) -> Report:
     totals = _get("sale", f"{base}/daily-totals", period)
     try:
         return build_report(start, end, rows, histories, totals)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise _bad_gateway("order/sale") from exc
+
+
+def summary_report(store_id: int, start: date, end: date) -> dict[str, Any]:
+    """The day-range summary: one call to the order service, one to the sale service."""
+    period = {"start": start.isoformat(), "end": end.isoformat()}
+    base = f"/internal/stores/{store_id}"
+    orders = _get("order", f"{base}/order-summary", period)
+    totals = _get("sale", f"{base}/daily-totals", period)
+    try:
+        return build_summary(orders, totals)
     except (KeyError, TypeError, ValueError) as exc:
         raise _bad_gateway("order/sale") from exc
 
@@ -126,9 +139,69 @@ def won(amount: int) -> str:
     return f"{amount:,}원"
 
 
-def settlement_text(store_name: str, day: date, sales_volume: int, payments: int) -> str:
-    total = won(sales_volume)
-    return f"[Salesync] {store_name} {day.isoformat()} 매출 합계 {total} (결제 {payments}건)"
+def signed_won(amount: int) -> str:
+    return f"+{won(amount)}" if amount > 0 else won(amount)
+
+
+@dataclass(frozen=True)
+class DayFigures:
+    """What the settlement text of a business day says (sale service figures, closed shifts)."""
+
+    sales_volume: int  # net of refunds: the first version's "매출 합계"
+    payments: int
+    vat: int = 0
+    card: int = 0
+    cash: int = 0
+    other: int = 0
+    cash_differences: tuple[tuple[int, int], ...] = ()  # (shift id, counted - expected) if closed
+
+
+def settlement_text(store_name: str, day: date, figures: DayFigures) -> str:
+    """Short lines for a phone: the first version's line, then net/VAT, tenders, shift counts."""
+    lines = [
+        f"[Salesync] {store_name} {day.isoformat()} 매출 합계 {won(figures.sales_volume)} "
+        f"(결제 {figures.payments}건)",
+        f"순매출 {won(figures.sales_volume)} / 부가세 {won(figures.vat)}",
+        f"카드 {won(figures.card)} / 현금 {won(figures.cash)}"
+        + (f" / 기타 {won(figures.other)}" if figures.other else ""),
+    ]
+    for shift_id, difference in figures.cash_differences:
+        label = "시재 차액" if len(figures.cash_differences) == 1 else f"시재 차액(교대 {shift_id})"
+        lines.append(f"{label} {signed_won(difference)}")
+    return "\n".join(lines)
+
+
+def day_figures(store_id: int, day: date, tz: str) -> DayFigures:
+    """The day's figures from the sale service: daily totals, and its closed shifts if any.
+
+    The shifts endpoint may not exist on an older sale service: a 404 leaves the shift line out.
+    """
+    base = f"/internal/stores/{store_id}"
+    totals = _get(
+        "sale", f"{base}/daily-totals", {"start": day.isoformat(), "end": day.isoformat()}
+    )
+    shifts_response = (
+        runtime().client("sale").get(f"{base}/shifts", params={"date": day.isoformat(), "tz": tz})
+    )
+    shifts = [] if shifts_response.status == 404 else expect_ok(shifts_response, "sale")["shifts"]
+    try:
+        tenders = {"card": 0, "cash": 0, "other": 0}
+        for row in totals.get("by_payment_type", []):
+            kind = str(row["payment_type"])
+            tenders[kind if kind in tenders else "other"] += int(row["sales_volume"])
+        return DayFigures(
+            sales_volume=int(totals["sales_volume"]),
+            payments=int(totals["payments"]),
+            vat=sum(int(row.get("vat", 0)) for row in totals.get("days", [])),
+            cash_differences=tuple(
+                (int(shift["shift_id"]), int(shift["difference"]))
+                for shift in shifts
+                if shift.get("status") == "closed" and shift.get("difference") is not None
+            ),
+            **tenders,
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise _bad_gateway("sale") from exc
 
 
 def _insert_ignoring_duplicates(
@@ -142,23 +215,21 @@ def _insert_ignoring_duplicates(
     return rows_matched(result)
 
 
-def settle(session: Session, sender: SmsSender, store_id: int, day: date) -> dict[str, Any]:
+def settle(
+    session: Session, sender: SmsSender, store_id: int, day: date, tz: str = DEFAULT_TZ
+) -> dict[str, Any]:
     store_response = runtime().client("store").get(f"/internal/stores/{store_id}")
     if store_response.status == 404:
         raise NotFound("존재하지 않는 매장입니다.", code="store_not_found")
     store = expect_ok(store_response, "store")
-    totals = _get(
-        "sale",
-        f"/internal/stores/{store_id}/daily-totals",
-        {"start": day.isoformat(), "end": day.isoformat()},
-    )
+    figures = day_figures(store_id, day, tz)
+    sales_volume, payments = figures.sales_volume, figures.payments
     try:
-        sales_volume, payments = int(totals["sales_volume"]), int(totals["payments"])
         phone, store_name = str(store["phone"]), str(store["store_name"])
     except (KeyError, TypeError, ValueError) as exc:
-        raise _bad_gateway("store/sale") from exc
+        raise _bad_gateway("store") from exc
     phone_e164 = to_e164(phone)
-    text = settlement_text(store_name, day, sales_volume, payments)
+    text = settlement_text(store_name, day, figures)
 
     # The (store, day) row is created if missing and locked: concurrent taps wait here, so one
     # text goes out per distinct set of figures (the SNS call is bounded by its timeouts).
@@ -170,7 +241,12 @@ def settle(session: Session, sender: SmsSender, store_id: int, day: date) -> dic
         .where(Settlement.store_id == store_id, Settlement.business_date == day)
         .with_for_update()
     ).scalar_one()
-    if row.sent_at is not None and (row.sales_volume, row.payments) == (sales_volume, payments):
+    same = (
+        row.text == text
+        if row.text is not None
+        else (row.sales_volume, row.payments) == (sales_volume, payments)
+    )
+    if row.sent_at is not None and same:
         session.commit()
         return {"result": "success", "message": "정산 완료: 메시지 전송 완료", "already_sent": True}
     try:
@@ -178,7 +254,7 @@ def settle(session: Session, sender: SmsSender, store_id: int, day: date) -> dic
     except Exception:
         session.rollback()
         raise
-    row.sales_volume, row.payments = sales_volume, payments
+    row.sales_volume, row.payments, row.text = sales_volume, payments, text
     row.message_id, row.sent_at = message_id, utcnow()
     session.commit()
     return {"result": "success", "message": "정산 완료: 메시지 전송 완료", "already_sent": False}

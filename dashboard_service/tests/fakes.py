@@ -19,6 +19,9 @@ class FakeUpstream:
     histories: dict[int, dict[int, list[dict[str, Any]]]] = field(default_factory=dict)
     daily: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     costs: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    by_payment_type: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    # the sale service's shifts per store and day; a store absent answers 404 (no endpoint)
+    shifts: dict[int, dict[str, list[dict[str, Any]]]] = field(default_factory=dict)
     calls: list[tuple[str, str, dict[str, Any], Any]] = field(default_factory=list)
     fail_costs_with: tuple[int, dict[str, Any]] | None = None
 
@@ -65,11 +68,17 @@ class FakeUpstream:
             return jsonify(
                 {
                     "days": days,
-                    "by_payment_type": [],
+                    "by_payment_type": self.by_payment_type.get(sid, []),
                     "sales_volume": sum(d["sales_volume"] for d in days),
                     "payments": sum(d["payments"] for d in days),
                 }
             )
+
+        @app.get("/internal/stores/<int:sid>/shifts")
+        def shifts(sid: int) -> Any:
+            if sid not in self.shifts:
+                return jsonify({"result": "failed", "message": "not found"}), 404
+            return jsonify({"shifts": self.shifts[sid].get(request.args["date"], [])})
 
         @app.get("/internal/stores/<int:sid>/costs")
         def get_costs(sid: int) -> Any:

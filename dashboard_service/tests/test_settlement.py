@@ -11,7 +11,7 @@ from moto.server import ThreadedMotoServer
 from sqlalchemy import select
 
 from dashboard_service.app.models import Settlement, db
-from dashboard_service.app.services import settlement_text
+from dashboard_service.app.services import DayFigures, settlement_text
 from dashboard_service.app.sms import mask_phone, to_e164
 from devstack.testing import auth_headers, token_for
 
@@ -19,6 +19,11 @@ from .fakes import FakeUpstream
 
 STORE = 4201
 LOG_ONLY_STORE = 4202
+FIRST_TEXT = (
+    "[Salesync] 맛있는 가게 2026-11-23 매출 합계 1,234,000원 (결제 12건)\n"
+    "순매출 1,234,000원 / 부가세 112,182원\n"
+    "카드 1,000,000원 / 현금 234,000원"
+)
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +46,17 @@ def upstream(serve):
             "time_zone": "Asia/Seoul",
         }
         fake.daily[sid] = [
-            {"date": "2026-11-23", "sales_volume": 1234000, "payments": 12, "refunded": 0}
+            {
+                "date": "2026-11-23",
+                "sales_volume": 1234000,
+                "payments": 12,
+                "refunded": 0,
+                "vat": 112182,
+            }
+        ]
+        fake.by_payment_type[sid] = [
+            {"payment_type": "card", "sales_volume": 1000000, "payments": 9},
+            {"payment_type": "cash", "sales_volume": 234000, "payments": 3},
         ]
     fake.url = serve(fake.app()).url
     return fake
@@ -64,10 +79,22 @@ def test_phone_and_text_helpers():
     assert to_e164("010-1234-5678") == "+821012345678"
     assert to_e164("+14155550100") == "+14155550100"
     assert mask_phone("+821012345678") == "+8210****5678"
-    assert (
-        settlement_text("맛있는 가게", date(2026, 11, 23), 1234000, 12)
-        == "[Salesync] 맛있는 가게 2026-11-23 매출 합계 1,234,000원 (결제 12건)"
+    figures = DayFigures(sales_volume=1234000, payments=12, vat=112182, card=1000000, cash=234000)
+    assert settlement_text("맛있는 가게", date(2026, 11, 23), figures) == (
+        "[Salesync] 맛있는 가게 2026-11-23 매출 합계 1,234,000원 (결제 12건)\n"
+        "순매출 1,234,000원 / 부가세 112,182원\n"
+        "카드 1,000,000원 / 현금 234,000원"
     )
+    with_shifts = DayFigures(
+        sales_volume=0, payments=0, other=5000, cash_differences=((3, -1000), (4, 500))
+    )
+    assert settlement_text("가게", date(2026, 11, 23), with_shifts).split("\n")[2:] == [
+        "카드 0원 / 현금 0원 / 기타 5,000원",
+        "시재 차액(교대 3) -1,000원",
+        "시재 차액(교대 4) +500원",
+    ]
+    one_shift = DayFigures(sales_volume=0, payments=0, cash_differences=((3, 0),))
+    assert settlement_text("가게", date(2026, 11, 23), one_shift).endswith("\n시재 차액 0원")
 
 
 def test_settlement_sends_once_per_figures(service_app, upstream, moto_url, monkeypatch):
@@ -77,7 +104,7 @@ def test_settlement_sends_once_per_figures(service_app, upstream, moto_url, monk
         "dashboard_service",
         sns_endpoint_url=moto_url,
         aws_region="ap-northeast-1",
-        settlement_rate_limit="4/minute",
+        settlement_rate_limit="6/minute",
         **urls(upstream),
     )
     client = app.test_client()
@@ -91,21 +118,49 @@ def test_settlement_sends_once_per_figures(service_app, upstream, moto_url, monk
         "already_sent": False,
     }
     sent = sms_messages(moto_url)[before:]
-    assert sent == [
-        ("+821012345678", "[Salesync] 맛있는 가게 2026-11-23 매출 합계 1,234,000원 (결제 12건)")
-    ]
+    assert sent == [("+821012345678", FIRST_TEXT)]  # the sale service has no shifts: no line
 
     again = client.get(path, headers=auth_headers(token_for(STORE)))
     assert again.json["already_sent"] is True
     assert len(sms_messages(moto_url)) == before + 1  # unchanged figures: no second text
 
-    upstream.daily[STORE][0].update(sales_volume=1240000, payments=13)
+    upstream.daily[STORE][0].update(sales_volume=1240000, payments=13, vat=112727)
+    upstream.by_payment_type[STORE][1]["sales_volume"] = 240000
     changed = client.get(path, headers=auth_headers(token_for(STORE)))
     assert changed.json["already_sent"] is False
     assert sms_messages(moto_url)[-1] == (
         "+821012345678",
-        "[Salesync] 맛있는 가게 2026-11-23 매출 합계 1,240,000원 (결제 13건)",
+        "[Salesync] 맛있는 가게 2026-11-23 매출 합계 1,240,000원 (결제 13건)\n"
+        "순매출 1,240,000원 / 부가세 112,727원\n"
+        "카드 1,000,000원 / 현금 240,000원",
     )
+    # a shift closed that day (open ones say nothing): same totals, a new figure, a new text
+    upstream.shifts[STORE] = {
+        "2026-11-23": [
+            {
+                "shift_id": 5,
+                "status": "closed",
+                "opened_at": "2026-11-23T09:00:00+09:00",
+                "closed_at": "2026-11-23T22:00:00+09:00",
+                "expected_cash": 290000,
+                "counted_cash": 289000,
+                "difference": -1000,
+            },
+            {
+                "shift_id": 6,
+                "status": "open",
+                "opened_at": "2026-11-23T22:10:00+09:00",
+                "closed_at": None,
+                "expected_cash": 50000,
+                "counted_cash": None,
+                "difference": None,
+            },
+        ]
+    }
+    with_shift = client.get(path, headers=auth_headers(token_for(STORE)))
+    assert with_shift.json["already_sent"] is False
+    assert sms_messages(moto_url)[-1][1].endswith("\n시재 차액 -1,000원")
+    assert client.get(path, headers=auth_headers(token_for(STORE))).json["already_sent"] is True
     with app.app_context():
         rows = db.session.scalars(select(Settlement).where(Settlement.store_id == STORE)).all()
         assert len(rows) == 1
@@ -116,7 +171,7 @@ def test_settlement_sends_once_per_figures(service_app, upstream, moto_url, monk
     assert bad.status_code == 400
     limited = client.get(path, headers=auth_headers(token_for(STORE)))
     assert limited.status_code == 429 and limited.json["result"] == "failed"
-    assert len(sms_messages(moto_url)) == before + 2
+    assert len(sms_messages(moto_url)) == before + 3
 
 
 def test_settlement_without_aws_is_log_only(service_app, upstream, monkeypatch, caplog):

@@ -73,6 +73,8 @@ class Order(db.Model):  # type: ignore[name-defined]
     # Σ order_payments.amount, updated with each payment; paid once it reaches total_price.
     paid_total: Mapped[int] = mapped_column(BigInteger(), nullable=False, default=0)
     staff_id: Mapped[int | None] = mapped_column(BigInteger())  # who opened it; None: the owner
+    # hour (0-23) of paid_at in the store's time zone, set with paid_business_date (reports)
+    paid_hour: Mapped[int | None] = mapped_column(sa.SmallInteger())
     # set when a table transfer merged this (then cancelled) order into another open order
     merged_into_order_id: Mapped[int | None] = mapped_column(BigInteger())
 
@@ -163,6 +165,52 @@ class DailyItemSales(db.Model):  # type: ignore[name-defined]
     uncosted_quantity: Mapped[int] = mapped_column(BigInteger(), nullable=False)
     uncosted_first_paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_paid_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+OWNER_STAFF_KEY = 0  # the owner (staff_id null) in the summary rollup's key
+NO_CATEGORY_KEY = 0  # lines written before categories were snapshotted (v1)
+
+
+class DailyOrderSales(db.Model):  # type: ignore[name-defined]
+    """Paid orders per (store, business day of payment, local hour of payment, settling staff).
+
+    Written in the pay transaction (``rollup.record_payment``) from the order's ``pricing``
+    figures, so the summary of a year reads at most 24 x staff rows a day, never the orders.
+    ``staff_key`` is the staff who took the payment that settled the order
+    (``OWNER_STAFF_KEY`` = the owner). ``vat`` is the Σ of each order's own VAT (VAT is computed
+    once per order), so the rows add up to the orders exactly.
+    """
+
+    __tablename__ = "daily_order_sales"
+
+    store_id: Mapped[int] = mapped_column(BigInteger(), primary_key=True)
+    business_date: Mapped[date] = mapped_column(Date(), primary_key=True)
+    hour: Mapped[int] = mapped_column(sa.SmallInteger(), primary_key=True)
+    staff_key: Mapped[int] = mapped_column(BigInteger(), primary_key=True)
+    order_count: Mapped[int] = mapped_column(BigInteger(), nullable=False)
+    gross: Mapped[int] = mapped_column(BigInteger(), nullable=False)
+    discount: Mapped[int] = mapped_column(BigInteger(), nullable=False)
+    taxable_total: Mapped[int] = mapped_column(BigInteger(), nullable=False)
+    exempt_total: Mapped[int] = mapped_column(BigInteger(), nullable=False)
+    vat: Mapped[int] = mapped_column(BigInteger(), nullable=False)
+
+
+class DailyCategorySales(db.Model):  # type: ignore[name-defined]
+    """Paid lines per (store, business day of payment, category): quantity, gross and net.
+
+    ``category_key`` is the line's snapshotted category (``NO_CATEGORY_KEY`` for v1 lines);
+    ``category_name`` the latest payment's snapshot. ``net`` = gross - the lines' discounts.
+    """
+
+    __tablename__ = "daily_category_sales"
+
+    store_id: Mapped[int] = mapped_column(BigInteger(), primary_key=True)
+    business_date: Mapped[date] = mapped_column(Date(), primary_key=True)
+    category_key: Mapped[int] = mapped_column(BigInteger(), primary_key=True)
+    category_name: Mapped[str | None] = mapped_column(String(100))
+    quantity: Mapped[int] = mapped_column(BigInteger(), nullable=False)
+    gross: Mapped[int] = mapped_column(BigInteger(), nullable=False)
+    net: Mapped[int] = mapped_column(BigInteger(), nullable=False)
 
 
 class OrderPayment(db.Model):  # type: ignore[name-defined]

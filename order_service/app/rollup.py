@@ -7,20 +7,129 @@ orders). Per item: ``gross`` = Σ amount (unit price x quantity), ``discount`` =
 ``sales_volume`` = gross - discount: the lines' net, so the items of a day sum to its orders'
 totals. ``rebuild`` recomputes the rows from the orders themselves: used by the migration that
 introduced the table and by bulk loads that write orders directly.
+
+The summary report's rows are kept the same way by ``record_order``: ``daily_order_sales`` (per
+day, local hour of payment and settling staff: order count, gross, discounts, taxable, exempt,
+VAT from the order's ``pricing`` figures) and ``daily_category_sales`` (per day and category:
+quantity, gross, net of the lines). ``rebuild`` recomputes them too, each order's VAT through
+``pricing.vat_of`` (never in SQL), so a rebuild gives exactly what the payments kept.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import case, text
+from sqlalchemy import case, func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from .models import DailyItemSales, OrderLine
+from salesync_common import pricing
+from salesync_common.timeutil import DEFAULT_TZ, zone
+
+from .models import (
+    NO_CATEGORY_KEY,
+    OWNER_STAFF_KEY,
+    DailyCategorySales,
+    DailyItemSales,
+    DailyOrderSales,
+    Order,
+    OrderLine,
+    OrderPayment,
+)
+
+
+def local_hour(moment: datetime, tz: str | None) -> int:
+    """The hour (0-23) of ``moment`` on the store's clock (naive = UTC, as SQLite stores it)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=zone("UTC"))
+    return moment.astimezone(zone(tz)).hour
+
+
+def _upsert_adding(
+    session: Session | Connection,
+    model: Any,
+    rows: list[dict[str, Any]],
+    keys: Sequence[str],
+    latest: Sequence[str] = (),
+) -> None:
+    """Insert ``rows``, or add their counters to the existing rows (``latest`` columns replaced)."""
+    if not rows:
+        return
+    bind = session if isinstance(session, Connection) else session.get_bind()
+    insert = pg_insert if bind.dialect.name == "postgresql" else sqlite_insert
+    statement = insert(model).values(rows)
+    table = model.__table__
+    updates: dict[str, Any] = {
+        name: table.c[name] + statement.excluded[name]
+        for name in rows[0]
+        if name not in keys and name not in latest
+    }
+    updates.update({name: statement.excluded[name] for name in latest})
+    session.execute(statement.on_conflict_do_update(index_elements=list(keys), set_=updates))
+
+
+def record_order(
+    session: Session,
+    order: Order,
+    priced: pricing.PricedOrder,
+    lines: Sequence[OrderLine],
+    settled_by: int | None,
+) -> None:
+    """Add a just-paid order to the summary rows (same transaction as the payment).
+
+    ``priced`` is the order's final pricing; ``lines`` carry their frozen ``discount``;
+    ``settled_by`` the staff who took the settling payment (None: the owner).
+    """
+    assert order.paid_business_date is not None and order.paid_hour is not None
+    _upsert_adding(
+        session,
+        DailyOrderSales,
+        [
+            {
+                "store_id": order.store_id,
+                "business_date": order.paid_business_date,
+                "hour": order.paid_hour,
+                "staff_key": OWNER_STAFF_KEY if settled_by is None else settled_by,
+                "order_count": 1,
+                "gross": priced.subtotal,
+                "discount": priced.discount_total,
+                "taxable_total": priced.taxable_total,
+                "exempt_total": priced.exempt_total,
+                "vat": priced.vat,
+            }
+        ],
+        ("store_id", "business_date", "hour", "staff_key"),
+    )
+    by_category: dict[int, dict[str, Any]] = {}
+    for line in lines:
+        key = NO_CATEGORY_KEY if line.category_id is None else line.category_id
+        row = by_category.setdefault(
+            key,
+            {
+                "store_id": order.store_id,
+                "business_date": order.paid_business_date,
+                "category_key": key,
+                "category_name": line.category_name,
+                "quantity": 0,
+                "gross": 0,
+                "net": 0,
+            },
+        )
+        amount = line.unit_price * line.quantity
+        row["quantity"] += line.quantity
+        row["gross"] += amount
+        row["net"] += amount - line.discount
+    _upsert_adding(
+        session,
+        DailyCategorySales,
+        [by_category[key] for key in sorted(by_category)],
+        ("store_id", "business_date", "category_key"),
+        latest=("category_name",),
+    )
 
 
 def record_payment(
@@ -124,3 +233,117 @@ def rebuild(connection: Connection | Session | Any, store_id: int | None = None)
         ),
         params,
     )
+    _rebuild_summary(connection, store_id)
+
+
+def _rebuild_summary(connection: Connection | Session | Any, store_id: int | None) -> None:
+    """Recompute ``daily_order_sales`` and ``daily_category_sales`` from the paid orders.
+
+    One grouped read per order (its lines summed by tax) with its settling payment's staff;
+    orders written in bulk without ``paid_hour`` or a payment row count in the default time
+    zone's hour and for the owner.
+    """
+    scope = [Order.status == "paid"]
+    if store_id is not None:
+        scope.append(Order.store_id == store_id)
+    for model in (DailyOrderSales, DailyCategorySales):
+        statement = model.__table__.delete()
+        if store_id is not None:
+            statement = statement.where(model.__table__.c.store_id == store_id)
+        connection.execute(statement)
+    amount = OrderLine.unit_price * OrderLine.quantity
+    vat_line = OrderLine.tax == "vat"
+    settling = (
+        select(OrderPayment.order_id, OrderPayment.staff_id)
+        .where(OrderPayment.status == "paid")
+        .subquery()
+    )
+    orders = connection.execute(
+        select(
+            Order.store_id,
+            Order.paid_business_date,
+            Order.paid_hour,
+            Order.paid_at,
+            settling.c.staff_id,
+            _total(amount),
+            _total(OrderLine.discount),
+            _total(case((vat_line, amount - OrderLine.discount), else_=0)),
+            _total(case((vat_line, 0), else_=amount - OrderLine.discount)),
+        )
+        .join(OrderLine, OrderLine.order_id == Order.id)
+        .outerjoin(settling, settling.c.order_id == Order.id)
+        .where(*scope)
+        .group_by(Order.id, settling.c.staff_id)
+    ).all()
+    summary: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for sid, day, hour, paid_at, staff_id, gross, discount, taxable, exempt in orders:
+        key = (
+            sid,
+            day,
+            local_hour(paid_at, DEFAULT_TZ) if hour is None else hour,
+            OWNER_STAFF_KEY if staff_id is None else staff_id,
+        )
+        row = summary.setdefault(
+            key,
+            dict(zip(("store_id", "business_date", "hour", "staff_key"), key, strict=True))
+            | {
+                "order_count": 0,
+                "gross": 0,
+                "discount": 0,
+                "taxable_total": 0,
+                "exempt_total": 0,
+                "vat": 0,
+            },
+        )
+        row["order_count"] += 1
+        row["gross"] += int(gross)
+        row["discount"] += int(discount)
+        row["taxable_total"] += int(taxable)
+        row["exempt_total"] += int(exempt)
+        row["vat"] += pricing.vat_of(int(taxable))  # once per order, as at payment
+    if summary:
+        connection.execute(DailyOrderSales.__table__.insert(), list(summary.values()))
+    category_key = case(
+        (OrderLine.category_id.is_(None), NO_CATEGORY_KEY), else_=OrderLine.category_id
+    )
+    categories = connection.execute(
+        select(
+            Order.store_id,
+            Order.paid_business_date,
+            category_key,
+            OrderLine.category_name,
+            func.max(Order.paid_at),
+            _total(OrderLine.quantity),
+            _total(amount),
+            _total(OrderLine.discount),
+        )
+        .join(OrderLine, OrderLine.order_id == Order.id)
+        .where(*scope)
+        .group_by(Order.store_id, Order.paid_business_date, category_key, OrderLine.category_name)
+    ).all()
+    by_category: dict[tuple[Any, ...], dict[str, Any]] = {}
+    named_at: dict[tuple[Any, ...], Any] = {}
+    for sid, day, key, name, last_paid, quantity, gross, discount in categories:
+        row = by_category.setdefault(
+            (sid, day, key),
+            {
+                "store_id": sid,
+                "business_date": day,
+                "category_key": key,
+                "category_name": name,
+                "quantity": 0,
+                "gross": 0,
+                "net": 0,
+            },
+        )
+        if (sid, day, key) not in named_at or str(last_paid) > str(named_at[(sid, day, key)]):
+            row["category_name"], named_at[(sid, day, key)] = name, last_paid  # latest name
+        row["quantity"] += int(quantity)
+        row["gross"] += int(gross)
+        row["net"] += int(gross) - int(discount)
+    if by_category:
+        connection.execute(DailyCategorySales.__table__.insert(), list(by_category.values()))
+
+
+def _total(column: Any) -> Any:
+    return func.coalesce(func.sum(column), 0)

@@ -385,6 +385,80 @@ class ItemSalesOut(Model):
     rows: list[ItemSalesRow]
 
 
+class HourSummary(Model):
+    hour: Annotated[int, Field(ge=0, le=23)]  # of paid_at on the store's clock
+    order_count: int
+    total: int  # the orders' totals (after discounts, before refunds)
+
+
+class CategorySummary(Model):
+    category_id: int | None  # null: lines written before categories were snapshotted
+    category_name: str | None
+    quantity: int
+    gross: int
+    net: int  # gross less the lines' own and allocated discounts
+
+
+class StaffSummary(Model):
+    staff_id: int | None  # who took the payment that settled the order; null: the owner
+    order_count: int
+    total: int
+
+
+ORDER_SUMMARY_EXAMPLE: dict[str, Any] = {
+    "gross_sales": 52000,
+    "discount_total": 2000,
+    "total": 50000,
+    "taxable_total": 44000,
+    "vat": 4000,
+    "supply_value": 40000,
+    "exempt_total": 6000,
+    "order_count": 3,
+    "by_hour": [{"hour": h, "order_count": 0, "total": 0} for h in range(11)]
+    + [{"hour": 11, "order_count": 2, "total": 32000}]
+    + [{"hour": 12, "order_count": 1, "total": 18000}]
+    + [{"hour": h, "order_count": 0, "total": 0} for h in range(13, 24)],
+    "by_category": [
+        {
+            "category_id": 3,
+            "category_name": "커피",
+            "quantity": 7,
+            "gross": 46000,
+            "net": 44000,
+        },
+        {
+            "category_id": 4,
+            "category_name": "쌀",
+            "quantity": 2,
+            "gross": 6000,
+            "net": 6000,
+        },
+    ],
+    "by_staff": [
+        {"staff_id": None, "order_count": 1, "total": 18000},
+        {"staff_id": 7, "order_count": 2, "total": 32000},
+    ],
+}
+
+
+class OrderSummaryOut(Model):
+    """Paid orders of a period by ``paid_business_date`` (before refunds: the sale service's)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [ORDER_SUMMARY_EXAMPLE]})
+
+    gross_sales: int
+    discount_total: int
+    total: int
+    taxable_total: int
+    vat: int
+    supply_value: int
+    exempt_total: int
+    order_count: int
+    by_hour: list[HourSummary]
+    by_category: list[CategorySummary]
+    by_staff: list[StaffSummary]
+
+
 class MenuOption(Model):
     option_id: int
     name: str

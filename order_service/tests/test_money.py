@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -13,7 +14,9 @@ from sqlalchemy import select
 from devstack.testing import auth_headers, count_queries, staff_token_for, token_for
 from order_service.app import rollup
 from order_service.app.models import (
+    DailyCategorySales,
     DailyItemSales,
+    DailyOrderSales,
     Order,
     OrderDiscount,
     OrderEvent,
@@ -22,7 +25,7 @@ from order_service.app.models import (
 )
 from salesync_common.timeutil import business_date, utcnow
 
-from .test_internal import pay
+from .test_internal import pay, svc
 
 
 def h(store_id: int) -> dict[str, str]:
@@ -612,3 +615,94 @@ def test_daily_totals_with_discounts_match_a_rebuild(stack, client):
         db.session.commit()
     assert sum(row["sales_volume"] for row in rows) == paid_total  # items sum to the orders
     assert rebuilt == kept
+
+
+def _summary_rows(stack, sid: int) -> tuple[list[Any], list[Any]]:
+    with stack.order_app.app_context():
+        rows = [
+            db.session.execute(
+                select(model.__table__)
+                .where(model.store_id == sid)
+                .order_by(*model.__table__.primary_key.columns)
+            ).all()
+            for model in (DailyOrderSales, DailyCategorySales)
+        ]
+        db.session.commit()
+    return rows[0], rows[1]
+
+
+def test_order_summary_from_the_rollup_matches_the_orders_and_a_rebuild(stack, client):
+    sid = 309
+    m = cafe(stack, sid)
+    first = post(
+        client,
+        sid,
+        1,
+        [
+            {"item_id": m["라떼"], "quantity": 2, "options": [m["라지"], m["샷"]]},
+            {"item_id": m["쌀"], "quantity": 1},
+        ],
+    ).json["order_id"]
+    assert discount(client, sid, first, scope="order", kind="amount", value=1001, reason="단골")
+    second = post(client, sid, 2, [{"item_id": m["쿠키"], "quantity": 3}]).json["order_id"]
+    discount(
+        client, sid, second, scope="line", item_id=m["쿠키"], kind="percent", value=10, reason="x"
+    )
+    post(client, sid, 3, [{"item_id": m["쿠키"], "quantity": 1}])  # stays open: not counted
+
+    def staff_pays(order_id: int, amount: int | None, staff_id: int | None) -> None:
+        body: dict[str, Any] = {
+            "payment_ref": str(uuid.uuid4()),
+            "payment_type": "card",
+            "order_id": order_id,
+            "staff_id": staff_id,
+        }
+        if amount is not None:
+            body["amount"] = amount
+        answer = client.post(f"/internal/stores/{sid}/payments", json=body, headers=svc(stack))
+        assert answer.status_code == 200, answer.json
+
+    staff_pays(first, 5000, 7)  # a part payment by staff 7; staff 8 settles the order
+    staff_pays(first, None, 8)
+    staff_pays(second, None, None)  # the owner
+    orders = [detail(client, sid, first), detail(client, sid, second)]
+    today = business_date(utcnow())
+    summary = client.get(
+        f"/internal/stores/{sid}/order-summary?start={today - timedelta(days=1)}&end={today}",
+        headers=svc(stack),
+    )
+    assert summary.status_code == 200, summary.json
+    body = summary.json
+    for name in ("discount_total", "total", "taxable_total", "vat", "supply_value", "exempt_total"):
+        assert body[name] == sum(order[name] for order in orders), name
+    assert body["gross_sales"] == sum(order["subtotal"] for order in orders)
+    assert body["order_count"] == 2
+    assert body["vat"] == sum(order["vat"] for order in orders)  # once per order, then summed
+    assert [row["hour"] for row in body["by_hour"]] == list(range(24))
+    hour = rollup.local_hour(utcnow(), "Asia/Seoul")
+    assert body["by_hour"][hour]["order_count"] == 2  # (the test runs within one hour)
+    assert sum(row["total"] for row in body["by_hour"]) == body["total"]
+    assert body["by_staff"] == [
+        {"staff_id": None, "order_count": 1, "total": orders[1]["total"]},
+        {"staff_id": 8, "order_count": 1, "total": orders[0]["total"]},
+    ]
+    assert sum(row["net"] for row in body["by_category"]) == body["total"]
+    assert sum(row["gross"] for row in body["by_category"]) == body["gross_sales"]
+    assert sum(row["quantity"] for row in body["by_category"]) == 6
+    assert all(row["category_id"] is not None for row in body["by_category"])
+    # another period is empty; an earlier year too
+    empty = client.get(
+        f"/internal/stores/{sid}/order-summary?start=2020-01-01&end=2020-12-31",
+        headers=svc(stack),
+    ).json
+    assert empty["order_count"] == 0 and empty["by_category"] == [] and empty["by_staff"] == []
+    assert len(empty["by_hour"]) == 24
+    kept = _summary_rows(stack, sid)
+    with stack.order_app.app_context():
+        rollup.rebuild(db.session, sid)
+        db.session.commit()
+    assert _summary_rows(stack, sid) == kept
+    assert client.get(
+        f"/internal/stores/{sid}/order-summary?start={today}&end={today - timedelta(days=1)}",
+        headers=svc(stack),
+    ).status_code in (400, 422)

@@ -67,6 +67,10 @@ class DayTotal(Model):
     supply_value: int
     exempt_total: int
     order_count: int
+    # what the day's refunds took off taxable_total, exempt_total and vat (the summary report)
+    refund_taxable_total: int = 0
+    refund_exempt_total: int = 0
+    refund_vat: int = 0
 
 
 class PaymentTypeTotal(Model):

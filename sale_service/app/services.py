@@ -724,6 +724,9 @@ def daily_totals(session: Session, store_id: int, start: date, end: date) -> dic
                 "payments": int(live_count),
                 "refunded": int(refunded[1]),
                 **figures_view(figures),
+                "refund_taxable_total": int(refunded[2]),
+                "refund_exempt_total": int(refunded[3]),
+                "refund_vat": int(refunded[4]),
             }
         )
     paid = session.execute(

@@ -3,6 +3,7 @@ events, offline analyst, settlement texts in the log)."""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -65,7 +66,9 @@ def test_journey_on_make_run(embedded: tuple[str, Path]) -> None:
     url, log = embedded
 
     def texts_in_log() -> list[tuple[str, str]]:
-        return TEXT_LINE.findall(log.read_text(encoding="utf-8", errors="replace"))
+        found = TEXT_LINE.findall(log.read_text(encoding="utf-8", errors="replace"))
+        # the log is JSON: the text's line breaks are escaped in it
+        return [(phone, json.loads(f'"{text}"')) for phone, text in found]
 
     walk_journey(Frontend(url), texts_in_log, expected_phone="+8210****5678")
 

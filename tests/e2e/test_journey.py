@@ -255,6 +255,20 @@ def walk_journey(
         volumes["total"][0]["sales_volume"] == 0 and volumes["total"][-1]["sales_volume"] == 17000
     )
     assert frontend.get(f"/bff/volumes?start={today}&end={start}").status_code == 400
+    summary = ok(frontend.get(f"/bff/summary?start={today}&end={today}"))
+    assert ok(frontend.get(f"/dashboard/summary?start={today}&end={today}")) == summary
+    # two sales of VAT items by the owner: VAT once per order, 11,000/11 + 6,000/11 half up
+    assert {k: summary[k] for k in ("gross_sales", "discount_total", "refund_total")} == {
+        "gross_sales": 17000,
+        "discount_total": 0,
+        "refund_total": 0,
+    }
+    assert (summary["net_sales"], summary["vat"], summary["supply_value"]) == (17000, 1545, 15455)
+    assert summary["by_payment_type"] == {"card": 11000, "cash": 6000, "other": 0}
+    assert summary["by_staff"] == [{"staff_id": None, "order_count": 2, "total": 17000}]
+    assert (summary["order_count"], summary["average_check"]) == (2, 8500)
+    assert len(summary["by_hour"]) == 24 and sum(h["total"] for h in summary["by_hour"]) == 17000
+    assert frontend.get(f"/bff/summary?start={today}&end={start}").status_code == 400
 
     # -- consulting: the test aliases and the real paths ------------------------------------
     req_id = ok(frontend.get(f"/consulting/test?start={today}&end={today}"))["req_id"]
@@ -276,7 +290,11 @@ def walk_journey(
     assert len(sent) == before + 1
     phone, text = sent[-1]
     assert phone == expected_phone
-    assert OWNER["store_name"] in text and "17,000" in text and today in text
+    assert text == (
+        f"[Salesync] {OWNER['store_name']} {today} 매출 합계 17,000원 (결제 2건)\n"
+        "순매출 17,000원 / 부가세 1,545원\n"
+        "카드 11,000원 / 현금 6,000원"
+    )
     repeat = ok(frontend.get(f"/dashboard/calculate?date={today}"))
     assert repeat.get("already_sent") is True
     assert len(read_texts()) == before + 1
@@ -286,6 +304,9 @@ def walk_journey(
     assert refund["result"] == "success"
     assert frontend.delete(f"/sales/{cash['id']}").status_code in (404, 409)
     assert ok(frontend.get(f"/bff/sales?start={today}&end={today}"))["sales_volume"] == 11000
+    refunded = ok(frontend.get(f"/bff/summary?start={today}&end={today}"))
+    assert (refunded["net_sales"], refunded["refund_total"], refunded["vat"]) == (11000, 6000, 1000)
+    assert refunded["by_payment_type"] == {"card": 11000, "cash": 0, "other": 0}
 
 
 def test_service_stopped_mid_journey(frontend: Frontend, stack) -> None:

@@ -163,6 +163,7 @@ EXAMPLES: tuple[Example, ...] = (
     Example("sale", "PUT", "/sales/shifts/settings", {"require_open_shift": False}, 200),
     Example("dashboard", "GET", "/dashboard/sales?start={today}&end={today}", owner_status=200),
     Example("dashboard", "GET", "/dashboard/volumes?start={today}&end={today}", owner_status=200),
+    Example("dashboard", "GET", "/dashboard/summary?start={today}&end={today}", owner_status=200),
     Example("dashboard", "GET", "/dashboard/costs", owner_status=200),
     Example(
         "dashboard",
@@ -176,6 +177,7 @@ EXAMPLES: tuple[Example, ...] = (
     Example("dashboard", "GET", "/dashboard/consulting/test/{req_id}", owner_status=200),
     Example("bff", "GET", "/bff/sales?start={today}&end={today}", owner_status=200),
     Example("bff", "GET", "/bff/volumes?start={today}&end={today}", owner_status=200),
+    Example("bff", "GET", "/bff/summary?start={today}&end={today}", owner_status=200),
     Example("bff", "GET", "/bff/costs", owner_status=200),
     Example(
         "bff", "POST", "/bff/costs", {"items": [{"item_id": "{kept_item_id}", "cost": 1300}]}, 200

@@ -20,6 +20,7 @@ TAGS = ("bff",)
 DASHBOARD_PATHS: dict[str, str] = {
     "/bff/sales": "/dashboard/sales",
     "/bff/volumes": "/dashboard/volumes",
+    "/bff/summary": "/dashboard/summary",
     "/bff/costs": "/dashboard/costs",
 }
 FORWARDED_HEADERS = ("Authorization", "Content-Type", "X-CSRF-Token")
@@ -56,6 +57,16 @@ def sales() -> Response:
 @bp.get("/volumes")
 @endpoint("Sales and profit per business day over [start, end]", permission="reports", tags=TAGS)
 def volumes() -> Response:
+    return _from_dashboard()
+
+
+@bp.get("/summary")
+@endpoint(
+    "The period's summary: gross, discounts, refunds, net, VAT, tenders, by hour/category/staff",
+    permission="reports",
+    tags=TAGS,
+)
+def summary() -> Response:
     return _from_dashboard()
 
 

@@ -9,7 +9,7 @@ from flask import Blueprint, current_app
 from pydantic import BaseModel
 
 from salesync_common.api import endpoint, parse_query
-from salesync_common.auth import current_store_id
+from salesync_common.auth import current_identity, current_store_id
 from salesync_common.errors import NotFound
 from salesync_common.ratelimit import rate_limit, store_or_ip_key
 from salesync_common.types import PERIOD_MESSAGE, REQ_ID_PATTERN, Period
@@ -25,6 +25,7 @@ from ..schemas import (
     DateQuery,
     SalesOut,
     SettlementOut,
+    SummaryOut,
     VolumesOut,
 )
 
@@ -89,6 +90,35 @@ def volumes() -> dict[str, Any]:
     }
 
 
+def summary_body(period: Period) -> dict[str, Any]:
+    """The ``/dashboard/summary`` answer (``/bff/summary`` returns it as it is)."""
+    figures = services.summary_report(current_store_id(), period.start, period.end)
+    return {
+        "result": "success",
+        "message": "요약 조회 성공",
+        "start_date": period.start.isoformat(),
+        "end_date": period.end.isoformat(),
+        **figures,
+    }
+
+
+@bp.get("/summary")
+@endpoint(
+    "The period's summary: gross, discounts, refunds, net, VAT, tenders, by hour/category/staff",
+    permission="reports",
+    responses={200: SummaryOut, 400: None},
+    extra_errors=(502, 503, 504),
+    tags=TAGS,
+    description="Query `start`, `end` (YYYY-MM-DD, business days of payment, at most 366 days; "
+    "bad or reversed dates answer 400 like `/dashboard/sales`). `net_sales` = `gross_sales` - "
+    "`discount_total` - `refund_total` and equals `sales_volume` of `/dashboard/sales` for the "
+    "same period. A refund counts on the business day of the sale it refunds. `by_staff` "
+    "credits an order to the staff who took the payment that settled it (null = the owner).",
+)
+def summary() -> dict[str, Any]:
+    return summary_body(parse_dates(Period))
+
+
 @bp.get("/costs")
 @endpoint(
     "Items with their unit cost, by category",
@@ -132,7 +162,8 @@ def save_costs(body: CostsIn) -> dict[str, Any]:
 def calculate() -> dict[str, Any]:
     query = parse_dates(DateQuery)
     sender = current_app.extensions["dashboard_sms"]
-    return services.settle(db.session(), sender, current_store_id(), query.date)
+    identity = current_identity()
+    return services.settle(db.session(), sender, identity.store_id, query.date, identity.tz)
 
 
 def consulting_body(req_id: str) -> dict[str, Any]:
