@@ -119,6 +119,7 @@ class OutboxRelay:
         poll_interval: float = 1.0,
         max_backoff: float = 10.0,
         observe_interval: float = 5.0,
+        gather_seconds: float = 0.05,
     ) -> None:
         self._engine = engine_getter
         self._source = source if isinstance(source, OutboxSource) else generic_source(source)
@@ -127,6 +128,7 @@ class OutboxRelay:
         self._poll_interval = poll_interval
         self._max_backoff = max_backoff
         self._observe_interval = observe_interval
+        self._gather_seconds = gather_seconds
         self._observed_at = float("-inf")
         self._turn_taken = False  # the last run found another relay publishing this table
         self._wake = threading.Event()
@@ -256,7 +258,11 @@ class OutboxRelay:
             # Commits of this process wake the relay at once; the poll finds the rest (another
             # process's rows, a crash's leftovers). When another relay held the table, ours may
             # have committed after its read: look again soon rather than a poll later.
-            self._wake.wait(BUSY_RETRY_SECONDS if self._turn_taken else self._poll_interval)
+            woken = self._wake.wait(BUSY_RETRY_SECONDS if self._turn_taken else self._poll_interval)
+            if woken and self._gather_seconds:
+                # let the commits of the next moments join this batch: one read, one produce
+                # request and one update for several business transactions, not one each
+                stop.wait(self._gather_seconds)
             self._wake.clear()
 
     def start(self, stop: threading.Event, name: str = "outbox-relay") -> threading.Thread:

@@ -905,11 +905,9 @@ def record_payment(session: Session, store_id: int, request: PaymentIn, tz: str)
     """
     try:
         _serialize_writers(session)
-        recorded = _recorded(session, store_id, request.payment_ref)
-        if recorded is not None:
-            return _replay(session, recorded, tz)
         order = _lock_payable(session, store_id, request)
-        # A concurrent request with this ref may have committed while we waited for the lock.
+        # Read after the lock (a concurrent request with this ref may have committed while we
+        # waited for it): a replay answers what was recorded, whatever the order's state now.
         recorded = _recorded(session, store_id, request.payment_ref)
         if recorded is not None:
             return _replay(session, recorded, tz)
@@ -936,12 +934,14 @@ def record_payment(session: Session, store_id: int, request: PaymentIn, tz: str)
         now = utcnow()
         lines = _lines(session, order.id)
         priced = price(lines, _discounts(session, order.id))
+        settled = order.paid_total + amount == order.total_price
+        # every read before the first change: the order is then written with one UPDATE
+        item_ids = [line.item_id for line in lines]
+        costs = menu.current_costs(session, store_id, item_ids) if settled else {}
         order.paid_total += amount
         order.version += 1
         order.updated_at = now
-        settled = order.paid_total == order.total_price
         if settled:
-            costs = menu.current_costs(session, store_id, [line.item_id for line in lines])
             discounts = {figures.ref: figures.discount for figures in priced.lines}
             for line in lines:
                 if line.item_id in costs:  # else the snapshot taken when the line was written

@@ -154,6 +154,8 @@ def run_consumer(
             [settings.orders_events_topic],
             handler,
             client_id=f"{settings.service_name}-order-events",
+            # a repair: a second's delay is fine, a fetch and an offset commit per record is not
+            batch_wait_ms=1000,
         ).run_forever(stop)
     else:
         in_process_bus().subscribe(settings.orders_events_topic, handler)
