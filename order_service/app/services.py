@@ -397,12 +397,11 @@ def add_lines(
         order.version += 1
         order.updated_at = utcnow()
         session.flush()
+        changes = [(events.LINES_CHANGED, _changed(order, lines.values()))]
         if opened:
             data = {"table_no": table_no, "business_date": order.business_date.isoformat()}
-            events.record_event(session, order, events.OPENED, data, staff_id)
-        events.record_event(
-            session, order, events.LINES_CHANGED, _changed(order, lines.values()), staff_id
-        )
+            changes.insert(0, (events.OPENED, data))
+        events.record_events(session, order, changes, staff_id)
         session.commit()
     except BaseException:
         session.rollback()
@@ -995,36 +994,33 @@ def record_payment(session: Session, store_id: int, request: PaymentIn, tz: str)
             rollup.record_payment(session, store_id, order.paid_business_date, now, lines)
             rollup.record_order(session, order, priced, lines, request.staff_id)
         answer = payment_view(payment, order, tz, _figures(priced))
-        events.record_event(
-            session,
-            order,
-            events.PAYMENT,
-            {
-                "table_no": order.table_no,
-                "payment_ref": payment.payment_ref,
-                "amount": amount,
-                "payment_type": payment.payment_type,
-                "total": order.total_price,
-                "paid_total": order.paid_total,
-                "balance": order.balance,
-            },
-            request.staff_id,
-        )
-        if settled:
-            events.record_event(
-                session,
-                order,
-                events.PAID,
+        changes: list[tuple[str, dict[str, Any]]] = [
+            (
+                events.PAYMENT,
                 {
                     "table_no": order.table_no,
                     "payment_ref": payment.payment_ref,
+                    "amount": amount,
+                    "payment_type": payment.payment_type,
                     "total": order.total_price,
                     "paid_total": order.paid_total,
-                    "paid_at": iso(now, "UTC"),
-                    "paid_business_date": answer["paid_business_date"],
+                    "balance": order.balance,
                 },
-                request.staff_id,
             )
+        ]
+        if settled:
+            paid = {
+                "table_no": order.table_no,
+                "payment_ref": payment.payment_ref,
+                "total": order.total_price,
+                "paid_total": order.paid_total,
+                "paid_at": iso(now, "UTC"),
+                "paid_business_date": answer["paid_business_date"],
+                # the sale's figures: the consumer completes a sale without asking for them
+                "pricing": _figures(priced),
+            }
+            changes.append((events.PAID, paid))
+        events.record_events(session, order, changes, request.staff_id)
         session.commit()
     except IntegrityError:  # the same payment_ref committed concurrently (another order)
         session.rollback()
