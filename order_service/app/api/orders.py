@@ -65,15 +65,20 @@ def create_order(body: OrderIn) -> dict[str, Any]:
     if not body.carts:
         return {"result": "failed", "message": "주문 등록 실패 : 주문 내역 없음"}
     wanted = services.merge_cart(body.carts)
-    catalog = menu.lookup(db.session(), _settings(), identity.store_id, services.item_ids(wanted))
-    written = services.add_lines(
+    written = menu.write_with_menu(
         db.session(),
+        _settings(),
         identity.store_id,
-        body.table_no,
-        wanted,
-        catalog,
-        identity.tz,
-        identity.staff_id,
+        services.item_ids(wanted),
+        lambda catalog: services.add_lines(
+            db.session(),
+            identity.store_id,
+            body.table_no,
+            wanted,
+            catalog,
+            identity.tz,
+            identity.staff_id,
+        ),
     )
     return {
         "result": "success",
@@ -106,16 +111,21 @@ def create_order(body: OrderIn) -> dict[str, Any]:
 def replace_order(body: OrderIn) -> dict[str, Any]:
     identity = current_identity()
     wanted = services.merge_cart(body.carts or [])
-    catalog = menu.lookup(db.session(), _settings(), identity.store_id, services.item_ids(wanted))
-    written = services.replace_lines(
+    written = menu.write_with_menu(
         db.session(),
+        _settings(),
         identity.store_id,
-        body.table_no,
-        wanted,
-        catalog,
-        identity.tz,
-        body.version,
-        identity.staff_id,
+        services.item_ids(wanted),
+        lambda catalog: services.replace_lines(
+            db.session(),
+            identity.store_id,
+            body.table_no,
+            wanted,
+            catalog,
+            identity.tz,
+            body.version,
+            identity.staff_id,
+        ),
     )
     if written is None:
         return {"result": "failed", "message": "존재하지 않는 주문"}
