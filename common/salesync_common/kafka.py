@@ -505,10 +505,13 @@ class KafkaSubscriber:
         on_caught_up: Callable[[CaughtUp], None] | None = None,
         caught_up_interval_s: float = 0.25,
         batch_wait_ms: int = 0,
+        prepare: Callable[[list[KafkaRecord]], None] | None = None,
     ) -> None:
         """``batch_wait_ms`` > 0: a consumer for which a delay is fine (a repair, not a read
         model) lets the broker gather up to that long, so it fetches and commits offsets a few
-        times a second instead of once per record."""
+        times a second instead of once per record. ``prepare`` sees each fetched batch of a
+        partition before its records are handled one by one (e.g. to read in one query what the
+        handler would read per record); it is a hint: if it fails, the records are handled."""
         if not topics:
             raise ValueError("topics must not be empty")
         self._config = _require_config(config)
@@ -533,6 +536,7 @@ class KafkaSubscriber:
         self._caught_up_interval_s = caught_up_interval_s
         self._last_confirmation = 0.0
         self._batch_wait_ms = batch_wait_ms
+        self._prepare = prepare
 
     # -- consumer lifecycle ---------------------------------------------------
 
@@ -615,10 +619,15 @@ class KafkaSubscriber:
         self, consumer: KafkaConsumer, tp: TopicPartition, records: list[Any]
     ) -> float:
         """Process one partition's batch in order; returns the backoff to apply (0 = none)."""
-        for raw in records:
+        decoded = [(raw, self._decode(raw)) for raw in records]
+        if self._prepare is not None:
+            try:
+                self._prepare([record for _, record in decoded if record is not None])
+            except Exception:  # a hint only: the handler still decides each record
+                log.warning("subscriber %s: batch preparation failed", self._client_id)
+        for raw, record in decoded:
             if raw.timestamp is not None and raw.timestamp >= 0:
                 self._position_ts[tp] = raw.timestamp
-            record = self._decode(raw)
             if record is None:
                 EVENTS_CONSUMED.labels(tp.topic, "skipped").inc()
             else:

@@ -13,12 +13,14 @@ the event's shape is ``contracts/events/orders.events.v1.schema.json``.
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from collections.abc import Sequence
 from datetime import UTC
 from typing import Any
 
+from sqlalchemy import bindparam
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Row
@@ -57,16 +59,21 @@ TYPES = frozenset(
 )
 
 
+@functools.cache
+def _reserve_statement(dialect: str) -> Any:
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    table = OrderEventCounter.__table__
+    statement = insert(table).values(store_id=bindparam("store_id"), last_seq=bindparam("count"))
+    return statement.on_conflict_do_update(
+        index_elements=["store_id"],
+        set_={"last_seq": table.c.last_seq + statement.excluded.last_seq},
+    ).returning(table.c.last_seq)
+
+
 def _reserve_seqs(session: Session, store_id: int, count: int) -> int:
     """Take the store's next ``count`` numbers (one upsert, row-locked); returns the last."""
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(OrderEventCounter).values(store_id=store_id, last_seq=count)
-    upsert = statement.on_conflict_do_update(
-        index_elements=["store_id"],
-        set_={"last_seq": OrderEventCounter.last_seq + count},
-    ).returning(OrderEventCounter.last_seq)
-    return int(session.execute(upsert).scalar_one())
+    statement = _reserve_statement(session.get_bind().dialect.name)
+    return int(session.execute(statement, {"store_id": store_id, "count": count}).scalar_one())
 
 
 def record_event(

@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, bindparam, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
@@ -117,6 +117,36 @@ def _trusted(confirmed: int | None, partitions: int | None) -> bool:
     return bool(partitions) and (confirmed or 0) >= (partitions or 0)
 
 
+def _lookup_statement() -> Any:
+    """The model's rows of some items and its freshness, in one query (built once: the hot path
+    only binds the values)."""
+    sync = (
+        select(
+            func.count().label("confirmed"),
+            func.max(MenuSync.partitions).label("partitions"),
+        )
+        .where(
+            MenuSync.topic == bindparam("topic"),
+            MenuSync.caught_up_at >= bindparam("fresh_since"),
+        )
+        .subquery()
+    )
+    return (
+        select(sync.c.confirmed, sync.c.partitions, MenuItem)
+        .select_from(sync)
+        .outerjoin(
+            MenuItem,
+            and_(
+                MenuItem.store_id == bindparam("store_id"),
+                MenuItem.item_id.in_(bindparam("ids", expanding=True)),
+            ),
+        )
+    )
+
+
+_LOOKUP = _lookup_statement()
+
+
 def lookup(session: Session, settings: Settings, store_id: int, item_ids: Iterable[int]) -> Catalog:
     """Live items of the store among ``item_ids``: the model when trusted, else the item service.
 
@@ -127,18 +157,14 @@ def lookup(session: Session, settings: Settings, store_id: int, item_ids: Iterab
     if not ids:
         return {}
     fresh_since = utcnow() - timedelta(seconds=settings.menu_freshness_seconds)
-    sync = (
-        select(
-            func.count().label("confirmed"),
-            func.max(MenuSync.partitions).label("partitions"),
-        )
-        .where(MenuSync.topic == settings.menu_items_topic, MenuSync.caught_up_at >= fresh_since)
-        .subquery()
-    )
     rows = session.execute(
-        select(sync.c.confirmed, sync.c.partitions, MenuItem)
-        .select_from(sync)
-        .outerjoin(MenuItem, and_(MenuItem.store_id == store_id, MenuItem.item_id.in_(ids)))
+        _LOOKUP,
+        {
+            "topic": settings.menu_items_topic,
+            "fresh_since": fresh_since,
+            "store_id": store_id,
+            "ids": ids,
+        },
     ).all()
     catalog: Catalog = {}
     missing = ids

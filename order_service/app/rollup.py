@@ -17,6 +17,7 @@ quantity, gross, net of the lines). ``rebuild`` recomputes them too, each order'
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
@@ -49,6 +50,28 @@ def local_hour(moment: datetime, tz: str | None) -> int:
     return moment.astimezone(zone(tz)).hour
 
 
+@functools.cache
+def _adding_statement(
+    dialect: str,
+    model: Any,
+    columns: tuple[str, ...],
+    keys: tuple[str, ...],
+    latest: tuple[str, ...],
+) -> Any:
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    table = model.__table__
+    # The rows are parameters of the statement (not baked into it), so it is built once and its
+    # compiled form cached whatever the number of rows; the driver still sends one INSERT.
+    statement = insert(table)
+    updates: dict[str, Any] = {
+        name: table.c[name] + statement.excluded[name]
+        for name in columns
+        if name not in keys and name not in latest
+    }
+    updates.update({name: statement.excluded[name] for name in latest})
+    return statement.on_conflict_do_update(index_elements=list(keys), set_=updates)
+
+
 def _upsert_adding(
     session: Session | Connection,
     model: Any,
@@ -60,18 +83,10 @@ def _upsert_adding(
     if not rows:
         return
     bind = session if isinstance(session, Connection) else session.get_bind()
-    insert = pg_insert if bind.dialect.name == "postgresql" else sqlite_insert
-    table = model.__table__
-    # The rows as parameters of one statement (not baked into it): the compiled statement is
-    # cached whatever the number of rows, and the driver still sends one multi-row INSERT.
-    statement = insert(table)
-    updates: dict[str, Any] = {
-        name: table.c[name] + statement.excluded[name]
-        for name in rows[0]
-        if name not in keys and name not in latest
-    }
-    updates.update({name: statement.excluded[name] for name in latest})
-    session.execute(statement.on_conflict_do_update(index_elements=list(keys), set_=updates), rows)
+    statement = _adding_statement(
+        bind.dialect.name, model, tuple(rows[0]), tuple(keys), tuple(latest)
+    )
+    session.execute(statement, rows)
 
 
 def record_order(
@@ -171,30 +186,31 @@ def record_payment(
         else:
             row["cost_total"] += line.unit_cost * line.quantity
     rows = [by_item[item_id] for item_id in sorted(by_item)]
-    dialect = session.get_bind().dialect.name
+    session.execute(_item_sales_statement(session.get_bind().dialect.name), rows)
+
+
+@functools.cache
+def _item_sales_statement(dialect: str) -> Any:
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(DailyItemSales.__table__)  # rows as parameters: see _upsert_adding
+    statement = insert(DailyItemSales.__table__)  # rows as parameters: see _adding_statement
     new, existing = statement.excluded, DailyItemSales.__table__.c
-    session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["store_id", "business_date", "item_id"],
-            set_={
-                "quantity": existing.quantity + new.quantity,
-                "sales_volume": existing.sales_volume + new.sales_volume,
-                "gross": existing.gross + new.gross,
-                "discount": existing.discount + new.discount,
-                "cost_total": existing.cost_total + new.cost_total,
-                "uncosted_quantity": existing.uncosted_quantity + new.uncosted_quantity,
-                # the row lock orders payments of one (day, item): the first uncosted one stays
-                "uncosted_first_paid_at": case(
-                    (existing.uncosted_first_paid_at.is_(None), new.uncosted_first_paid_at),
-                    else_=existing.uncosted_first_paid_at,
-                ),
-                "item_name": new.item_name,  # the latest payment's snapshot name
-                "last_paid_at": new.last_paid_at,
-            },
-        ),
-        rows,
+    return statement.on_conflict_do_update(
+        index_elements=["store_id", "business_date", "item_id"],
+        set_={
+            "quantity": existing.quantity + new.quantity,
+            "sales_volume": existing.sales_volume + new.sales_volume,
+            "gross": existing.gross + new.gross,
+            "discount": existing.discount + new.discount,
+            "cost_total": existing.cost_total + new.cost_total,
+            "uncosted_quantity": existing.uncosted_quantity + new.uncosted_quantity,
+            # the row lock orders payments of one (day, item): the first uncosted one stays
+            "uncosted_first_paid_at": case(
+                (existing.uncosted_first_paid_at.is_(None), new.uncosted_first_paid_at),
+                else_=existing.uncosted_first_paid_at,
+            ),
+            "item_name": new.item_name,  # the latest payment's snapshot name
+            "last_paid_at": new.last_paid_at,
+        },
     )
 
 

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -122,12 +122,63 @@ def order_pricing(orders: services.OrderGateway) -> PricingLookup:
     return lookup
 
 
+RecordKey = tuple[str, str] | tuple[str, int, int]
+
+
+def _key_of(value: dict[str, Any]) -> RecordKey | None:
+    """What a payment/paid event is about: its payment (by ref) or its order's sale."""
+    data = value.get("data")
+    try:
+        if value.get("type") == "payment" and isinstance(data, dict):
+            return ("payment", str(data["payment_ref"]))
+        if value.get("type") == "paid":
+            return ("paid", int(value["store_id"]), int(value["order_id"]))
+    except (KeyError, TypeError, ValueError):
+        return None
+    return None
+
+
+def recorded_keys(session: Session, keys: list[RecordKey]) -> set[RecordKey]:
+    """Which of these payments and sales exist already: two queries for a whole batch."""
+    refs = sorted({str(key[1]) for key in keys if len(key) == 2})
+    orders = sorted({(int(key[1]), int(key[2])) for key in keys if len(key) == 3})
+    found: set[RecordKey] = set()
+    if refs:
+        paid_refs = session.scalars(
+            select(Payment.payment_ref).where(Payment.payment_ref.in_(refs))
+        )
+        found.update(("payment", ref) for ref in paid_refs)
+    if orders:
+        sales = session.execute(
+            select(Sale.store_id, Sale.order_id).where(
+                tuple_(Sale.store_id, Sale.order_id).in_(orders), Sale.status == COMPLETED
+            )
+        )
+        found.update(("paid", int(row.store_id), int(row.order_id)) for row in sales)
+    return found
+
+
 class OrderEventHandler:
     def __init__(self, engine: Engine, pricing_of: PricingLookup | None = None) -> None:
         self._engine = engine
         self._pricing_of = pricing_of
+        self._recorded: set[RecordKey] = set()
+
+    def prepare(self, records: list[KafkaRecord]) -> None:
+        """Before a fetched batch: which of its events the request path wrote already (the
+        usual case). Those are skipped without a transaction of their own."""
+        keys = [key for key in (_key_of(record.value) for record in records) if key is not None]
+        self._recorded = set()
+        if keys:
+            with Session(self._engine) as session:
+                self._recorded = recorded_keys(session, keys)
 
     def __call__(self, record: KafkaRecord | Event) -> None:
+        key = _key_of(record.value)
+        if key is None and record.value.get("type") not in ("payment", "paid"):
+            return  # not the sale service's business: no transaction at all
+        if key is not None and key in self._recorded:
+            return
         with Session(self._engine) as session:
             try:
                 apply_event(session, record.value, self._pricing_of)
@@ -156,6 +207,7 @@ def run_consumer(
             client_id=f"{settings.service_name}-order-events",
             # a repair: a second's delay is fine, a fetch and an offset commit per record is not
             batch_wait_ms=1000,
+            prepare=handler.prepare,
         ).run_forever(stop)
     else:
         in_process_bus().subscribe(settings.orders_events_topic, handler)

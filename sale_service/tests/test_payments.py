@@ -16,6 +16,7 @@ from sale_service.app.gateway import GATEWAY_EXTENSION
 from sale_service.app.models import Payment, Sale, db
 from salesync_common.auth import SERVICE_TOKEN_HEADER
 from salesync_common.bus import Event
+from salesync_common.kafka import KafkaRecord
 
 from .fakes import FakeOrders
 
@@ -73,11 +74,18 @@ def payments_of(app, store_id):
 
 
 def run_consumer(app, orders):
-    """Hand what orders.events carries to the sale service's consumer (the broker's job)."""
+    """Hand what orders.events carries to the sale service's consumer (the broker's job): the
+    batch to ``prepare`` first, then each record, as ``KafkaSubscriber`` does."""
     with app.app_context():
         handler = OrderEventHandler(db.engine)
+    handler.prepare([_record(value) for value in orders.events])
     for value in orders.events:
-        handler(Event("orders.events", str(value["store_id"]), value))
+        handler(_record(value))
+    return handler
+
+
+def _record(value) -> KafkaRecord:
+    return KafkaRecord("orders.events", 0, int(value["seq"]), str(value["store_id"]), value)
 
 
 def test_pay_records_the_server_total_and_links_the_order(app, client, orders, store):
@@ -249,6 +257,26 @@ def test_consumer_and_request_write_the_same_rows_once(app, client, orders, stor
     run_consumer(app, orders)
     assert [(s.id, s.status, s.total_price) for s in sales_of(app, store)] == before
     assert len(payments_of(app, store)) == 1
+
+
+def test_the_consumer_reads_a_batch_once_and_skips_what_the_request_wrote(
+    app, client, orders, store
+):
+    """The usual case (no crash): two queries for the whole batch, none per event."""
+    for table in (21, 22, 23):
+        orders.open_table(store, table, 1000 * table)
+        assert pay(client, store, table, 1000 * table).status_code == 201
+    events = [value for value in orders.events if value["store_id"] == store]
+    assert sorted({value["type"] for value in events}) == ["paid", "payment"]
+    with app.app_context():
+        handler = OrderEventHandler(db.engine)
+        with count_queries(db.engine) as statements:
+            handler.prepare([_record(value) for value in events])
+            for value in events:
+                handler(_record(value))
+    assert [s for s in statements if s.lstrip().upper().startswith("SELECT")] == statements
+    assert len(statements) == 2  # payments by ref, sales by order
+    assert len(sales_of(app, store)) == 3 and len(payments_of(app, store)) == 3
 
 
 def test_a_pending_sale_of_the_previous_protocol_is_completed_by_its_paid_event(app, store):
