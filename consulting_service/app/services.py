@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from salesync_common.app import runtime
-from salesync_common.errors import ApiError, NotFound, UpstreamError
+from salesync_common.errors import ApiError, NotFound, UpstreamError, bad_gateway
 from salesync_common.http import expect_ok
 from salesync_common.timeutil import utcnow
 
@@ -40,7 +40,7 @@ def fetch_figures(store_id: int, start: date, end: date) -> dict[str, Any]:
         raise ApiError("조회 기간이 올바르지 않습니다.", status=400, code="invalid_dates")
     body = expect_ok(response, "dashboard")
     if not isinstance(body, dict) or any(key not in body for key in FIGURE_KEYS):
-        raise UpstreamError("dashboard 서비스가 올바르지 않은 응답을 보냈습니다.", status=502)
+        raise bad_gateway("dashboard")
     return {key: body[key] for key in FIGURE_KEYS}
 
 

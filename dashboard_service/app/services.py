@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from salesync_common.app import runtime
 from salesync_common.db import rows_matched
-from salesync_common.errors import ApiError, NotFound, UpstreamError
+from salesync_common.errors import ApiError, NotFound, bad_gateway
 from salesync_common.http import UpstreamResponse, expect_ok
 from salesync_common.timeutil import DEFAULT_TZ, utcnow
 
@@ -33,15 +33,6 @@ from .sms import SmsSender, to_e164
 log = logging.getLogger(__name__)
 
 HISTORY_BATCH = 500  # the item service's limit of ids per call
-
-
-def _bad_gateway(dependency: str) -> UpstreamError:
-    return UpstreamError(
-        f"{dependency} 서비스가 올바르지 않은 응답을 보냈습니다.",
-        status=502,
-        code="bad_gateway",
-        extra={"dependency": dependency},
-    )
 
 
 def _get(service: str, path: str, params: dict[str, str] | None = None) -> Any:
@@ -59,7 +50,7 @@ def sales_report(store_id: int, start: date, end: date) -> Report:
         rows = list(order_body["rows"])
         ids = items_needing_history(rows)
     except (KeyError, TypeError, ValueError) as exc:
-        raise _bad_gateway("order") from exc
+        raise bad_gateway("order") from exc
     histories: dict[int, list[Mapping[str, Any]]] = {}
     for offset in range(0, len(ids), HISTORY_BATCH):  # one call unless > 500 uncosted items
         chunk = ids[offset : offset + HISTORY_BATCH]
@@ -68,12 +59,12 @@ def sales_report(store_id: int, start: date, end: date) -> Report:
             for entry in body["items"]:
                 histories[int(entry["item_id"])] = list(entry["history"])
         except (KeyError, TypeError, ValueError) as exc:
-            raise _bad_gateway("item") from exc
+            raise bad_gateway("item") from exc
     totals = _get("sale", f"{base}/daily-totals", period)
     try:
         return build_report(start, end, rows, histories, totals)
     except (KeyError, TypeError, ValueError) as exc:
-        raise _bad_gateway("order/sale") from exc
+        raise bad_gateway("order/sale") from exc
 
 
 def summary_report(store_id: int, start: date, end: date) -> dict[str, Any]:
@@ -85,7 +76,7 @@ def summary_report(store_id: int, start: date, end: date) -> dict[str, Any]:
     try:
         return build_summary(orders, totals)
     except (KeyError, TypeError, ValueError) as exc:
-        raise _bad_gateway("order/sale") from exc
+        raise bad_gateway("order/sale") from exc
 
 
 # --------------------------------------------------------------------------- costs
@@ -94,7 +85,7 @@ def summary_report(store_id: int, start: date, end: date) -> dict[str, Any]:
 def get_costs(store_id: int) -> list[dict[str, Any]]:
     body = _get("item", f"/internal/stores/{store_id}/costs")
     if not isinstance(body.get("items"), list):
-        raise _bad_gateway("item")
+        raise bad_gateway("item")
     return body["items"]
 
 
@@ -201,7 +192,7 @@ def day_figures(store_id: int, day: date, tz: str) -> DayFigures:
             **tenders,
         )
     except (KeyError, TypeError, ValueError) as exc:
-        raise _bad_gateway("sale") from exc
+        raise bad_gateway("sale") from exc
 
 
 def _insert_ignoring_duplicates(
@@ -227,7 +218,7 @@ def settle(
     try:
         phone, store_name = str(store["phone"]), str(store["store_name"])
     except (KeyError, TypeError, ValueError) as exc:
-        raise _bad_gateway("store") from exc
+        raise bad_gateway("store") from exc
     phone_e164 = to_e164(phone)
     text = settlement_text(store_name, day, figures)
 

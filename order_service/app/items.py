@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from pydantic import ValidationError
 
 from salesync_common.app import runtime
-from salesync_common.errors import UpstreamError
+from salesync_common.errors import bad_gateway
 from salesync_common.http import expect_ok
 
 from .schemas import ItemSnapshot
@@ -33,7 +33,5 @@ def lookup(store_id: int, item_ids: Iterable[int]) -> Catalog:
     try:
         snapshots = [ItemSnapshot.model_validate(row) for row in body["items"]]
     except (KeyError, TypeError, ValidationError) as exc:
-        raise UpstreamError(
-            "item 서비스가 올바르지 않은 응답을 보냈습니다.", status=502, code="bad_gateway"
-        ) from exc
+        raise bad_gateway("item") from exc
     return {snapshot.item_id: snapshot for snapshot in snapshots}

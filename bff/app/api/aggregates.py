@@ -12,7 +12,7 @@ from flask import Blueprint, Response, request
 
 from salesync_common.api import endpoint
 from salesync_common.app import runtime
-from salesync_common.errors import ApiError
+from salesync_common.errors import bad_gateway
 
 bp = Blueprint("bff", __name__, url_prefix="/bff")
 TAGS = ("bff",)
@@ -41,7 +41,7 @@ def _from_dashboard() -> Response:
         )
     )
     if answer.body is None:
-        raise ApiError(status=502, code="bad_gateway", extra={"dependency": "dashboard"})
+        raise bad_gateway("dashboard")
     response = Response(answer.raw, status=answer.status, mimetype="application/json")
     if "Retry-After" in answer.headers:
         response.headers["Retry-After"] = answer.headers["Retry-After"]
