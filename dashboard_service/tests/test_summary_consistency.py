@@ -138,7 +138,7 @@ def make_sale(
     hour: int,
     monkeypatch: Any,
 ) -> Sale:
-    import order_service.app.services as order_services
+    import order_service.app.payments as order_payments
 
     cart = random_cart(rng, items)
     opener = rng.choice(STAFF)
@@ -200,7 +200,7 @@ def make_sale(
     moment = datetime.combine(day, datetime.min.time(), tzinfo=UTC) + timedelta(
         hours=hour - 9, minutes=rng.randint(0, 59)
     )
-    monkeypatch.setattr(order_services, "utcnow", lambda: moment)
+    monkeypatch.setattr(order_payments, "utcnow", lambda: moment)
     balance = priced.total
     parts = rng.choice((1, 1, 2, 3)) if balance >= 3 else 1
     paid: dict[str, int] = {}

@@ -40,8 +40,7 @@ from salesync_common.kafka import CaughtUp, KafkaRecord, KafkaSubscriber, kafka_
 from salesync_common.timeutil import utcnow
 
 from ..config import Settings
-from . import items
-from .items import Catalog
+from .clients import Catalog, ItemGateway
 from .models import MenuItem, MenuSync
 from .schemas import ItemSnapshot, MenuItemEvent
 
@@ -116,7 +115,13 @@ def _trusted(confirmed: int | None, partitions: int | None) -> bool:
     return bool(partitions) and (confirmed or 0) >= (partitions or 0)
 
 
-def lookup(session: Session, settings: Settings, store_id: int, item_ids: Iterable[int]) -> Catalog:
+def lookup(
+    session: Session,
+    settings: Settings,
+    store_id: int,
+    item_ids: Iterable[int],
+    items: ItemGateway,
+) -> Catalog:
     """Live items of the store among ``item_ids``: the model when trusted, else the item service.
 
     One query reads the model's rows and its freshness; at most one batched call asks the item

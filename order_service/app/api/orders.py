@@ -12,7 +12,7 @@ from salesync_common.auth import current_identity
 from salesync_common.timeutil import iso
 
 from ...config import Settings
-from .. import menu, services
+from .. import clients, discounts, menu, orders
 from ..models import db
 from ..schemas import (
     DiscountIn,
@@ -64,9 +64,15 @@ def create_order(body: OrderIn) -> dict[str, Any]:
     identity = current_identity()
     if not body.carts:
         return {"result": "failed", "message": "주문 등록 실패 : 주문 내역 없음"}
-    wanted = services.merge_cart(body.carts)
-    catalog = menu.lookup(db.session(), _settings(), identity.store_id, services.item_ids(wanted))
-    written = services.add_lines(
+    wanted = orders.merge_cart(body.carts)
+    catalog = menu.lookup(
+        db.session(),
+        _settings(),
+        identity.store_id,
+        orders.item_ids(wanted),
+        clients.item_gateway(),
+    )
+    written = orders.add_lines(
         db.session(),
         identity.store_id,
         body.table_no,
@@ -104,9 +110,15 @@ def create_order(body: OrderIn) -> dict[str, Any]:
 )
 def replace_order(body: OrderIn) -> dict[str, Any]:
     identity = current_identity()
-    wanted = services.merge_cart(body.carts or [])
-    catalog = menu.lookup(db.session(), _settings(), identity.store_id, services.item_ids(wanted))
-    written = services.replace_lines(
+    wanted = orders.merge_cart(body.carts or [])
+    catalog = menu.lookup(
+        db.session(),
+        _settings(),
+        identity.store_id,
+        orders.item_ids(wanted),
+        clients.item_gateway(),
+    )
+    written = orders.replace_lines(
         db.session(),
         identity.store_id,
         body.table_no,
@@ -138,7 +150,7 @@ def replace_order(body: OrderIn) -> dict[str, Any]:
 )
 def cancel_order(table_no: int) -> dict[str, Any]:
     identity = current_identity()
-    cancelled = services.cancel_table(db.session(), identity.store_id, table_no, identity.staff_id)
+    cancelled = orders.cancel_table(db.session(), identity.store_id, table_no, identity.staff_id)
     return {
         "result": "success",
         "message": "주문 삭제 성공",
@@ -156,7 +168,7 @@ def cancel_order(table_no: int) -> dict[str, Any]:
 )
 def unpaid_orders() -> dict[str, Any]:
     identity = current_identity()
-    orders = services.open_orders(db.session(), identity.store_id)
+    open_orders = orders.open_orders(db.session(), identity.store_id)
     return {
         "result": "success",
         "message": "미결제 주문 목록 조회 성공",
@@ -169,7 +181,7 @@ def unpaid_orders() -> dict[str, Any]:
                 "total_price": order["total_price"],
                 "carts": _carts(order["lines"]),
             }
-            for order in orders
+            for order in open_orders
         ],
     }
 
@@ -183,10 +195,10 @@ def unpaid_orders() -> dict[str, Any]:
 )
 def unpaid_table(table_no: int) -> dict[str, Any]:
     identity = current_identity()
-    orders = services.open_orders(db.session(), identity.store_id, table_no)
-    if not orders:
+    open_orders = orders.open_orders(db.session(), identity.store_id, table_no)
+    if not open_orders:
         return {"carts": []}
-    order = orders[0]
+    order = open_orders[0]
     return {
         "result": "success",
         "message": "미결제 주문 테이블 조회 성공",
@@ -213,7 +225,7 @@ def unpaid_table(table_no: int) -> dict[str, Any]:
 )
 def order_detail(order_id: int) -> dict[str, Any]:
     identity = current_identity()
-    return services.order_detail(db.session(), identity.store_id, order_id, identity.tz)
+    return orders.order_detail(db.session(), identity.store_id, order_id, identity.tz)
 
 
 @bp.post("/<id:order_id>/discounts")
@@ -236,8 +248,8 @@ def order_detail(order_id: int) -> dict[str, Any]:
 )
 def add_discount(order_id: int, body: DiscountIn) -> tuple[dict[str, Any], int]:
     identity = current_identity()
-    services.add_discount(db.session(), identity.store_id, order_id, body, identity.staff_id)
-    return services.order_detail(db.session(), identity.store_id, order_id, identity.tz), 201
+    discounts.add_discount(db.session(), identity.store_id, order_id, body, identity.staff_id)
+    return orders.order_detail(db.session(), identity.store_id, order_id, identity.tz), 201
 
 
 @bp.delete("/<id:order_id>/discounts/<id:discount_id>")
@@ -253,10 +265,10 @@ def add_discount(order_id: int, body: DiscountIn) -> tuple[dict[str, Any], int]:
 )
 def remove_discount(order_id: int, discount_id: int) -> dict[str, Any]:
     identity = current_identity()
-    services.remove_discount(
+    discounts.remove_discount(
         db.session(), identity.store_id, order_id, discount_id, identity.staff_id
     )
-    return services.order_detail(db.session(), identity.store_id, order_id, identity.tz)
+    return orders.order_detail(db.session(), identity.store_id, order_id, identity.tz)
 
 
 @bp.get("/<id:order_id>/split")
@@ -272,4 +284,4 @@ def remove_discount(order_id: int, discount_id: int) -> dict[str, Any]:
     "`order_not_open`.",
 )
 def split(order_id: int, query: SplitQuery) -> dict[str, Any]:
-    return services.split(db.session(), current_identity().store_id, order_id, query.ways)
+    return orders.split(db.session(), current_identity().store_id, order_id, query.ways)
