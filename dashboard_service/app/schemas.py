@@ -227,7 +227,7 @@ class SettlementOut(Model):
 
 
 class ResultEvent(Model):
-    """``consulting.results`` v1 (consulting_service/events/consulting.results.v1.schema.json)."""
+    """``consulting.results`` v1 (contracts/events/consulting.results.v1.schema.json)."""
 
     model_config = ConfigDict(extra="ignore", strict=False)
 
