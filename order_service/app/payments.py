@@ -18,7 +18,7 @@ from salesync_common import pricing
 from salesync_common.errors import Conflict, NotFound
 from salesync_common.timeutil import business_date, iso, utcnow
 
-from . import events, menu, rollup
+from . import daily_sales, events, menu
 from .models import (
     OPEN,
     PAID,
@@ -156,7 +156,7 @@ def record_payment(session: Session, store_id: int, request: PaymentIn, tz: str)
             order.status = PAID
             order.paid_at = now
             order.paid_business_date = business_date(now, tz)
-            order.paid_hour = rollup.local_hour(now, tz)
+            order.paid_hour = daily_sales.local_hour(now, tz)
         payment = OrderPayment(
             payment_ref=request.payment_ref,
             store_id=store_id,
@@ -174,8 +174,8 @@ def record_payment(session: Session, store_id: int, request: PaymentIn, tz: str)
         session.flush()
         if settled:
             assert order.paid_business_date is not None
-            rollup.record_payment(session, store_id, order.paid_business_date, now, lines)
-            rollup.record_order(session, order, priced, lines, request.staff_id)
+            daily_sales.record_payment(session, store_id, order.paid_business_date, now, lines)
+            daily_sales.record_order(session, order, priced, lines, request.staff_id)
         answer = payment_view(payment, order, tz, _figures(priced))
         events.record_event(
             session,

@@ -13,7 +13,9 @@ from salesync_common.timeutil import iso
 
 from ...config import Settings
 from .. import clients, discounts, menu, orders
+from ..clients import Catalog
 from ..models import db
+from ..orders import LineKey
 from ..schemas import (
     DiscountIn,
     OrderCancelledOut,
@@ -35,6 +37,13 @@ CART_RULES = (
     "min_select..max_select or making the price negative answer 409 `options_invalid`; a sold-out "
     "item 409 `sold_out`. Nothing is written on a refusal."
 )
+
+
+def _catalog(store_id: int, wanted: dict[LineKey, int]) -> Catalog:
+    """The wanted items: the menu read model, else one batched call to the item service."""
+    return menu.lookup(
+        db.session(), _settings(), store_id, orders.item_ids(wanted), clients.item_gateway()
+    )
 
 
 def _settings() -> Settings:
@@ -65,13 +74,7 @@ def create_order(body: OrderIn) -> dict[str, Any]:
     if not body.carts:
         return {"result": "failed", "message": "주문 등록 실패 : 주문 내역 없음"}
     wanted = orders.merge_cart(body.carts)
-    catalog = menu.lookup(
-        db.session(),
-        _settings(),
-        identity.store_id,
-        orders.item_ids(wanted),
-        clients.item_gateway(),
-    )
+    catalog = _catalog(identity.store_id, wanted)
     written = orders.add_lines(
         db.session(),
         identity.store_id,
@@ -111,13 +114,7 @@ def create_order(body: OrderIn) -> dict[str, Any]:
 def replace_order(body: OrderIn) -> dict[str, Any]:
     identity = current_identity()
     wanted = orders.merge_cart(body.carts or [])
-    catalog = menu.lookup(
-        db.session(),
-        _settings(),
-        identity.store_id,
-        orders.item_ids(wanted),
-        clients.item_gateway(),
-    )
+    catalog = _catalog(identity.store_id, wanted)
     written = orders.replace_lines(
         db.session(),
         identity.store_id,
