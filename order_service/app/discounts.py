@@ -15,12 +15,7 @@ from salesync_common.errors import Conflict, NotFound
 from salesync_common.timeutil import utcnow
 
 from . import events
-from .models import (
-    OPEN,
-    Order,
-    OrderDiscount,
-    OrderLine,
-)
+from .models import OPEN, Order, OrderDiscount, OrderLine
 from .orders import (
     _check_paid,
     _discount_data,

@@ -19,12 +19,7 @@ from salesync_common.errors import Conflict, NotFound
 from salesync_common.timeutil import business_date, iso, utcnow
 
 from . import daily_sales, events, menu
-from .models import (
-    OPEN,
-    PAID,
-    Order,
-    OrderPayment,
-)
+from .models import OPEN, PAID, Order, OrderPayment
 from .orders import _discounts, _lines, _serialize_writers, price
 from .schemas import PaymentIn
 
