@@ -61,15 +61,17 @@ def _upsert_adding(
         return
     bind = session if isinstance(session, Connection) else session.get_bind()
     insert = pg_insert if bind.dialect.name == "postgresql" else sqlite_insert
-    statement = insert(model).values(rows)
     table = model.__table__
+    # The rows as parameters of one statement (not baked into it): the compiled statement is
+    # cached whatever the number of rows, and the driver still sends one multi-row INSERT.
+    statement = insert(table)
     updates: dict[str, Any] = {
         name: table.c[name] + statement.excluded[name]
         for name in rows[0]
         if name not in keys and name not in latest
     }
     updates.update({name: statement.excluded[name] for name in latest})
-    session.execute(statement.on_conflict_do_update(index_elements=list(keys), set_=updates))
+    session.execute(statement.on_conflict_do_update(index_elements=list(keys), set_=updates), rows)
 
 
 def record_order(
@@ -171,8 +173,8 @@ def record_payment(
     rows = [by_item[item_id] for item_id in sorted(by_item)]
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(DailyItemSales).values(rows)
-    new, existing = statement.excluded, DailyItemSales
+    statement = insert(DailyItemSales.__table__)  # rows as parameters: see _upsert_adding
+    new, existing = statement.excluded, DailyItemSales.__table__.c
     session.execute(
         statement.on_conflict_do_update(
             index_elements=["store_id", "business_date", "item_id"],
@@ -191,7 +193,8 @@ def record_payment(
                 "item_name": new.item_name,  # the latest payment's snapshot name
                 "last_paid_at": new.last_paid_at,
             },
-        )
+        ),
+        rows,
     )
 
 

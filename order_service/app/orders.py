@@ -266,6 +266,17 @@ def _check_paid(order: Order, total: int) -> None:
         )
 
 
+def _check_cancellable(order: Order) -> None:
+    """An order with payments recorded against it is never cancelled: the money taken would
+    belong to no sale and could be neither refunded nor counted. 409 ``has_payments``."""
+    if order.paid_total > 0:
+        raise Conflict(
+            "결제가 진행된 주문은 취소할 수 없습니다.",
+            code="has_payments",
+            extra={"order_id": order.id, "paid_total": order.paid_total},
+        )
+
+
 def _option_ids(line: OrderLine) -> list[int]:
     return list(_key(line)[1])
 
@@ -388,12 +399,11 @@ def add_lines(
         order.version += 1
         order.updated_at = utcnow()
         session.flush()
+        changes = [(events.LINES_CHANGED, _changed(order, lines.values()))]
         if opened:
             data = {"table_no": table_no, "business_date": order.business_date.isoformat()}
-            events.record_event(session, order, events.OPENED, data, staff_id)
-        events.record_event(
-            session, order, events.LINES_CHANGED, _changed(order, lines.values()), staff_id
-        )
+            changes.insert(0, (events.OPENED, data))
+        events.record_events(session, order, changes, staff_id)
         session.commit()
     except BaseException:
         session.rollback()
@@ -448,6 +458,7 @@ def replace_lines(
         dropped: list[OrderDiscount] = []
         kept: dict[LineKey, OrderLine] = {}
         if not wanted:
+            _check_cancellable(order)  # a payment since our read bumps the version: 409 below
             changes: dict[str, Any] = {"status": CANCELLED, "cancelled_at": now}
         else:
             discounts = _discounts(session, order.id)
@@ -532,9 +543,20 @@ def _with_quantity(line: OrderLine, quantity: int) -> OrderLine:
 def cancel_table(
     session: Session, store_id: int, table_no: int, staff_id: int | None = None
 ) -> list[int]:
-    """Cancel the table's open order (kept with its status and time); the ids cancelled."""
+    """Cancel the table's open order (kept with its status and time); the ids cancelled.
+
+    Guarded: an order with payments (part-paid: some tenders of a split taken) is refused with
+    409 ``has_payments`` and stays as it is. The order row is locked, and a payment locks it too,
+    so a payment and a cancel of one order never both succeed.
+    """
     _serialize_writers(session)
     orders = list(session.scalars(_open_query(store_id, table_no).with_for_update()))
+    try:
+        for order in orders:
+            _check_cancellable(order)
+    except Conflict:
+        session.rollback()
+        raise
     now = utcnow()
     for order in orders:
         order.status = CANCELLED

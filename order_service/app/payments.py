@@ -106,11 +106,9 @@ def record_payment(session: Session, store_id: int, request: PaymentIn, tz: str)
     """
     try:
         _serialize_writers(session)
-        recorded = _recorded(session, store_id, request.payment_ref)
-        if recorded is not None:
-            return _replay(session, recorded, tz)
         order = _lock_payable(session, store_id, request)
-        # A concurrent request with this ref may have committed while we waited for the lock.
+        # Read after the lock (a concurrent request with this ref may have committed while we
+        # waited for it): a replay answers what was recorded, whatever the order's state now.
         recorded = _recorded(session, store_id, request.payment_ref)
         if recorded is not None:
             return _replay(session, recorded, tz)
@@ -137,12 +135,14 @@ def record_payment(session: Session, store_id: int, request: PaymentIn, tz: str)
         now = utcnow()
         lines = _lines(session, order.id)
         priced = price(lines, _discounts(session, order.id))
+        settled = order.paid_total + amount == order.total_price
+        # every read before the first change: the order is then written with one UPDATE
+        item_ids = [line.item_id for line in lines]
+        costs = menu.current_costs(session, store_id, item_ids) if settled else {}
         order.paid_total += amount
         order.version += 1
         order.updated_at = now
-        settled = order.paid_total == order.total_price
         if settled:
-            costs = menu.current_costs(session, store_id, [line.item_id for line in lines])
             discounts = {figures.ref: figures.discount for figures in priced.lines}
             for line in lines:
                 if line.item_id in costs:  # else the snapshot taken when the line was written
@@ -172,36 +172,33 @@ def record_payment(session: Session, store_id: int, request: PaymentIn, tz: str)
             daily_sales.record_payment(session, store_id, order.paid_business_date, now, lines)
             daily_sales.record_order(session, order, priced, lines, request.staff_id)
         answer = payment_view(payment, order, tz, _figures(priced))
-        events.record_event(
-            session,
-            order,
-            events.PAYMENT,
-            {
-                "table_no": order.table_no,
-                "payment_ref": payment.payment_ref,
-                "amount": amount,
-                "payment_type": payment.payment_type,
-                "total": order.total_price,
-                "paid_total": order.paid_total,
-                "balance": order.balance,
-            },
-            request.staff_id,
-        )
-        if settled:
-            events.record_event(
-                session,
-                order,
-                events.PAID,
+        changes: list[tuple[str, dict[str, Any]]] = [
+            (
+                events.PAYMENT,
                 {
                     "table_no": order.table_no,
                     "payment_ref": payment.payment_ref,
+                    "amount": amount,
+                    "payment_type": payment.payment_type,
                     "total": order.total_price,
                     "paid_total": order.paid_total,
-                    "paid_at": iso(now, "UTC"),
-                    "paid_business_date": answer["paid_business_date"],
+                    "balance": order.balance,
                 },
-                request.staff_id,
             )
+        ]
+        if settled:
+            paid = {
+                "table_no": order.table_no,
+                "payment_ref": payment.payment_ref,
+                "total": order.total_price,
+                "paid_total": order.paid_total,
+                "paid_at": iso(now, "UTC"),
+                "paid_business_date": answer["paid_business_date"],
+                # the sale's figures: the consumer completes a sale without asking for them
+                "pricing": _figures(priced),
+            }
+            changes.append((events.PAID, paid))
+        events.record_events(session, order, changes, request.staff_id)
         session.commit()
     except IntegrityError:  # the same payment_ref committed concurrently (another order)
         session.rollback()

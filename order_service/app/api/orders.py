@@ -104,7 +104,8 @@ def create_order(body: OrderIn) -> dict[str, Any]:
     tags=TAGS,
     description="Empty carts cancel the open order (`result: cancelled`); with no open order an "
     "empty cart answers `result: failed` and a non-empty one opens an order. A concurrent change "
-    "(or a `version` that is not the current one) answers 409 `version_conflict`. "
+    "(or a `version` that is not the current one) answers 409 `version_conflict`; empty carts "
+    "on an order with payments, 409 `has_payments` (nothing changes). "
     + CART_RULES
     + " Lines still in the cart keep their `line_id` and line discounts; a dropped line takes "
     "its line discounts with it. A change that would leave a discount above what it applies "
@@ -143,7 +144,10 @@ def replace_order(body: OrderIn) -> dict[str, Any]:
     "Cancel the table's open order",
     permission="orders",
     responses={200: OrderCancelledOut},
+    extra_errors=(409,),
     tags=TAGS,
+    description="v2: an order with payments recorded against it (part-paid by a split tender) "
+    "is not cancelled: 409 `has_payments` with `paid_total`, and the order stays as it is.",
 )
 def cancel_order(table_no: int) -> dict[str, Any]:
     identity = current_identity()
