@@ -34,7 +34,7 @@ import psycopg2
 import requests
 
 from devstack import postgres
-from order_service.app import rollup
+from order_service.app import daily_sales
 
 TZ = "Asia/Seoul"
 ITEMS_PER_STORE = 10  # ≥ 5: an order's up to 5 lines are distinct items
@@ -285,7 +285,7 @@ def rebuild_daily_rows(dbname: str, store: SeededStore) -> None:
     engine = create_engine(url, connect_args={"options": '-c search_path="order"'})
     try:
         with engine.begin() as connection:
-            rollup.rebuild(connection, store.store_id)
+            daily_sales.rebuild(connection, store.store_id)
     finally:
         engine.dispose()
 

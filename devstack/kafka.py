@@ -1,7 +1,7 @@
 """A real, single-node Apache Kafka broker for local development and tests (no Docker).
 
 The broker is the official Apache Kafka 4.1.1 distribution assembled from Maven Central jars
-(``devstack/kafka/pom.xml``), running in KRaft combined mode (broker + controller) on 127.0.0.1
+(``devstack/kafka_maven/pom.xml``), in KRaft combined mode (broker + controller) on 127.0.0.1
 with a static quorum. Clients reach it the way they reach MSK: over ``SASL_SSL`` with SCRAM-SHA-512,
 one user per service, verifying the broker certificate against a CA of its own. Everything lives
 under ``var/kafka`` (git-ignored, never committed)::
@@ -69,7 +69,7 @@ if TYPE_CHECKING:
     from salesync_common.kafka import KafkaClientConfig
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-POM = REPO_ROOT / "devstack" / "kafka" / "pom.xml"
+POM = REPO_ROOT / "devstack" / "kafka_maven" / "pom.xml"
 KAFKA_HOME = REPO_ROOT / "var" / "kafka"
 LIB_DIR = KAFKA_HOME / "lib"
 DATA_DIR = KAFKA_HOME / "data"

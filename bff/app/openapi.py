@@ -20,7 +20,7 @@ from typing import Any
 from flask import Flask
 
 from salesync_common.api import build_openapi
-from salesync_common.errors import UpstreamError
+from salesync_common.errors import bad_gateway
 from salesync_common.routing import DEFAULT_SERVICE, SERVICES, owned_by
 
 from .api.aggregates import DASHBOARD_PATHS
@@ -95,9 +95,7 @@ def _service_document(app: Flask, service: str) -> dict[str, Any]:
             return cached[1]
     response = runtime.client(service).get("/openapi.json")
     if not response.ok or not isinstance(response.body, dict):
-        raise UpstreamError(
-            f"{service} OpenAPI document unavailable", status=502, code="bad_gateway"
-        )
+        raise bad_gateway(service)
     with _lock:
         _cache[service] = (time.monotonic(), response.body)
     return response.body

@@ -95,6 +95,16 @@ class UpstreamError(ApiError):
     status = 503
 
 
+def bad_gateway(dependency: str) -> UpstreamError:
+    """A sibling service answered, but not what its internal API promises: 502 ``bad_gateway``."""
+    return UpstreamError(
+        f"{dependency} 서비스가 올바르지 않은 응답을 보냈습니다.",
+        status=502,
+        code="bad_gateway",
+        extra={"dependency": dependency},
+    )
+
+
 def error_response(status: int, message: str | None = None, code: str | None = None) -> Response:
     error = ApiError(message, status=status, code=code)
     response = jsonify(error.body())

@@ -28,7 +28,7 @@ from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from salesync_common.auth import SERVICE_TOKEN_HEADER, ServiceTokenIssuer
 from salesync_common.context import REQUEST_ID_HEADER, current_request_id
-from salesync_common.errors import UpstreamError
+from salesync_common.errors import UpstreamError, bad_gateway
 from salesync_common.metrics import DEPENDENCY_ERRORS, DEPENDENCY_LATENCY
 from salesync_common.settings import ServiceSettings
 
@@ -255,10 +255,5 @@ def expect_ok(response: UpstreamResponse, dependency: str) -> Any:
     """The body of a 2xx answer from an internal endpoint; anything else is a bad gateway."""
     if not response.ok or response.body is None:
         log.warning("%s answered %s to an internal call", dependency, response.status)
-        raise UpstreamError(
-            f"{dependency} 서비스가 올바르지 않은 응답을 보냈습니다.",
-            status=502,
-            code="bad_gateway",
-            extra={"dependency": dependency},
-        )
+        raise bad_gateway(dependency)
     return response.body

@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
 from annotated_types import GroupedMetadata
 from pydantic import (
@@ -19,11 +19,14 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    ModelWrapValidatorHandler,
     StringConstraints,
+    ValidationError,
     WithJsonSchema,
     model_validator,
 )
 
+from salesync_common.errors import ApiError
 from salesync_common.timeutil import MAX_RANGE_DAYS
 
 ID_MAX = 2_147_483_647
@@ -136,6 +139,34 @@ class Period(Model):
         if (self.end - self.start).days + 1 > MAX_RANGE_DAYS:
             raise ValueError(f"the range must not exceed {MAX_RANGE_DAYS} days")
         return self
+
+
+class ContractDates(Model):
+    """Dates the first contract answers 400 ``invalid_dates`` to when bad (not the usual 422).
+
+    ``endpoint(query=...)`` answers 422 to a model that does not validate: these models raise the
+    contract's 400 themselves (with the same ``fields``), so a view can still declare them and
+    OpenAPI documents their parameters.
+    """
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _invalid_dates(cls, data: Any, handler: ModelWrapValidatorHandler[Self]) -> Self:
+        try:
+            return handler(data)
+        except ValidationError as exc:
+            fields: dict[str, str] = {}
+            for item in exc.errors(include_url=False, include_input=False):
+                location = ".".join(str(part) for part in item["loc"]) or "body"
+                fields.setdefault(location, item["msg"])
+            raise ApiError(PERIOD_MESSAGE, status=400, code="invalid_dates", fields=fields) from exc
+
+
+class PeriodQuery(ContractDates, Period):
+    """A ``Period`` as the first contract takes it (query or body): bad dates are 400.
+
+    ``ContractDates`` comes first so that its wrap validator wraps ``Period``'s own check too.
+    """
 
 
 class Message(Model):

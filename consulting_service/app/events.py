@@ -1,13 +1,10 @@
-"""The ``consulting.results`` v1 event (schema: consulting_service/events/*.schema.json)."""
+"""The ``consulting.results`` v1 event; its schema is in ``contracts/events/``."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from salesync_common.timeutil import utcnow
-
-SCHEMA_PATH = Path(__file__).resolve().parents[1] / "events" / "consulting.results.v1.schema.json"
 
 
 def result_event(

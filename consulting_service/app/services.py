@@ -7,40 +7,31 @@ import json
 import logging
 import uuid
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from salesync_common.app import runtime
-from salesync_common.errors import ApiError, NotFound, UpstreamError
-from salesync_common.http import expect_ok
+from salesync_common.errors import ApiError, NotFound, bad_gateway
 from salesync_common.timeutil import utcnow
 
+from .clients import DashboardGateway
 from .models import ConsultingRequest
 
 log = logging.getLogger(__name__)
 
-NOT_COMPLETED = {"result": "not completed", "message": "컨설팅 진행 중"}
+RequestStatus = Literal["pending", "failed", "completed"]
 FIGURE_KEYS = ("start_date", "end_date", "sales_volume", "items", "days", "uncosted_items")
 
 
-def fetch_figures(store_id: int, start: date, end: date) -> dict[str, Any]:
+def fetch_figures(
+    dashboard: DashboardGateway, store_id: int, start: date, end: date
+) -> dict[str, Any]:
     """The period's figures from the dashboard (one aggregated call)."""
-    response = (
-        runtime()
-        .client("dashboard")
-        .get(
-            f"/internal/stores/{store_id}/sales-report",
-            params={"start": start.isoformat(), "end": end.isoformat()},
-        )
-    )
-    if response.status == 400:
-        raise ApiError("조회 기간이 올바르지 않습니다.", status=400, code="invalid_dates")
-    body = expect_ok(response, "dashboard")
+    body = dashboard.sales_report(store_id, start, end)
     if not isinstance(body, dict) or any(key not in body for key in FIGURE_KEYS):
-        raise UpstreamError("dashboard 서비스가 올바르지 않은 응답을 보냈습니다.", status=502)
+        raise bad_gateway("dashboard")
     return {key: body[key] for key in FIGURE_KEYS}
 
 
@@ -90,21 +81,16 @@ def request_consulting(
     raise ApiError("잠시 후 다시 시도해 주세요.", status=409, code="busy")
 
 
-def request_status(session: Session, store_id: int, req_id: str) -> dict[str, Any]:
+def request_status(
+    session: Session, dashboard: DashboardGateway, store_id: int, req_id: str
+) -> RequestStatus:
+    """Where the store's request is; "completed" only once the dashboard holds the advice the
+    client reads next (succeeded here is not enough). Another store's id is a 404."""
     request = session.scalar(select(ConsultingRequest).where(ConsultingRequest.req_id == req_id))
     if request is None or request.store_id != store_id:
         raise NotFound("존재하지 않는 컨설팅 요청입니다.", code="consulting_not_found")
     if request.status == "failed":
-        return {"result": "failed", "message": "컨설팅 생성에 실패했습니다. 다시 요청해 주세요."}
+        return "failed"
     if request.status == "pending":
-        return dict(NOT_COMPLETED)
-    # Succeeded here; "완료" only once the dashboard holds the advice the client reads next.
-    try:
-        response = (
-            runtime().client("dashboard").get(f"/internal/stores/{store_id}/consulting/{req_id}")
-        )
-    except UpstreamError:
-        return dict(NOT_COMPLETED)  # a poll: the client simply asks again
-    if response.ok and isinstance(response.body, dict) and response.body.get("status"):
-        return {"result": "success", "message": "컨설팅 완료", "req_id": req_id}
-    return dict(NOT_COMPLETED)
+        return "pending"
+    return "completed" if dashboard.has_result(store_id, req_id) else "pending"

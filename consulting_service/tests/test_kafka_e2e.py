@@ -20,7 +20,6 @@ from kafka import KafkaConsumer
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 
-from consulting_service.app.events import SCHEMA_PATH
 from consulting_service.app.models import ConsultingRequest, Outbox
 from consulting_service.app.models import db as consulting_db
 from dashboard_service.app.models import ConsultingResult
@@ -29,9 +28,12 @@ from dashboard_service.tests.fakes import FakeUpstream
 from devstack import kafka as devstack_kafka
 from devstack.testing import auth_headers, token_for
 from salesync_common.kafka import KafkaPublisher
+from salesync_common.settings import REPO_ROOT
 
 pytestmark = [pytest.mark.kafka, pytest.mark.timeout(240)]
-SCHEMA = json.loads(SCHEMA_PATH.read_text())
+SCHEMA = json.loads(
+    (REPO_ROOT / "contracts" / "events" / "consulting.results.v1.schema.json").read_text()
+)
 STORE = 5301
 
 

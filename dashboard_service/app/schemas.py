@@ -7,10 +7,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, ConfigDict, Field, model_validator
 
-from salesync_common.types import REQ_ID_PATTERN, BusinessDate, Id, Model, Money
+from salesync_common.types import REQ_ID_PATTERN, BusinessDate, ContractDates, Id, Model, Money
 
 
-class DateQuery(Model):
+class DateQuery(ContractDates):
+    """The settlement's business day (``/dashboard/calculate?date=``): a bad date is 400."""
+
     date: BusinessDate
 
 
@@ -225,7 +227,7 @@ class SettlementOut(Model):
 
 
 class ResultEvent(Model):
-    """``consulting.results`` v1 (consulting_service/events/consulting.results.v1.schema.json)."""
+    """``consulting.results`` v1 (contracts/events/consulting.results.v1.schema.json)."""
 
     model_config = ConfigDict(extra="ignore", strict=False)
 

@@ -1,8 +1,6 @@
-"""Dashboard use-cases: plain functions over a session and the sibling-service clients.
+"""Dashboard use-cases: plain functions over a session and the sibling services' gateways.
 
-Every cross-service read is one aggregated or batched call per data owner (no N+1): order
-``item-sales``, item ``cost-history`` (only for items with uncosted units), sale ``daily-totals``,
-store profile for the settlement text.
+Every cross-service read is one aggregated or batched call per data owner (``clients.py``).
 """
 
 from __future__ import annotations
@@ -19,12 +17,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from salesync_common.app import runtime
 from salesync_common.db import rows_matched
-from salesync_common.errors import ApiError, NotFound, UpstreamError
-from salesync_common.http import UpstreamResponse, expect_ok
+from salesync_common.errors import NotFound, bad_gateway
 from salesync_common.timeutil import DEFAULT_TZ, utcnow
 
+from .clients import Siblings
 from .models import ConsultingResult, Settlement
 from .report import Report, build_report, build_summary, items_needing_history
 from .schemas import CostsIn, ResultEvent
@@ -35,100 +32,57 @@ log = logging.getLogger(__name__)
 HISTORY_BATCH = 500  # the item service's limit of ids per call
 
 
-def _bad_gateway(dependency: str) -> UpstreamError:
-    return UpstreamError(
-        f"{dependency} 서비스가 올바르지 않은 응답을 보냈습니다.",
-        status=502,
-        code="bad_gateway",
-        extra={"dependency": dependency},
-    )
-
-
-def _get(service: str, path: str, params: dict[str, str] | None = None) -> Any:
-    return expect_ok(runtime().client(service).get(path, params=params), service)
-
-
 # --------------------------------------------------------------------------- reports
 
 
-def sales_report(store_id: int, start: date, end: date) -> Report:
-    period = {"start": start.isoformat(), "end": end.isoformat()}
-    base = f"/internal/stores/{store_id}"
-    order_body = _get("order", f"{base}/item-sales", period)
+def sales_report(siblings: Siblings, store_id: int, start: date, end: date) -> Report:
+    order_body = siblings.orders.item_sales(store_id, start, end)
     try:
         rows = list(order_body["rows"])
         ids = items_needing_history(rows)
     except (KeyError, TypeError, ValueError) as exc:
-        raise _bad_gateway("order") from exc
+        raise bad_gateway("order") from exc
     histories: dict[int, list[Mapping[str, Any]]] = {}
     for offset in range(0, len(ids), HISTORY_BATCH):  # one call unless > 500 uncosted items
         chunk = ids[offset : offset + HISTORY_BATCH]
-        body = _get("item", f"{base}/cost-history", {"ids": ",".join(map(str, chunk))})
+        body = siblings.items.cost_history(store_id, chunk)
         try:
             for entry in body["items"]:
                 histories[int(entry["item_id"])] = list(entry["history"])
         except (KeyError, TypeError, ValueError) as exc:
-            raise _bad_gateway("item") from exc
-    totals = _get("sale", f"{base}/daily-totals", period)
+            raise bad_gateway("item") from exc
+    totals = siblings.sales.daily_totals(store_id, start, end)
     try:
         return build_report(start, end, rows, histories, totals)
     except (KeyError, TypeError, ValueError) as exc:
-        raise _bad_gateway("order/sale") from exc
+        raise bad_gateway("order/sale") from exc
 
 
-def summary_report(store_id: int, start: date, end: date) -> dict[str, Any]:
+def summary_report(siblings: Siblings, store_id: int, start: date, end: date) -> dict[str, Any]:
     """The day-range summary: one call to the order service, one to the sale service."""
-    period = {"start": start.isoformat(), "end": end.isoformat()}
-    base = f"/internal/stores/{store_id}"
-    orders = _get("order", f"{base}/order-summary", period)
-    totals = _get("sale", f"{base}/daily-totals", period)
+    orders = siblings.orders.order_summary(store_id, start, end)
+    totals = siblings.sales.daily_totals(store_id, start, end)
     try:
         return build_summary(orders, totals)
     except (KeyError, TypeError, ValueError) as exc:
-        raise _bad_gateway("order/sale") from exc
+        raise bad_gateway("order/sale") from exc
 
 
 # --------------------------------------------------------------------------- costs
 
 
-def get_costs(store_id: int) -> list[dict[str, Any]]:
-    body = _get("item", f"/internal/stores/{store_id}/costs")
+def get_costs(siblings: Siblings, store_id: int) -> list[dict[str, Any]]:
+    body = siblings.items.costs(store_id)
     if not isinstance(body.get("items"), list):
-        raise _bad_gateway("item")
+        raise bad_gateway("item")
     return body["items"]
 
 
-def _passthrough(response: UpstreamResponse) -> ApiError:
-    body = response.body if isinstance(response.body, dict) else {}
-    error = body.get("error")
-    error = error if isinstance(error, dict) else {}
-    fields = error.get("fields")
-    return ApiError(
-        body.get("message") or None,
-        status=response.status,
-        code=error.get("code"),
-        fields=fields if isinstance(fields, dict) else None,
-    )
-
-
-def save_costs(store_id: int, data: CostsIn) -> list[dict[str, Any]]:
+def save_costs(siblings: Siblings, store_id: int, data: CostsIn) -> list[dict[str, Any]]:
     changes = data.flatten()
     if not changes:
         return []
-    # Setting a cost is idempotent at the item service (same cost = no new history entry),
-    # so a retry after a timeout is safe.
-    response = (
-        runtime()
-        .client("item")
-        .post(
-            f"/internal/stores/{store_id}/costs",
-            json={"items": [{"item_id": item_id, "cost": cost} for item_id, cost in changes]},
-            idempotent=True,
-        )
-    )
-    if 400 <= response.status < 500:
-        raise _passthrough(response)  # unknown/foreign item: all or nothing, nothing changed
-    body = expect_ok(response, "item")
+    body = siblings.items.save_costs(store_id, changes)
     return list(body.get("items", []))
 
 
@@ -171,19 +125,13 @@ def settlement_text(store_name: str, day: date, figures: DayFigures) -> str:
     return "\n".join(lines)
 
 
-def day_figures(store_id: int, day: date, tz: str) -> DayFigures:
+def day_figures(siblings: Siblings, store_id: int, day: date, tz: str) -> DayFigures:
     """The day's figures from the sale service: daily totals, and its closed shifts if any.
 
     The shifts endpoint may not exist on an older sale service: a 404 leaves the shift line out.
     """
-    base = f"/internal/stores/{store_id}"
-    totals = _get(
-        "sale", f"{base}/daily-totals", {"start": day.isoformat(), "end": day.isoformat()}
-    )
-    shifts_response = (
-        runtime().client("sale").get(f"{base}/shifts", params={"date": day.isoformat(), "tz": tz})
-    )
-    shifts = [] if shifts_response.status == 404 else expect_ok(shifts_response, "sale")["shifts"]
+    totals = siblings.sales.daily_totals(store_id, day, day)
+    shifts = siblings.sales.shifts(store_id, day, tz)
     try:
         tenders = {"card": 0, "cash": 0, "other": 0}
         for row in totals.get("by_payment_type", []):
@@ -201,7 +149,7 @@ def day_figures(store_id: int, day: date, tz: str) -> DayFigures:
             **tenders,
         )
     except (KeyError, TypeError, ValueError) as exc:
-        raise _bad_gateway("sale") from exc
+        raise bad_gateway("sale") from exc
 
 
 def _insert_ignoring_duplicates(
@@ -215,19 +163,27 @@ def _insert_ignoring_duplicates(
     return rows_matched(result)
 
 
-def settle(
-    session: Session, sender: SmsSender, store_id: int, day: date, tz: str = DEFAULT_TZ
-) -> dict[str, Any]:
-    store_response = runtime().client("store").get(f"/internal/stores/{store_id}")
-    if store_response.status == 404:
+def send_settlement(
+    session: Session,
+    siblings: Siblings,
+    sender: SmsSender,
+    store_id: int,
+    day: date,
+    tz: str = DEFAULT_TZ,
+) -> bool:
+    """Text the day's figures to the store's phone, once per distinct text; True if sent now.
+
+    False: this very text was sent already (a repeated tap sends nothing).
+    """
+    store = siblings.stores.store(store_id)
+    if store is None:
         raise NotFound("존재하지 않는 매장입니다.", code="store_not_found")
-    store = expect_ok(store_response, "store")
-    figures = day_figures(store_id, day, tz)
+    figures = day_figures(siblings, store_id, day, tz)
     sales_volume, payments = figures.sales_volume, figures.payments
     try:
         phone, store_name = str(store["phone"]), str(store["store_name"])
     except (KeyError, TypeError, ValueError) as exc:
-        raise _bad_gateway("store") from exc
+        raise bad_gateway("store") from exc
     phone_e164 = to_e164(phone)
     text = settlement_text(store_name, day, figures)
 
@@ -248,7 +204,7 @@ def settle(
     )
     if row.sent_at is not None and same:
         session.commit()
-        return {"result": "success", "message": "정산 완료: 메시지 전송 완료", "already_sent": True}
+        return False
     try:
         message_id = sender.send(phone_e164, text)
     except Exception:
@@ -257,7 +213,7 @@ def settle(
     row.sales_volume, row.payments, row.text = sales_volume, payments, text
     row.message_id, row.sent_at = message_id, utcnow()
     session.commit()
-    return {"result": "success", "message": "정산 완료: 메시지 전송 완료", "already_sent": False}
+    return True
 
 
 # --------------------------------------------------------------------------- consulting results

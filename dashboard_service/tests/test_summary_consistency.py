@@ -138,7 +138,7 @@ def make_sale(
     hour: int,
     monkeypatch: Any,
 ) -> Sale:
-    import order_service.app.services as order_services
+    import order_service.app.payments as order_payments
 
     cart = random_cart(rng, items)
     opener = rng.choice(STAFF)
@@ -200,7 +200,7 @@ def make_sale(
     moment = datetime.combine(day, datetime.min.time(), tzinfo=UTC) + timedelta(
         hours=hour - 9, minutes=rng.randint(0, 59)
     )
-    monkeypatch.setattr(order_services, "utcnow", lambda: moment)
+    monkeypatch.setattr(order_payments, "utcnow", lambda: moment)
     balance = priced.total
     parts = rng.choice((1, 1, 2, 3)) if balance >= 3 else 1
     paid: dict[str, int] = {}
@@ -347,6 +347,7 @@ def test_summary_refuses_bad_dates(stack):
 
 def test_settlement_figures_read_the_real_closed_shift(stack):
     """The day's settlement figures against the real sale service's shifts endpoint."""
+    from dashboard_service.app.clients import siblings
     from dashboard_service.app.services import day_figures, settlement_text
     from salesync_common.timeutil import business_date, utcnow
 
@@ -372,7 +373,7 @@ def test_settlement_figures_read_the_real_closed_shift(stack):
     assert closed["difference"] == -1000
     today = business_date(utcnow())
     with stack.client.application.app_context():
-        figures = day_figures(store, today, "Asia/Seoul")
+        figures = day_figures(siblings(), store, today, "Asia/Seoul")
     assert (figures.sales_volume, figures.cash, figures.card, figures.vat) == (5000, 5000, 0, 455)
     assert figures.cash_differences == ((shift["shift_id"], -1000),)
     assert settlement_text("가게", today, figures).endswith("\n시재 차액 -1,000원")

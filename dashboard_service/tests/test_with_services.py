@@ -162,7 +162,7 @@ def test_seoul_day_boundary_and_empty_days(stack, monkeypatch):
     """Paid at 23:59 and 00:01 Asia/Seoul: two business days; the days around them are zeros."""
     from datetime import UTC, datetime
 
-    import order_service.app.services as order_services
+    import order_service.app.payments as order_payments
 
     store = next(_stores)
     category = call("POST", f"{stack.item.url}/categories/", store, json={"name": "야식"})["id"]
@@ -171,9 +171,9 @@ def test_seoul_day_boundary_and_empty_days(stack, monkeypatch):
 
     before_midnight = datetime(2026, 3, 14, 14, 59, tzinfo=UTC)  # 23:59 KST, March 14
     after_midnight = datetime(2026, 3, 14, 15, 1, tzinfo=UTC)  # 00:01 KST, March 15
-    monkeypatch.setattr(order_services, "utcnow", lambda: before_midnight)
+    monkeypatch.setattr(order_payments, "utcnow", lambda: before_midnight)
     sell(stack, store, 1, [{"item_id": tteok, "quantity": 1}], 4000)
-    monkeypatch.setattr(order_services, "utcnow", lambda: after_midnight)
+    monkeypatch.setattr(order_payments, "utcnow", lambda: after_midnight)
     sell(stack, store, 2, [{"item_id": tteok, "quantity": 2}], 8000)
     monkeypatch.undo()
 

@@ -12,7 +12,7 @@ from salesync_common.events import start_outbox_relay
 from salesync_common.outbox import generic_source
 
 from ..config import SCHEMA, Settings
-from . import menu_events
+from . import events
 from .api import categories, internal
 from .models import IdempotencyKeys, Outbox, db
 
@@ -30,6 +30,6 @@ def create_app(settings: Settings | None = None) -> Flask:
         idempotency_table=IdempotencyKeys,
     )
     # menu.items events leave through the outbox (Kafka, or the in-process bus when embedded)
-    topics = {menu_events.TOPIC: settings.menu_items_topic}
+    topics = {events.TOPIC: settings.menu_items_topic}
     start_outbox_relay(app, db, generic_source(Outbox, topics))
     return app

@@ -4,7 +4,7 @@ Rows are never deleted: ``retired_at`` marks a deleted category or item, so orde
 keep pointing at real rows. Names are unique among *live* rows only, by partial unique indexes.
 ``items.cost`` is the current cost, written in the same transaction as the newest ``item_costs``
 entry, so listings read it without touching the history. Every change of an item bumps its
-``version`` and writes its snapshot to the outbox in the same transaction (``menu_events.py``).
+``version`` and writes its snapshot to the outbox in the same transaction (``events.py``).
 Option groups and their options belong to one item and are retired, never deleted, like items.
 """
 
@@ -21,7 +21,7 @@ from salesync_common.tables import BigId, idempotency_table, outbox_table
 
 db = make_db()
 IdempotencyKeys = idempotency_table(db.metadata)
-Outbox = outbox_table(db.metadata)  # menu.items events, relayed to Kafka (see menu_events.py)
+Outbox = outbox_table(db.metadata)  # menu.items events, relayed to Kafka (see events.py)
 
 LIVE = sa.text("retired_at IS NULL")
 CATEGORY_NAME_INDEX = "ux_categories_store_id_name_live"
@@ -86,7 +86,7 @@ class Item(db.Model):  # type: ignore[name-defined]
         DateTime(timezone=True), nullable=False, server_default=func.now()
     )
     retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # Bumped by every change (menu_events.item_changed), carried by each menu.items event.
+    # Bumped by every change (events.item_changed), carried by each menu.items event.
     version: Mapped[int] = mapped_column(Integer(), nullable=False, default=0)
 
 

@@ -2,7 +2,7 @@
 
 Every lookup is scoped by ``store_id``: another store's id is indistinguishable from an unknown one
 (404). Name clashes are decided by the partial unique indexes, never by a pre-check. Every change
-of an item goes through ``menu_events.item_changed`` in its own transaction (version + event).
+of an item goes through ``events.item_changed`` in its own transaction (version + event).
 Option groups are changed under their item's row lock, as every change of the item is.
 """
 
@@ -21,7 +21,7 @@ from salesync_common.errors import Conflict, NotFound
 from salesync_common.timeutil import utcnow
 
 from .catalog import GROUP_COLUMNS, GROUP_ORDER, fold_option, item_details, join_option_groups
-from .menu_events import item_changed, items_changed
+from .events import item_changed, items_changed
 from .models import (
     CATEGORY_NAME_INDEX,
     ITEM_NAME_INDEX,

@@ -41,8 +41,7 @@ from salesync_common.kafka import CaughtUp, KafkaRecord, KafkaSubscriber, kafka_
 from salesync_common.timeutil import utcnow
 
 from ..config import Settings
-from . import items
-from .items import Catalog
+from .clients import Catalog, ItemGateway
 from .models import MenuItem, MenuSync
 from .schemas import ItemSnapshot, MenuItemEvent
 
@@ -147,7 +146,13 @@ def _lookup_statement() -> Any:
 _LOOKUP = _lookup_statement()
 
 
-def lookup(session: Session, settings: Settings, store_id: int, item_ids: Iterable[int]) -> Catalog:
+def lookup(
+    session: Session,
+    settings: Settings,
+    store_id: int,
+    item_ids: Iterable[int],
+    items: ItemGateway,
+) -> Catalog:
     """Live items of the store among ``item_ids``: the model when trusted, else the item service.
 
     One query reads the model's rows and its freshness; at most one batched call asks the item
@@ -191,6 +196,7 @@ def write_with_menu(
     settings: Settings,
     store_id: int,
     item_ids: Iterable[int],
+    items: ItemGateway,
     write: Callable[[Catalog], Written],
 ) -> Written:
     """``write(catalog)`` with the items of ``item_ids`` as :func:`lookup` sees them; if that
@@ -204,7 +210,7 @@ def write_with_menu(
     """
     ids = sorted(set(item_ids))
     try:
-        return write(lookup(session, settings, store_id, ids))
+        return write(lookup(session, settings, store_id, ids, items))
     except ApiError as refusal:
         if refusal.code not in SECOND_LOOK_CODES or not ids:
             raise

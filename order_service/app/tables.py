@@ -11,7 +11,7 @@ PUT that read the old version answers 409 ``version_conflict`` instead of overwr
 
 A free target table has no row to lock: moving an order there (or opening one for move-lines)
 can race a terminal opening that table. The partial unique index on open orders decides; the
-loser of a transfer rolls back and tries again from the start (:data:`services.OPEN_RETRIES`).
+loser of a transfer rolls back and tries again from the start (:data:`orders.OPEN_RETRIES`).
 
 Decisions (documented in the OpenAPI descriptions):
 
@@ -49,7 +49,7 @@ from salesync_common.db import violates_unique
 from salesync_common.errors import Conflict, NotFound, ValidationFailed
 from salesync_common.timeutil import iso, utcnow
 
-from . import events, services
+from . import events, orders
 from .models import CANCELLED, OPEN_TABLE_INDEX, Order, OrderDiscount, OrderEvent, OrderLine
 from .schemas import MoveLineIn
 
@@ -78,7 +78,7 @@ def _no_open_order() -> NotFound:
 
 def _lock_open(session: Session, store_id: int, table_no: int) -> Order | None:
     return session.scalar(
-        services._open_query(store_id, table_no)
+        orders._open_query(store_id, table_no)
         .with_for_update()
         .execution_options(populate_existing=True)
     )
@@ -103,10 +103,10 @@ def _line_has_discount(line_ids: Sequence[int]) -> Conflict:
 
 
 def _check_target_quantities(lines: Sequence[OrderLine]) -> None:
-    too_many = [line.id for line in lines if line.quantity > services.MAX_LINE_QUANTITY]
+    too_many = [line.id for line in lines if line.quantity > orders.MAX_LINE_QUANTITY]
     if too_many:
         raise Conflict(
-            f"한 줄의 수량은 {services.MAX_LINE_QUANTITY}개를 넘을 수 없습니다.",
+            f"한 줄의 수량은 {orders.MAX_LINE_QUANTITY}개를 넘을 수 없습니다.",
             code="quantity_too_large",
             extra={"line_ids": too_many},
         )
@@ -127,7 +127,7 @@ def transfer(
     """
     if to_table == table_no:
         raise _same_table(table_no)
-    for _ in range(services.OPEN_RETRIES):
+    for _ in range(orders.OPEN_RETRIES):
         try:
             answer = _transfer_once(session, store_id, table_no, to_table, staff_id)
             session.commit()
@@ -140,13 +140,13 @@ def transfer(
         except BaseException:
             session.rollback()
             raise
-    raise Conflict(services.VERSION_CONFLICT, code="order_busy")
+    raise Conflict(orders.VERSION_CONFLICT, code="order_busy")
 
 
 def _transfer_once(
     session: Session, store_id: int, table_no: int, to_table: int, staff_id: int | None
 ) -> dict[str, Any]:
-    services._serialize_writers(session)
+    orders._serialize_writers(session)
     locked = {table: _lock_open(session, store_id, table) for table in sorted((table_no, to_table))}
     source, target = locked[table_no], locked[to_table]
     if source is None:
@@ -182,15 +182,15 @@ def _merge(session: Session, source: Order, target: Order, staff_id: int | None)
             code="has_payments",
             extra={"paid_total": source.paid_total},
         )
-    source_lines = services._lines(session, source.id)
-    source_discounts = services._discounts(session, source.id)
-    target_lines = {services._key(line): line for line in services._lines(session, target.id)}
-    target_discounts = services._discounts(session, target.id)
+    source_lines = orders._lines(session, source.id)
+    source_discounts = orders._discounts(session, source.id)
+    target_lines = {orders._key(line): line for line in orders._lines(session, target.id)}
+    target_discounts = orders._discounts(session, target.id)
     discounted = _line_discounted([*source_discounts, *target_discounts])
     clashes = [
         line_id
         for line in source_lines
-        if (meeting := target_lines.get(services._key(line))) is not None
+        if (meeting := target_lines.get(orders._key(line))) is not None
         and (line.id in discounted or meeting.id in discounted)
         for line_id in (line.id, meeting.id)
     ]
@@ -199,7 +199,7 @@ def _merge(session: Session, source: Order, target: Order, staff_id: int | None)
     dropped = [d for d in source_discounts if d.scope == "order"]
     carried = [d for d in source_discounts if d.scope == "line"]
     for line in source_lines:
-        key = services._key(line)
+        key = orders._key(line)
         meeting = target_lines.get(key)
         if meeting is not None:
             meeting.quantity += line.quantity
@@ -210,13 +210,13 @@ def _merge(session: Session, source: Order, target: Order, staff_id: int | None)
     _check_target_quantities(list(target_lines.values()))
     for discount in carried:
         discount.order_id = target.id
-    dropped_data = [services._discount_data(d) for d in dropped]
+    dropped_data = [orders._discount_data(d) for d in dropped]
     for discount in dropped:
         session.delete(discount)
     session.flush()
     merged_lines = list(target_lines.values())
-    total = services.price(merged_lines, [*target_discounts, *carried]).total
-    services._check_paid(target, total)
+    total = orders.price(merged_lines, [*target_discounts, *carried]).total
+    orders._check_paid(target, total)
     _bump(target, total)
     source.status = CANCELLED
     source.cancelled_at = source.updated_at = utcnow()
@@ -244,7 +244,7 @@ def _merge(session: Session, source: Order, target: Order, staff_id: int | None)
         "merged_from_order_id": source.id,
         "version": target.version,
         "total": target.total_price,
-        "lines": services._lines_data(merged_lines),
+        "lines": orders._lines_data(merged_lines),
     }
     events.record_event(session, target, TRANSFERRED, target_data, staff_id)
     return {
@@ -281,7 +281,7 @@ def move_lines(
     if to_table == table_no:
         raise _same_table(table_no)
     try:
-        services._serialize_writers(session)
+        orders._serialize_writers(session)
         source: Order | None = None
         target: Order | None = None
         for table in sorted((table_no, to_table)):
@@ -290,7 +290,7 @@ def move_lines(
                 if source is None:
                     raise _no_open_order()
             else:
-                target = services._lock_or_open(session, store_id, to_table, tz, staff_id)
+                target = orders._lock_or_open(session, store_id, to_table, tz, staff_id)
         assert source is not None and target is not None
         answer = _move(session, source, target, wanted, staff_id)
         session.commit()
@@ -302,7 +302,7 @@ def move_lines(
 
 def _resolve(lines: Sequence[OrderLine], wanted: Sequence[MoveLineIn]) -> list[MovedUnits]:
     by_id = {line.id: line for line in lines}
-    by_key = {services._key(line): line for line in lines}
+    by_key = {orders._key(line): line for line in lines}
     quantities: dict[int, int] = {}
     missing: dict[str, str] = {}
     for position, entry in enumerate(wanted):
@@ -356,7 +356,7 @@ def _move(
     staff_id: int | None,
 ) -> dict[str, Any]:
     opened = target.version == 0
-    source_lines = services._lines(session, source.id)
+    source_lines = orders._lines(session, source.id)
     moves = _resolve(source_lines, wanted)
     if sum(move.quantity for move in moves) == sum(line.quantity for line in source_lines):
         raise Conflict(
@@ -364,17 +364,15 @@ def _move(
             code="would_empty_source",
             extra={"use": "POST /orders/tables/<table_no>/transfer"},
         )
-    source_discounts = services._discounts(session, source.id)
+    source_discounts = orders._discounts(session, source.id)
     target_lines = (
-        {}
-        if opened
-        else {services._key(line): line for line in services._lines(session, target.id)}
+        {} if opened else {orders._key(line): line for line in orders._lines(session, target.id)}
     )
-    target_discounts = [] if opened else services._discounts(session, target.id)
+    target_discounts = [] if opened else orders._discounts(session, target.id)
     discounted = _line_discounted([*source_discounts, *target_discounts])
     clashes: list[int] = []
     for move in moves:
-        meeting = target_lines.get(services._key(move.line))
+        meeting = target_lines.get(orders._key(move.line))
         if move.line.id in discounted and (
             meeting is not None or move.quantity < move.line.quantity
         ):
@@ -387,7 +385,7 @@ def _move(
         {
             "line_id": move.line.id,
             "item_id": move.line.item_id,
-            "options": services._option_ids(move.line),
+            "options": orders._option_ids(move.line),
             "quantity": move.quantity,
         }
         for move in moves
@@ -395,7 +393,7 @@ def _move(
     carried: list[OrderDiscount] = []
     kept_lines = {line.id: line for line in source_lines}
     for move in moves:
-        key = services._key(move.line)
+        key = orders._key(move.line)
         meeting = target_lines.get(key)
         whole = move.quantity == move.line.quantity
         if meeting is not None:
@@ -418,9 +416,9 @@ def _move(
         discount.order_id = target.id
     session.flush()  # new line ids, which pricing and the events name lines by
     staying = [d for d in source_discounts if d not in carried]
-    source_total = services.price(list(kept_lines.values()), staying).total
-    services._check_paid(source, source_total)
-    target_total = services.price(list(target_lines.values()), [*target_discounts, *carried]).total
+    source_total = orders.price(list(kept_lines.values()), staying).total
+    orders._check_paid(source, source_total)
+    target_total = orders.price(list(target_lines.values()), [*target_discounts, *carried]).total
     _bump(source, source_total)
     _bump(target, target_total)
     session.flush()
@@ -440,7 +438,7 @@ def _move(
             **route,
             "version": order.version,
             "total": order.total_price,
-            "lines_after": services._lines_data(lines),
+            "lines_after": orders._lines_data(lines),
         }
         events.record_event(session, order, LINES_MOVED, data, staff_id)
     return {
@@ -461,7 +459,7 @@ def _move(
 
 def order_events(session: Session, store_id: int, order_id: int, tz: str) -> list[dict[str, Any]]:
     """The order's own events in ``seq`` order (404 ``order_not_found``, also another store's)."""
-    services.order_for_store(session, store_id, order_id)
+    orders.order_for_store(session, store_id, order_id)
     rows = session.scalars(
         select(OrderEvent)
         .where(OrderEvent.order_id == order_id, OrderEvent.store_id == store_id)

@@ -329,7 +329,7 @@ def test_item_sales_aggregates_in_one_query(stack, client):
 
 def test_daily_rows_kept_at_payment_match_a_rebuild_from_orders(stack, client):
     """The rows ``pay`` maintains equal the same totals recomputed from the orders themselves."""
-    from order_service.app import rollup
+    from order_service.app import daily_sales
     from order_service.app.models import DailyItemSales
 
     sid = 75
@@ -374,6 +374,6 @@ def test_daily_rows_kept_at_payment_match_a_rebuild_from_orders(stack, client):
             (jjajang, 3, 21_000, 7500, 0),
             (jjamppong, 4, 32_000, 0, 4),
         ]
-        rollup.rebuild(db.session(), sid)
+        daily_sales.rebuild(db.session(), sid)
         db.session.commit()
         assert snapshot() == kept

@@ -20,7 +20,7 @@ from devstack import kafka as devstack_kafka
 from devstack.testing import auth_headers, token_for
 from item_service.app.models import Outbox
 from item_service.app.models import db as item_db
-from order_service.app import menu
+from order_service.app import clients, menu
 from order_service.app.models import MenuItem, db
 from salesync_common.bus import Event
 from salesync_common.http import ServiceClient
@@ -295,7 +295,9 @@ def test_option_groups_tax_and_category_names_reach_the_model_through_kafka(apps
     assert json.loads(row.option_groups) == [group.json]
     wait_for(apps.trusted, 10, "a fresh confirmation")
     with apps.order_app.app_context():
-        snapshot = menu.lookup(db.session(), apps.settings, STORE, [item_id])[item_id]
+        snapshot = menu.lookup(
+            db.session(), apps.settings, STORE, [item_id], clients.item_gateway()
+        )[item_id]
         db.session.commit()
     assert [g.model_dump() for g in snapshot.option_groups] == [group.json]
     assert (snapshot.tax, snapshot.sold_out, snapshot.category_name) == ("exempt", True, "여름")

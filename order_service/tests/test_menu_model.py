@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from devstack.testing import auth_headers, count_queries, token_for
-from order_service.app import menu
+from order_service.app import clients, menu
 from order_service.app.menu import MenuEventHandler
 from order_service.app.models import MenuItem, db
 from salesync_common.bus import Event
@@ -59,7 +59,7 @@ def trust(stack: Stack) -> None:
 def lookup(stack: Stack, item_ids: list[int]) -> dict[int, Any]:
     settings = stack.order_app.extensions["salesync"].settings
     with stack.order_app.app_context():
-        catalog = menu.lookup(db.session(), settings, STORE, item_ids)
+        catalog = menu.lookup(db.session(), settings, STORE, item_ids, clients.item_gateway())
         db.session.commit()  # as the order's own transaction does (the warmed rows included)
         return catalog
 
@@ -92,7 +92,11 @@ def test_the_model_stores_and_returns_the_v2_fields(model):
     trust(model)
     with model.order_app.app_context(), count_queries(db.engine) as statements:
         catalog = menu.lookup(
-            db.session(), model.order_app.extensions["salesync"].settings, STORE, [latte]
+            db.session(),
+            model.order_app.extensions["salesync"].settings,
+            STORE,
+            [latte],
+            clients.item_gateway(),
         )
         db.session.rollback()
     assert len(statements) == 1  # the hot path stays one query, option groups included

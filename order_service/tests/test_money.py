@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select
 
 from devstack.testing import auth_headers, count_queries, staff_token_for, token_for
-from order_service.app import rollup
+from order_service.app import daily_sales
 from order_service.app.models import (
     DailyCategorySales,
     DailyItemSales,
@@ -606,7 +606,7 @@ def test_daily_totals_with_discounts_match_a_rebuild(stack, client):
             .where(DailyItemSales.store_id == sid)
             .order_by(DailyItemSales.item_id)
         ).all()
-        rollup.rebuild(db.session, sid)
+        daily_sales.rebuild(db.session, sid)
         rebuilt = db.session.execute(
             select(DailyItemSales.__table__)
             .where(DailyItemSales.store_id == sid)
@@ -679,7 +679,7 @@ def test_order_summary_from_the_rollup_matches_the_orders_and_a_rebuild(stack, c
     assert body["order_count"] == 2
     assert body["vat"] == sum(order["vat"] for order in orders)  # once per order, then summed
     assert [row["hour"] for row in body["by_hour"]] == list(range(24))
-    hour = rollup.local_hour(utcnow(), "Asia/Seoul")
+    hour = daily_sales.local_hour(utcnow(), "Asia/Seoul")
     assert body["by_hour"][hour]["order_count"] == 2  # (the test runs within one hour)
     assert sum(row["total"] for row in body["by_hour"]) == body["total"]
     assert body["by_staff"] == [
@@ -699,7 +699,7 @@ def test_order_summary_from_the_rollup_matches_the_orders_and_a_rebuild(stack, c
     assert len(empty["by_hour"]) == 24
     kept = _summary_rows(stack, sid)
     with stack.order_app.app_context():
-        rollup.rebuild(db.session, sid)
+        daily_sales.rebuild(db.session, sid)
         db.session.commit()
     assert _summary_rows(stack, sid) == kept
     assert client.get(

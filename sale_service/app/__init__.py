@@ -7,7 +7,7 @@ from flask import Flask
 from salesync_common.app import create_service_app
 
 from ..config import SCHEMA, Settings
-from . import consumer, services
+from . import clients, consumer
 from .api import internal, sales, shifts
 from .models import IdempotencyKeys, db
 
@@ -28,7 +28,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     with app.app_context():
         engine = db.engine
     # One consumer per process (a consumer group member), never per request.
-    pricing_of = consumer.order_pricing(services.OrderClient(service_runtime.client("order")))
+    pricing_of = consumer.order_pricing(clients.OrderClient(service_runtime.client("order")))
     service_runtime.start_background(
         lambda stop: consumer.run_consumer(settings, engine, stop, pricing_of),
         "order-events-consumer",

@@ -2,7 +2,7 @@
 
 Consumer group ``sale-order-events`` (Kafka) or the in-process bus (embedded). A ``payment``
 event writes the ``payments`` row and a ``paid`` event completes the sale through the one place
-that does it (``services.complete_sale``: the sale row, its pricing figures, its receipt
+that does it (``sales.complete_sale``: the sale row, its pricing figures, its receipt
 number), with the same idempotent inserts as the request path: when the request wrote them
 first, nothing changes; when it died after the order recorded the payment, this writes them.
 The order's pricing figures come from the event (paid events carry them), else from the
@@ -30,7 +30,8 @@ from salesync_common.kafka import KafkaRecord, KafkaSubscriber, kafka_client_con
 from salesync_common.timeutil import parse_instant
 
 from ..config import Settings
-from . import services
+from . import payments, sales
+from .clients import OrderGateway
 from .models import COMPLETED, Payment, Sale
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,7 @@ def apply_event(
         return None
     if kind == "payment":
         payment_type = str(data.get("payment_type") or "other")
-        services.record_payment(
+        payments.record_payment(
             session,
             payment_ref=str(data["payment_ref"]),
             store_id=store_id,
@@ -74,14 +75,14 @@ def apply_event(
     paid_at = _moment(data["paid_at"])
     paid_day = date.fromisoformat(str(data["paid_business_date"]))
     if data.get("legacy_sale_id") is not None:  # paid under the previous protocol
-        services.complete_legacy_sale(
+        sales.complete_legacy_sale(
             session, int(data["legacy_sale_id"]), str(data["payment_ref"]), paid_at, paid_day
         )
         return "legacy"
     figures = data.get("pricing")
     if figures is None and pricing_of is not None:
         figures = pricing_of(store_id, order_id)
-    services.complete_sale(
+    sales.complete_sale(
         session,
         payment_ref=str(data["payment_ref"]),
         store_id=store_id,
@@ -112,7 +113,7 @@ def _already_recorded(
     return session.scalar(found.limit(1)) is not None
 
 
-def order_pricing(orders: services.OrderGateway) -> PricingLookup:
+def order_pricing(orders: OrderGateway) -> PricingLookup:
     """The paid order's figures from its detail (the fields of the payment answer's pricing)."""
 
     def lookup(store_id: int, order_id: int) -> dict[str, Any] | None:

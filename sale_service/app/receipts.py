@@ -1,6 +1,6 @@
 """The JSON receipt of a paid order (pos-v2.md), and reprints.
 
-A receipt is issued (numbered) when its order is paid (``services.complete_sale``). Reading it
+A receipt is issued (numbered) when its order is paid (``sales.complete_sale``). Reading it
 is printing it: the first read is the original print (``reprint_count`` 0) and every later read,
 by number or by order, is a reprint that adds 1 (the answer carries the count including that
 read). The count is changed by one atomic ``UPDATE`` and only after the store and the order were
@@ -21,8 +21,9 @@ from salesync_common.errors import ApiError, NotFound
 from salesync_common.timeutil import iso, utcnow
 
 from . import refunds
+from .clients import OrderGateway, StoreGateway
 from .models import COMPLETED, Payment, Sale
-from .services import OrderGateway, StoreGateway, card_view
+from .payments import card_view
 
 
 def receipt_not_found() -> ApiError:

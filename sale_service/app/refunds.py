@@ -29,10 +29,9 @@ from salesync_common.errors import ApiError, Conflict, NotFound
 from salesync_common.timeutil import iso, utcnow
 
 from . import shifts
+from .clients import OrderGateway
 from .models import COMPLETED, MIXED, Payment, Refund, RefundTender, Sale
-from .services import OrderGateway
 
-REFUNDED_MESSAGE = "결제 취소 성공"
 VOID_REASON = "전체 취소"
 
 

@@ -5,7 +5,7 @@ Invariants, and where they are enforced:
 - **One open shift per store**: the partial unique index ``uq_shifts_open_store``. Two terminals
   opening at once: one insert wins, the other gets 409 ``shift_open``.
 - **A payment or refund belongs to at most one shift, and a closed shift's report never
-  changes.** Writers (``services.record_payment``, ``refunds.refund_sale``, cash movements) read
+  changes.** Writers (``payments.record_payment``, ``refunds.refund_sale``, cash movements) read
   the open shift with ``FOR SHARE`` in their own transaction (:func:`open_shift_id`), and
   :func:`close_shift` takes the shift row ``FOR UPDATE`` before it reads any figure. So a
   payment racing a close either commits first (the close waits for it and counts it) or waits
@@ -38,7 +38,7 @@ from salesync_common.errors import Conflict, Forbidden, NotFound
 from salesync_common.permissions import FORBIDDEN_MESSAGE
 from salesync_common.timeutil import business_date, iso, utcnow
 
-from . import services
+from . import sales
 from .models import (
     CLOSED,
     COMPLETED,
@@ -444,7 +444,7 @@ def _report(session: Session, shift: Shift, tz: str, actor: Actor) -> dict[str, 
         "other_refunds": given_back["other"],
         "other_total": taken["other"] - given_back["other"],
         "cash_total": taken["cash"] - given_back["cash"],
-        **services.figures_view(figures),
+        **sales.figures_view(figures),
         "average_check": figures.average_check,
         "payment_count": sum(totals.payment_count for totals in staff.values()),
         "cash_movements": [_movement_view(row, tz) for row in movements],
@@ -453,7 +453,7 @@ def _report(session: Session, shift: Shift, tz: str, actor: Actor) -> dict[str, 
                 "staff_id": staff_id,
                 "payment_count": totals.payment_count,
                 "taken": totals.taken_by_tender(),
-                **services.figures_view(totals.figures),
+                **sales.figures_view(totals.figures),
             }
             for staff_id, totals in shown_staff
         ],

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sale_service.app.services import PayAnswer
+from sale_service.app.clients import PayAnswer
 from salesync_common import pricing
 from salesync_common.errors import UpstreamError
 from salesync_common.timeutil import business_date, iso, utcnow

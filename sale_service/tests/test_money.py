@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import select
 
 from devstack.testing import auth_headers, staff_token_for, token_for
+from sale_service.app.clients import GATEWAY_EXTENSION, STORE_GATEWAY_EXTENSION
 from sale_service.app.consumer import OrderEventHandler
-from sale_service.app.gateway import GATEWAY_EXTENSION, STORE_GATEWAY_EXTENSION
 from sale_service.app.models import Payment, Refund, Sale, db
 from salesync_common import pricing
 from salesync_common.auth import SERVICE_TOKEN_HEADER

@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import select
 
 from devstack.testing import auth_headers, count_queries, token_for
-from sale_service.app import services
+from sale_service.app import payments
+from sale_service.app.clients import GATEWAY_EXTENSION
 from sale_service.app.consumer import OrderEventHandler
-from sale_service.app.gateway import GATEWAY_EXTENSION
 from sale_service.app.models import Payment, Sale, db
 from salesync_common.auth import SERVICE_TOKEN_HEADER
 from salesync_common.bus import Event
@@ -141,7 +141,7 @@ def test_client_total_mismatch_is_409_and_nothing_paid(app, client, orders, stor
     assert response.status_code == 409
     assert response.json["result"] == "failed"
     assert response.json["total_price"] == 25000
-    assert response.json["message"] == services.MISMATCH_MESSAGE
+    assert response.json["message"] == payments.MISMATCH_MESSAGE
     assert sales_of(app, store) == [] and payments_of(app, store) == []
     assert (order.status, order.paid_total, orders.answers) == ("open", 0, {})
     # the right total then pays
@@ -166,8 +166,8 @@ def test_idempotency_key_returns_the_first_answer(app, client, orders, store):
     assert len(sales_of(app, store)) == 1 and orders.pay_calls == 1
     # the ref is derived from the store and the key: the same key names the same payment
     [payment] = payments_of(app, store)
-    assert payment.payment_ref == services.payment_ref(store, "pay-5")
-    assert services.payment_ref(store + 1, "pay-5") != payment.payment_ref
+    assert payment.payment_ref == payments.payment_ref(store, "pay-5")
+    assert payments.payment_ref(store + 1, "pay-5") != payment.payment_ref
 
 
 def test_concurrent_payments_of_one_table_make_one_sale(app, orders, store):
@@ -229,7 +229,7 @@ def test_crash_after_the_order_recorded_it_is_repaired_by_the_consumer(
     def crash(*args, **kwargs):
         raise RuntimeError("process died")
 
-    monkeypatch.setattr(services, "record_outcome", crash)
+    monkeypatch.setattr(payments, "record_outcome", crash)
     first = pay(client, store, 9, 6000, "현금", **{"Idempotency-Key": "k9"})
     assert first.status_code == 500 and first.is_json
     assert sales_of(app, store) == [] and order.status == "paid"
@@ -241,7 +241,7 @@ def test_crash_after_the_order_recorded_it_is_repaired_by_the_consumer(
     assert sale.payment_type == "cash"  # from the payment event
     assert sale.business_date.isoformat() == order.paid_business_date
     [payment] = payments_of(app, store)
-    assert payment.payment_ref == sale.payment_ref == services.payment_ref(store, "k9")
+    assert payment.payment_ref == sale.payment_ref == payments.payment_ref(store, "k9")
     # the retry with the same key answers that very sale
     retry = pay(client, store, 9, 6000, "현금", **{"Idempotency-Key": "k9"})
     assert retry.status_code == 201 and retry.json["id"] == sale.id

@@ -18,7 +18,7 @@ from devstack.testing import auth_headers, free_port, token_for
 from order_service.app.events import event_value
 from order_service.app.models import OrderEvent
 from order_service.app.models import db as order_db
-from sale_service.app import services
+from sale_service.app import payments
 from sale_service.app.consumer import OrderEventHandler
 from sale_service.app.models import Payment, Sale, db
 from salesync_common.auth import SERVICE_TOKEN_HEADER
@@ -226,7 +226,7 @@ def test_crash_between_order_and_sale_is_repaired_by_the_consumer(stack, store, 
     def crash(*args, **kwargs):
         raise RuntimeError("sale service died before writing its rows")
 
-    monkeypatch.setattr(services, "record_outcome", crash)
+    monkeypatch.setattr(payments, "record_outcome", crash)
     first = pay(stack.sale.url, store, 4, 5000, **{"Idempotency-Key": "crash-4"})
     assert first.status_code == 500
     assert sales_of(stack, store) == []

@@ -156,7 +156,7 @@ def test_database_roles_and_kafka_topic_match_k8s(compose: dict) -> None:
     for topic in ("consulting.results", "menu.items", "orders.events"):
         assert topic in topics["command"] and f"        - {topic}\n" in job, topic
     assert topics["environment"]["KAFKA_SASL_USERNAME"] == "admin"
-    pom = (REPO / "devstack" / "kafka" / "pom.xml").read_text()
+    pom = (REPO / "devstack" / "kafka_maven" / "pom.xml").read_text()
     version = re.search(r"<kafka.version>([\d.]+)</kafka.version>", pom)
     assert version and compose["services"]["kafka"]["image"] == f"apache/kafka:{version.group(1)}"
     for name in ("dashboard", "consulting", "item", "order", "sale"):

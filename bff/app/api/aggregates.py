@@ -11,8 +11,9 @@ from __future__ import annotations
 from flask import Blueprint, Response, request
 
 from salesync_common.api import endpoint
-from salesync_common.app import runtime
-from salesync_common.errors import ApiError
+from salesync_common.errors import bad_gateway
+
+from ..clients import dashboard_gateway
 
 bp = Blueprint("bff", __name__, url_prefix="/bff")
 TAGS = ("bff",)
@@ -30,18 +31,14 @@ def _from_dashboard() -> Response:
     path = DASHBOARD_PATHS[request.path.rstrip("/") or request.path]
     query = request.query_string.decode("latin-1")
     headers = {name: request.headers[name] for name in FORWARDED_HEADERS if name in request.headers}
-    answer = (
-        runtime()
-        .client("dashboard")
-        .request(
-            request.method,
-            f"{path}?{query}" if query else path,
-            data=request.get_data() if request.method == "POST" else None,
-            headers=headers,
-        )
+    answer = dashboard_gateway().forward(
+        request.method,
+        f"{path}?{query}" if query else path,
+        request.get_data() if request.method == "POST" else None,
+        headers,
     )
     if answer.body is None:
-        raise ApiError(status=502, code="bad_gateway", extra={"dependency": "dashboard"})
+        raise bad_gateway("dashboard")
     response = Response(answer.raw, status=answer.status, mimetype="application/json")
     if "Retry-After" in answer.headers:
         response.headers["Retry-After"] = answer.headers["Retry-After"]

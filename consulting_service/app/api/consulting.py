@@ -5,15 +5,16 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, current_app
 
-from salesync_common.api import endpoint, parse_json_object, validate
+from salesync_common.api import endpoint
 from salesync_common.auth import current_store_id
 from salesync_common.errors import NotFound
 from salesync_common.ratelimit import rate_limit, store_or_ip_key
-from salesync_common.types import PERIOD_MESSAGE, REQ_ID_PATTERN, Period
+from salesync_common.types import REQ_ID_PATTERN, PeriodQuery
 
 from .. import services
+from ..clients import dashboard_gateway
 from ..models import db
 from ..schemas import RequestedOut, StatusOut
 
@@ -26,14 +27,17 @@ consulting_limit = rate_limit(
 )
 
 
-def _period(data: dict[str, Any]) -> Period:
-    # the contract answers 400 (not 422) to bad or reversed dates
-    return validate(Period, data, status=400, message=PERIOD_MESSAGE, code="invalid_dates")
+NOT_COMPLETED = {"result": "not completed", "message": "컨설팅 진행 중"}
+STATUS_ANSWERS: dict[services.RequestStatus, dict[str, str]] = {
+    "pending": NOT_COMPLETED,
+    "failed": {"result": "failed", "message": "컨설팅 생성에 실패했습니다. 다시 요청해 주세요."},
+    "completed": {"result": "success", "message": "컨설팅 완료"},
+}
 
 
-def _ask(period: Period) -> dict[str, Any]:
+def _ask(period: PeriodQuery) -> dict[str, Any]:
     store_id = current_store_id()
-    figures = services.fetch_figures(store_id, period.start, period.end)
+    figures = services.fetch_figures(dashboard_gateway(), store_id, period.start, period.end)
     req_id, created = services.request_consulting(
         db.session(), store_id, period.start, period.end, figures
     )
@@ -43,21 +47,18 @@ def _ask(period: Period) -> dict[str, Any]:
     return {"result": "success", "req_id": req_id}
 
 
-def _query_period() -> Period:
-    return _period({key: request.args.get(key) for key in ("start", "end") if key in request.args})
-
-
 @bp.get("/")
 @consulting_limit
 @endpoint(
     "Ask for advice on a period (query start, end); answers at once with a req_id",
     permission="reports",
+    query=PeriodQuery,
     responses={200: RequestedOut, 400: None},
     extra_errors=(429, 502, 503, 504),
     tags=TAGS,
 )
-def ask() -> dict[str, Any]:
-    return _ask(_query_period())
+def ask(query: PeriodQuery) -> dict[str, Any]:
+    return _ask(query)
 
 
 @bp.post("/")
@@ -65,13 +66,13 @@ def ask() -> dict[str, Any]:
 @endpoint(
     "Ask for advice on a period (JSON body {start, end})",
     permission="reports",
+    body=PeriodQuery,
     responses={200: RequestedOut, 400: None},
     extra_errors=(415, 429, 502, 503, 504),
     tags=TAGS,
 )
-def ask_post() -> dict[str, Any]:
-    data = parse_json_object()
-    return _ask(_period({key: data.get(key) for key in ("start", "end")}))
+def ask_post(body: PeriodQuery) -> dict[str, Any]:
+    return _ask(body)
 
 
 @bp.get("/test")
@@ -79,18 +80,23 @@ def ask_post() -> dict[str, Any]:
 @endpoint(
     "Same as GET /consulting/ (path the frontend ships with): a real request",
     permission="reports",
+    query=PeriodQuery,
     responses={200: RequestedOut, 400: None},
     extra_errors=(429, 502, 503, 504),
     tags=TAGS,
 )
-def ask_test() -> dict[str, Any]:
-    return _ask(_query_period())
+def ask_test(query: PeriodQuery) -> dict[str, Any]:
+    return _ask(query)
 
 
 def _status(req_id: str) -> dict[str, Any]:
     if not _REQ_ID.match(req_id):
         raise NotFound("존재하지 않는 컨설팅 요청입니다.", code="consulting_not_found")
-    return services.request_status(db.session(), current_store_id(), req_id)
+    status = services.request_status(db.session(), dashboard_gateway(), current_store_id(), req_id)
+    answer = dict(STATUS_ANSWERS[status])
+    if status == "completed":
+        answer["req_id"] = req_id
+    return answer
 
 
 @bp.get("/<req_id>")

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import re
-from typing import Any, TypeVar
+from typing import Any
 
 from flask import Blueprint, current_app
-from pydantic import BaseModel
 
-from salesync_common.api import endpoint, parse_query
+from salesync_common.api import endpoint
 from salesync_common.auth import current_identity, current_store_id
 from salesync_common.errors import NotFound
 from salesync_common.ratelimit import rate_limit, store_or_ip_key
-from salesync_common.types import PERIOD_MESSAGE, REQ_ID_PATTERN, Period
+from salesync_common.types import REQ_ID_PATTERN, Period, PeriodQuery
 
 from .. import services
+from ..clients import siblings
 from ..models import db
 from ..report import Report
 from ..schemas import (
@@ -33,17 +33,12 @@ bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 TAGS = ("dashboard",)
 _REQ_ID = re.compile(REQ_ID_PATTERN)
 NOT_COMPLETED = {"result": "not completed", "message": "컨설팅 진행 중"}
-Q = TypeVar("Q", bound=BaseModel)
-
-
-def parse_dates(model: type[Q]) -> Q:
-    """Dates from the query; the contract answers 400 (not 422) to bad or reversed dates."""
-    return parse_query(model, status=400, message=PERIOD_MESSAGE, code="invalid_dates")
+SETTLED_MESSAGE = "정산 완료: 메시지 전송 완료"
 
 
 def sales_body(period: Period) -> dict[str, Any]:
     """The ``/dashboard/sales`` answer (the internal report adds days and uncosted items)."""
-    report = services.sales_report(current_store_id(), period.start, period.end)
+    report = services.sales_report(siblings(), current_store_id(), period.start, period.end)
     return report_body(report, period)
 
 
@@ -62,25 +57,27 @@ def report_body(report: Report, period: Period) -> dict[str, Any]:
 @endpoint(
     "Sales and profit per item over [start, end] (query start, end: YYYY-MM-DD)",
     permission="reports",
+    query=PeriodQuery,
     responses={200: SalesOut, 400: None},
     extra_errors=(502, 503, 504),
     tags=TAGS,
 )
-def sales() -> dict[str, Any]:
-    return sales_body(parse_dates(Period))
+def sales(query: PeriodQuery) -> dict[str, Any]:
+    return sales_body(query)
 
 
 @bp.get("/volumes")
 @endpoint(
     "Sales and profit per business day over [start, end], zeros included (≤ 366 days)",
     permission="reports",
+    query=PeriodQuery,
     responses={200: VolumesOut, 400: None},
     extra_errors=(502, 503, 504),
     tags=TAGS,
 )
-def volumes() -> dict[str, Any]:
-    period = parse_dates(Period)
-    report = services.sales_report(current_store_id(), period.start, period.end)
+def volumes(query: PeriodQuery) -> dict[str, Any]:
+    period = query
+    report = services.sales_report(siblings(), current_store_id(), period.start, period.end)
     return {
         "result": "success",
         "message": "기간별 매출 조회 성공",
@@ -92,7 +89,7 @@ def volumes() -> dict[str, Any]:
 
 def summary_body(period: Period) -> dict[str, Any]:
     """The ``/dashboard/summary`` answer (``/bff/summary`` returns it as it is)."""
-    figures = services.summary_report(current_store_id(), period.start, period.end)
+    figures = services.summary_report(siblings(), current_store_id(), period.start, period.end)
     return {
         "result": "success",
         "message": "요약 조회 성공",
@@ -106,6 +103,7 @@ def summary_body(period: Period) -> dict[str, Any]:
 @endpoint(
     "The period's summary: gross, discounts, refunds, net, VAT, tenders, by hour/category/staff",
     permission="reports",
+    query=PeriodQuery,
     responses={200: SummaryOut, 400: None},
     extra_errors=(502, 503, 504),
     tags=TAGS,
@@ -115,8 +113,8 @@ def summary_body(period: Period) -> dict[str, Any]:
     "same period. A refund counts on the business day of the sale it refunds. `by_staff` "
     "credits an order to the staff who took the payment that settled it (null = the owner).",
 )
-def summary() -> dict[str, Any]:
-    return summary_body(parse_dates(Period))
+def summary(query: PeriodQuery) -> dict[str, Any]:
+    return summary_body(query)
 
 
 @bp.get("/costs")
@@ -130,7 +128,7 @@ def costs() -> dict[str, Any]:
     return {
         "result": "success",
         "message": "원가 조회 성공",
-        "items": services.get_costs(current_store_id()),
+        "items": services.get_costs(siblings(), current_store_id()),
     }
 
 
@@ -146,7 +144,7 @@ def save_costs(body: CostsIn) -> dict[str, Any]:
     return {
         "result": "success",
         "message": "원가 등록 성공",
-        "items": services.save_costs(current_store_id(), body),
+        "items": services.save_costs(siblings(), current_store_id(), body),
     }
 
 
@@ -155,15 +153,18 @@ def save_costs(body: CostsIn) -> dict[str, Any]:
 @endpoint(
     "Settlement: text the day's total to the owner's phone (once per distinct figures)",
     permission="reports",
+    query=DateQuery,
     responses={200: SettlementOut, 400: None},
     extra_errors=(422, 429, 502, 503, 504),
     tags=TAGS,
 )
-def calculate() -> dict[str, Any]:
-    query = parse_dates(DateQuery)
+def calculate(query: DateQuery) -> dict[str, Any]:
     sender = current_app.extensions["dashboard_sms"]
     identity = current_identity()
-    return services.settle(db.session(), sender, identity.store_id, query.date, identity.tz)
+    sent_now = services.send_settlement(
+        db.session(), siblings(), sender, identity.store_id, query.date, identity.tz
+    )
+    return {"result": "success", "message": SETTLED_MESSAGE, "already_sent": not sent_now}
 
 
 def consulting_body(req_id: str) -> dict[str, Any]:

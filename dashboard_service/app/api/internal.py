@@ -7,12 +7,13 @@ from typing import Any
 from flask import Blueprint
 
 from salesync_common.api import endpoint
-from salesync_common.types import Period
+from salesync_common.types import PeriodQuery
 
 from .. import services
+from ..clients import siblings
 from ..models import ConsultingResult, db
 from ..schemas import ConsultingStatusOut, SalesReportOut
-from .dashboard import parse_dates, report_body
+from .dashboard import report_body
 
 bp = Blueprint("internal_dashboard", __name__, url_prefix="/internal/stores")
 TAGS = ("internal",)
@@ -22,13 +23,14 @@ TAGS = ("internal",)
 @endpoint(
     "The period's figures for the consulting prompt (sales + days + uncosted items)",
     auth="service",
+    query=PeriodQuery,
     responses={200: SalesReportOut, 400: None},
     extra_errors=(502, 503, 504),
     tags=TAGS,
 )
-def sales_report(store_id: int) -> dict[str, Any]:
-    period = parse_dates(Period)
-    report = services.sales_report(store_id, period.start, period.end)
+def sales_report(store_id: int, query: PeriodQuery) -> dict[str, Any]:
+    period = query
+    report = services.sales_report(siblings(), store_id, period.start, period.end)
     return {
         **report_body(report, period),
         "days": report.days,

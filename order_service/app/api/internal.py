@@ -10,7 +10,7 @@ from salesync_common.api import endpoint
 from salesync_common.auth import DEFAULT_TZ
 from salesync_common.types import Period
 
-from .. import services
+from .. import orders, payments, reports
 from ..models import db
 from ..schemas import (
     ItemSalesOut,
@@ -43,7 +43,7 @@ TAGS = ("internal",)
     "is the order's figures as this payment left them (final once the order is paid).",
 )
 def record_payment(store_id: int, body: PaymentIn, query: TzQuery) -> dict[str, Any]:
-    return services.record_payment(db.session(), store_id, body, query.tz or DEFAULT_TZ)
+    return payments.record_payment(db.session(), store_id, body, query.tz or DEFAULT_TZ)
 
 
 @bp.get("/orders/<id:order_id>")
@@ -59,7 +59,7 @@ def record_payment(store_id: int, body: PaymentIn, query: TzQuery) -> dict[str, 
     "stays for the callers of the first version of this endpoint.",
 )
 def order_detail(store_id: int, order_id: int, query: TzQuery) -> dict[str, Any]:
-    detail = services.order_detail(db.session(), store_id, order_id, query.tz or DEFAULT_TZ)
+    detail = orders.order_detail(db.session(), store_id, order_id, query.tz or DEFAULT_TZ)
     return {**detail, "total_price": detail["total"]}
 
 
@@ -72,7 +72,7 @@ def order_detail(store_id: int, order_id: int, query: TzQuery) -> dict[str, Any]
     tags=TAGS,
 )
 def item_sales(store_id: int, query: Period) -> dict[str, Any]:
-    return {"rows": services.item_sales(db.session(), store_id, query.start, query.end)}
+    return {"rows": reports.item_sales(db.session(), store_id, query.start, query.end)}
 
 
 @bp.get("/order-summary")
@@ -88,4 +88,4 @@ def item_sales(store_id: int, query: Period) -> dict[str, Any]:
     "who took the payment that settled the order (null = the owner).",
 )
 def order_summary(store_id: int, query: Period) -> dict[str, Any]:
-    return services.order_summary(db.session(), store_id, query.start, query.end)
+    return reports.order_summary(db.session(), store_id, query.start, query.end)

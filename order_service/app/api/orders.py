@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from flask import Blueprint
 
@@ -12,8 +13,10 @@ from salesync_common.auth import current_identity
 from salesync_common.timeutil import iso
 
 from ...config import Settings
-from .. import menu, services
+from .. import clients, discounts, menu, orders
+from ..clients import Catalog
 from ..models import db
+from ..orders import LineKey
 from ..schemas import (
     DiscountIn,
     OrderCancelledOut,
@@ -35,6 +38,17 @@ CART_RULES = (
     "min_select..max_select or making the price negative answer 409 `options_invalid`; a sold-out "
     "item 409 `sold_out`. Nothing is written on a refusal."
 )
+
+
+def _with_menu(store_id: int, wanted: dict[LineKey, int], write: Callable[[Catalog], T]) -> T:
+    """``write`` with the wanted items from the menu read model (else one batched call to the
+    item service), and a second look at the item service if the model's view refuses the cart."""
+    return menu.write_with_menu(
+        db.session(), _settings(), store_id, orders.item_ids(wanted), clients.item_gateway(), write
+    )
+
+
+T = TypeVar("T")
 
 
 def _settings() -> Settings:
@@ -64,13 +78,11 @@ def create_order(body: OrderIn) -> dict[str, Any]:
     identity = current_identity()
     if not body.carts:
         return {"result": "failed", "message": "주문 등록 실패 : 주문 내역 없음"}
-    wanted = services.merge_cart(body.carts)
-    written = menu.write_with_menu(
-        db.session(),
-        _settings(),
+    wanted = orders.merge_cart(body.carts)
+    written = _with_menu(
         identity.store_id,
-        services.item_ids(wanted),
-        lambda catalog: services.add_lines(
+        wanted,
+        lambda catalog: orders.add_lines(
             db.session(),
             identity.store_id,
             body.table_no,
@@ -110,13 +122,11 @@ def create_order(body: OrderIn) -> dict[str, Any]:
 )
 def replace_order(body: OrderIn) -> dict[str, Any]:
     identity = current_identity()
-    wanted = services.merge_cart(body.carts or [])
-    written = menu.write_with_menu(
-        db.session(),
-        _settings(),
+    wanted = orders.merge_cart(body.carts or [])
+    written = _with_menu(
         identity.store_id,
-        services.item_ids(wanted),
-        lambda catalog: services.replace_lines(
+        wanted,
+        lambda catalog: orders.replace_lines(
             db.session(),
             identity.store_id,
             body.table_no,
@@ -152,7 +162,7 @@ def replace_order(body: OrderIn) -> dict[str, Any]:
 )
 def cancel_order(table_no: int) -> dict[str, Any]:
     identity = current_identity()
-    cancelled = services.cancel_table(db.session(), identity.store_id, table_no, identity.staff_id)
+    cancelled = orders.cancel_table(db.session(), identity.store_id, table_no, identity.staff_id)
     return {
         "result": "success",
         "message": "주문 삭제 성공",
@@ -170,7 +180,7 @@ def cancel_order(table_no: int) -> dict[str, Any]:
 )
 def unpaid_orders() -> dict[str, Any]:
     identity = current_identity()
-    orders = services.open_orders(db.session(), identity.store_id)
+    open_orders = orders.open_orders(db.session(), identity.store_id)
     return {
         "result": "success",
         "message": "미결제 주문 목록 조회 성공",
@@ -183,7 +193,7 @@ def unpaid_orders() -> dict[str, Any]:
                 "total_price": order["total_price"],
                 "carts": _carts(order["lines"]),
             }
-            for order in orders
+            for order in open_orders
         ],
     }
 
@@ -197,10 +207,10 @@ def unpaid_orders() -> dict[str, Any]:
 )
 def unpaid_table(table_no: int) -> dict[str, Any]:
     identity = current_identity()
-    orders = services.open_orders(db.session(), identity.store_id, table_no)
-    if not orders:
+    open_orders = orders.open_orders(db.session(), identity.store_id, table_no)
+    if not open_orders:
         return {"carts": []}
-    order = orders[0]
+    order = open_orders[0]
     return {
         "result": "success",
         "message": "미결제 주문 테이블 조회 성공",
@@ -227,7 +237,7 @@ def unpaid_table(table_no: int) -> dict[str, Any]:
 )
 def order_detail(order_id: int) -> dict[str, Any]:
     identity = current_identity()
-    return services.order_detail(db.session(), identity.store_id, order_id, identity.tz)
+    return orders.order_detail(db.session(), identity.store_id, order_id, identity.tz)
 
 
 @bp.post("/<id:order_id>/discounts")
@@ -250,8 +260,8 @@ def order_detail(order_id: int) -> dict[str, Any]:
 )
 def add_discount(order_id: int, body: DiscountIn) -> tuple[dict[str, Any], int]:
     identity = current_identity()
-    services.add_discount(db.session(), identity.store_id, order_id, body, identity.staff_id)
-    return services.order_detail(db.session(), identity.store_id, order_id, identity.tz), 201
+    discounts.add_discount(db.session(), identity.store_id, order_id, body, identity.staff_id)
+    return orders.order_detail(db.session(), identity.store_id, order_id, identity.tz), 201
 
 
 @bp.delete("/<id:order_id>/discounts/<id:discount_id>")
@@ -267,10 +277,10 @@ def add_discount(order_id: int, body: DiscountIn) -> tuple[dict[str, Any], int]:
 )
 def remove_discount(order_id: int, discount_id: int) -> dict[str, Any]:
     identity = current_identity()
-    services.remove_discount(
+    discounts.remove_discount(
         db.session(), identity.store_id, order_id, discount_id, identity.staff_id
     )
-    return services.order_detail(db.session(), identity.store_id, order_id, identity.tz)
+    return orders.order_detail(db.session(), identity.store_id, order_id, identity.tz)
 
 
 @bp.get("/<id:order_id>/split")
@@ -286,4 +296,4 @@ def remove_discount(order_id: int, discount_id: int) -> dict[str, Any]:
     "`order_not_open`.",
 )
 def split(order_id: int, query: SplitQuery) -> dict[str, Any]:
-    return services.split(db.session(), current_identity().store_id, order_id, query.ways)
+    return orders.split(db.session(), current_identity().store_id, order_id, query.ways)

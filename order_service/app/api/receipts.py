@@ -11,10 +11,10 @@ from typing import Any
 from flask import Blueprint
 
 from salesync_common.api import endpoint
-from salesync_common.app import runtime
 from salesync_common.auth import current_identity
 from salesync_common.errors import NotFound
-from salesync_common.http import expect_ok
+
+from .. import clients
 
 bp = Blueprint("order_receipts", __name__, url_prefix="/orders")
 
@@ -31,16 +31,7 @@ bp = Blueprint("order_receipts", __name__, url_prefix="/orders")
 )
 def order_receipt(order_id: int) -> dict[str, Any]:
     identity = current_identity()
-    response = (
-        runtime()
-        .client("sale")
-        .get(
-            f"/internal/stores/{identity.store_id}/orders/{order_id}/receipt",
-            params={"tz": identity.tz},
-        )
-    )
-    if response.status == 404:
+    receipt = clients.sale_gateway().receipt(identity.store_id, order_id, identity.tz)
+    if receipt is None:
         raise NotFound("영수증이 없습니다.", code="receipt_not_found")
-    body = expect_ok(response, "sale")
-    assert isinstance(body, dict)
-    return body
+    return receipt

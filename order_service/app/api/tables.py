@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from flask import Blueprint
 
 from salesync_common.api import endpoint
-from salesync_common.app import runtime
 from salesync_common.auth import current_identity
-from salesync_common.errors import UpstreamError
 
-from .. import tables
+from .. import clients, tables
 from ..models import db
 from ..schemas import MoveLinesIn, MoveLinesOut, OrderEventsOut, TransferIn, TransferOut
 
 bp = Blueprint("order_tables", __name__, url_prefix="/orders")
 TAGS = ("orders",)
-log = logging.getLogger(__name__)
 
 
 @bp.post("/tables/<id:table_no>/transfer")
@@ -85,23 +81,6 @@ def move_lines(table_no: int, body: MoveLinesIn) -> dict[str, Any]:
     )
 
 
-def _refunds(store_id: int, order_id: int, tz: str) -> list[dict[str, Any]] | None:
-    """The sale service's refunds of the order, or None when it cannot answer now."""
-    try:
-        response = (
-            runtime()
-            .client("sale")
-            .get(f"/internal/stores/{store_id}/orders/{order_id}/refunds", params={"tz": tz})
-        )
-    except UpstreamError:
-        return None
-    body = response.body
-    if not response.ok or not isinstance(body, dict) or not isinstance(body.get("refunds"), list):
-        log.warning("sale answered %s to the refunds of an order", response.status)
-        return None
-    return body["refunds"]
-
-
 @bp.get("/<id:order_id>/events")
 @endpoint(
     "The order's audit trail: every change with time, staff and what changed",
@@ -120,7 +99,7 @@ def _refunds(store_id: int, order_id: int, tz: str) -> list[dict[str, Any]] | No
 def order_events(order_id: int) -> dict[str, Any]:
     identity = current_identity()
     trail = tables.order_events(db.session(), identity.store_id, order_id, identity.tz)
-    refunds = _refunds(identity.store_id, order_id, identity.tz)
+    refunds = clients.sale_gateway().refunds(identity.store_id, order_id, identity.tz)
     if refunds is None:
         return {"order_id": order_id, "events": trail, "refunds_unavailable": True}
     return {"order_id": order_id, "events": tables.with_refunds(trail, refunds)}

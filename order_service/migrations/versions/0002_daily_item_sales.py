@@ -1,7 +1,7 @@
 """Daily item totals of paid orders (kept at payment; reports read them instead of every line).
 
 The rows of orders paid before this revision are computed here with the SQL of that time (frozen:
-``rollup.rebuild`` has since learned columns this revision does not have).
+``daily_sales.rebuild`` has since learned columns this revision does not have).
 
 Revision ID: 0002
 Revises: 0001

@@ -9,7 +9,7 @@
   (``category_key`` 0 = no category snapshot).
 
 Existing paid orders are rolled up here with the rules of this revision, frozen (not
-``rollup.rebuild``, which may learn more later): each order's VAT is
+``daily_sales.rebuild``, which may learn more later): each order's VAT is
 ``round_half_up(taxable / 11)`` in integers, as ``pricing.vat_of`` computes it.
 
 Revision ID: 0007

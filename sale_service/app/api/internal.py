@@ -10,8 +10,8 @@ from salesync_common.api import endpoint
 from salesync_common.auth import DEFAULT_TZ
 from salesync_common.types import Period
 
-from .. import receipts, refunds, services, shifts
-from ..gateway import order_gateway, store_gateway
+from .. import receipts, refunds, sales, shifts
+from ..clients import order_gateway, store_gateway
 from ..models import db
 from ..schemas import (
     DailyTotalsOut,
@@ -34,7 +34,7 @@ bp = Blueprint("internal_sales", __name__, url_prefix="/internal/stores")
     tags=("internal",),
 )
 def daily_totals(store_id: int, query: Period) -> dict[str, Any]:
-    return services.daily_totals(db.session(), store_id, query.start, query.end)
+    return sales.daily_totals(db.session(), store_id, query.start, query.end)
 
 
 @bp.get("/<id:store_id>/orders/<id:order_id>/receipt")

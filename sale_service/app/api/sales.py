@@ -12,8 +12,8 @@ from salesync_common.api import endpoint
 from salesync_common.auth import current_identity
 from salesync_common.idempotency import HEADER as IDEMPOTENCY_HEADER
 
-from .. import receipts, refunds, services
-from ..gateway import order_gateway, store_gateway
+from .. import payments, receipts, refunds, sales
+from ..clients import order_gateway, store_gateway
 from ..models import db
 from ..schemas import (
     PaidOut,
@@ -31,6 +31,9 @@ from ..schemas import (
 
 bp = Blueprint("sales", __name__, url_prefix="/sales")
 TAGS = ("sales",)
+PAID_MESSAGE = "결제 등록 성공"
+FAILED_MESSAGE = "결제 등록 실패"
+REFUNDED_MESSAGE = "결제 취소 성공"
 
 
 @bp.post("/")
@@ -52,7 +55,7 @@ TAGS = ("sales",)
 )
 def pay(body: PayIn) -> tuple[dict[str, Any], int]:
     identity = current_identity()
-    outcome = services.pay_table(
+    outcome = payments.pay_table(
         db.session(),
         order_gateway(),
         store_id=identity.store_id,
@@ -64,8 +67,8 @@ def pay(body: PayIn) -> tuple[dict[str, Any], int]:
         staff_id=identity.staff_id,
     )
     if not outcome.success:
-        return {"result": "failed", "message": services.FAILED_MESSAGE}, 200
-    return {"result": "success", "message": services.PAID_MESSAGE, "id": outcome.sale_id}, 201
+        return {"result": "failed", "message": FAILED_MESSAGE}, 200
+    return {"result": "success", "message": PAID_MESSAGE, "id": outcome.sale_id}, 201
 
 
 @bp.get("/")
@@ -77,7 +80,7 @@ def pay(body: PayIn) -> tuple[dict[str, Any], int]:
 )
 def list_sales() -> dict[str, Any]:
     identity = current_identity()
-    return {"sales": services.list_sales(db.session(), identity.store_id, identity.tz)}
+    return {"sales": sales.list_sales(db.session(), identity.store_id, identity.tz)}
 
 
 @bp.delete("/<id:sale_id>")
@@ -91,7 +94,7 @@ def list_sales() -> dict[str, Any]:
 def refund(sale_id: int) -> dict[str, Any]:
     identity = current_identity()
     refunds.void_sale(db.session(), order_gateway(), identity.store_id, sale_id, identity.tz)
-    return {"result": "success", "message": services.REFUNDED_MESSAGE}
+    return {"result": "success", "message": REFUNDED_MESSAGE}
 
 
 def _idempotency_key() -> str | None:
@@ -124,21 +127,21 @@ def _idempotency_key() -> str | None:
 def take_payment(body: PaymentIn) -> tuple[dict[str, Any], int]:
     identity = current_identity()
     card = (
-        services.Card(body.card.approval_no, body.card.issuer, body.card.installment_months)
+        payments.Card(body.card.approval_no, body.card.issuer, body.card.installment_months)
         if body.card is not None
         else None
     )
     target = (
         {"order_id": body.order_id} if body.order_id is not None else {"table_no": body.table_no}
     )
-    answer = services.take_payment(
+    answer = payments.take_payment(
         db.session(),
         order_gateway(),
         store_id=identity.store_id,
         tz=identity.tz,
         target={key: value for key, value in target.items() if value is not None},
         amount=body.amount,
-        tender=services.Tender(body.payment_type, body.payment_type, body.tendered, card),
+        tender=payments.Tender(body.payment_type, body.payment_type, body.tendered, card),
         idempotency_key=_idempotency_key(),
         staff_id=identity.staff_id,
     )

@@ -1,4 +1,8 @@
-"""Order use-cases: plain functions over a session, testable without HTTP.
+"""Orders: the cart and its lines, opening/cancelling a table's order, its detail and split.
+
+Use-cases are plain functions over a session, testable without HTTP; discounts are in
+``discounts.py``, payments (called by the sale service) in ``payments.py``, the dashboard's
+reports in ``reports.py``, table transfer/merge/move in ``tables.py``.
 
 Item lookups arrive as a ``Catalog`` (the caller reads it from the menu read model, or makes the
 one batched call), so nothing here talks to the network and no row lock is held across an HTTP
@@ -24,10 +28,9 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, select, update
 from sqlalchemy import false as sa_false
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -38,28 +41,27 @@ from salesync_common.db import rows_matched, violates_unique
 from salesync_common.errors import Conflict, NotFound, ValidationFailed
 from salesync_common.timeutil import business_date, iso, utcnow
 
-from . import events, menu, rollup
-from .items import Catalog
+from . import events
+from .clients import Catalog
 from .models import (
     CANCELLED,
-    NO_CATEGORY_KEY,
     OPEN,
     OPEN_TABLE_INDEX,
-    OWNER_STAFF_KEY,
-    PAID,
-    DailyCategorySales,
-    DailyItemSales,
-    DailyOrderSales,
     Order,
     OrderDiscount,
     OrderLine,
     OrderPayment,
 )
-from .schemas import CartLineIn, DiscountIn, PaymentIn
+from .schemas import CartLineIn
 
 MAX_LINE_QUANTITY = 999
+
+
 OPEN_RETRIES = 5
+
+
 VERSION_CONFLICT = "다른 단말에서 주문이 변경되었습니다."
+
 
 # A line of a cart: (item id, sorted option ids). Lines merge only when both are equal.
 LineKey = tuple[int, tuple[int, ...]]
@@ -616,9 +618,6 @@ def open_orders(
     return list(grouped.values())
 
 
-# ---- discounts, the whole order, split
-
-
 def _discount_data(discount: OrderDiscount) -> dict[str, Any]:
     """A discount as entered (the ``discount`` of its events)."""
     return {
@@ -633,109 +632,8 @@ def _discount_data(discount: OrderDiscount) -> dict[str, Any]:
     }
 
 
-def _lock_order(session: Session, store_id: int, order_id: int) -> Order:
-    _serialize_writers(session)
-    order = session.scalar(
-        select(Order)
-        .where(Order.id == order_id, Order.store_id == store_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    if order is None:
-        raise NotFound("존재하지 않는 주문", code="order_not_found")
-    if order.status != OPEN:
-        raise _not_open(order)
-    return order
-
-
-def _discount_line(lines: Sequence[OrderLine], request: DiscountIn) -> OrderLine:
-    if request.line_id is not None:
-        matches = [line for line in lines if line.id == request.line_id]
-    else:
-        matches = [line for line in lines if line.item_id == request.item_id]
-    if not matches:
-        raise NotFound("주문에 없는 품목입니다.", code="line_not_found")
-    if len(matches) > 1:
-        raise Conflict(
-            "이 품목의 줄이 여러 개입니다: line_id로 지정하세요.",
-            code="line_ambiguous",
-            extra={"line_ids": [line.id for line in matches]},
-        )
-    return matches[0]
-
-
 def _not_open(order: Order) -> Conflict:
     return Conflict("열린 주문이 아닙니다.", code="order_not_open", extra={"status": order.status})
-
-
-def _reprice(order: Order, lines: list[OrderLine], discounts: list[OrderDiscount]) -> None:
-    """Store the new total (refused when pricing refuses or it falls under the paid total)."""
-    total = price(lines, discounts).total
-    _check_paid(order, total)
-    order.total_price = total
-    order.version += 1
-    order.updated_at = utcnow()
-
-
-def add_discount(
-    session: Session, store_id: int, order_id: int, request: DiscountIn, staff_id: int | None
-) -> None:
-    """Add a discount to an open order of the store, in one transaction with its event.
-
-    The order row is locked first, so two terminals take turns and each prices what the other
-    committed. Refusals write nothing: 404 ``order_not_found`` (also another store's order),
-    409 ``order_not_open``, 404 ``line_not_found``, 409 ``line_ambiguous``, 409
-    ``discount_exceeds_base`` (from pricing), 409 ``below_paid_total``.
-    """
-    try:
-        order = _lock_order(session, store_id, order_id)
-        lines = _lines(session, order.id)
-        discounts = _discounts(session, order.id)
-        line = _discount_line(lines, request) if request.scope == "line" else None
-        discount = OrderDiscount(
-            order_id=order.id,
-            store_id=store_id,
-            scope=request.scope,
-            line_id=line.id if line else None,
-            item_id=line.item_id if line else None,
-            kind=request.kind,
-            value=request.value,
-            reason=request.reason.strip(),
-            staff_id=staff_id,
-            created_at=utcnow(),
-        )
-        session.add(discount)
-        session.flush()
-        _reprice(order, lines, [*discounts, discount])
-        session.flush()
-        data = {"discount": _discount_data(discount), "total": order.total_price}
-        events.record_event(session, order, events.DISCOUNT_ADDED, data, staff_id)
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-
-
-def remove_discount(
-    session: Session, store_id: int, order_id: int, discount_id: int, staff_id: int | None
-) -> None:
-    """Remove a discount of an open order (404 ``discount_not_found`` if not this order's)."""
-    try:
-        order = _lock_order(session, store_id, order_id)
-        discounts = _discounts(session, order.id)
-        doomed = next((d for d in discounts if d.id == discount_id), None)
-        if doomed is None:
-            raise NotFound("존재하지 않는 할인", code="discount_not_found")
-        lines = _lines(session, order.id)
-        _reprice(order, lines, [d for d in discounts if d is not doomed])
-        data = {"discount": _discount_data(doomed), "total": order.total_price}
-        session.delete(doomed)
-        session.flush()
-        events.record_event(session, order, events.DISCOUNT_REMOVED, data, staff_id)
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
 
 
 def _options(line: OrderLine) -> list[dict[str, Any]]:
@@ -836,339 +734,8 @@ def split(session: Session, store_id: int, order_id: int, ways: int) -> dict[str
     return {"balance": order.balance, "shares": list(pricing.split(order.balance, ways))}
 
 
-# ---- payment (called by the sale service)
-
-
 def order_for_store(session: Session, store_id: int, order_id: int) -> Order:
     order = session.scalar(select(Order).where(Order.id == order_id, Order.store_id == store_id))
     if order is None:
         raise NotFound("존재하지 않는 주문", code="order_not_found")
     return order
-
-
-def _recorded(session: Session, store_id: int, payment_ref: str) -> OrderPayment | None:
-    return session.scalar(
-        select(OrderPayment).where(
-            OrderPayment.payment_ref == payment_ref, OrderPayment.store_id == store_id
-        )
-    )
-
-
-def _figures(priced: pricing.PricedOrder) -> dict[str, int]:
-    return {name: value for name, value in priced.totals().items() if name in PRICING_FIELDS}
-
-
-PRICING_FIELDS = (
-    "subtotal",
-    "discount_total",
-    "total",
-    "taxable_total",
-    "vat",
-    "supply_value",
-    "exempt_total",
-)
-
-
-def payment_view(
-    payment: OrderPayment, order: Order, tz: str, figures: dict[str, int]
-) -> dict[str, Any]:
-    """The answer to a payment, as recorded (a replay answers exactly the same).
-
-    ``figures``: the order's pricing as this payment left it (stored on the payment row).
-    """
-    paid = payment.status == PAID and order.paid_at is not None
-    return {
-        "order_id": order.id,
-        "table_no": order.table_no,
-        "payment_ref": payment.payment_ref,
-        "amount": payment.amount,
-        "total": payment.total,
-        "paid_total": payment.paid_total,
-        "balance": payment.total - payment.paid_total,
-        "status": payment.status,
-        "paid_at": iso(order.paid_at, tz) if paid and order.paid_at else None,
-        "paid_business_date": (
-            order.paid_business_date.isoformat() if paid and order.paid_business_date else None
-        ),
-        "pricing": figures,
-    }
-
-
-def _replay(session: Session, payment: OrderPayment, tz: str) -> dict[str, Any]:
-    order = session.get(Order, payment.order_id)
-    assert order is not None  # orders are never deleted
-    if payment.pricing is not None:
-        figures = json.loads(payment.pricing)
-    else:  # recorded before v2 (no discounts then): the order as it is
-        figures = _figures(price(_lines(session, order.id), _discounts(session, order.id)))
-    answer = payment_view(payment, order, tz, figures)
-    session.commit()
-    return answer
-
-
-def _lock_payable(session: Session, store_id: int, request: PaymentIn) -> Order | None:
-    query = select(Order).where(Order.store_id == store_id)
-    if request.order_id is not None:
-        query = query.where(Order.id == request.order_id)
-    else:
-        query = query.where(Order.table_no == request.table_no, Order.status == OPEN)
-    return session.scalar(query.with_for_update().execution_options(populate_existing=True))
-
-
-def record_payment(session: Session, store_id: int, request: PaymentIn, tz: str) -> dict[str, Any]:
-    """Record one payment against an order, exactly once per ``payment_ref``: one transaction.
-
-    Locks the order, refuses what is not payable (not open: 409 ``not_payable``; no open order
-    on the table: 404 ``no_open_order``), a stale client total (409 ``total_changed`` with the
-    server total) and more than the balance (409 ``amount_exceeds_balance``). The payment row,
-    ``paid_total`` and the ``payment`` event are written together; when the balance reaches 0
-    the order is marked paid in the same transaction: unit costs snapshotted from the menu read
-    model (no call to the item service), daily item totals updated, ``paid`` event written.
-    The same ``payment_ref`` again returns the answer recorded the first time.
-    """
-    try:
-        _serialize_writers(session)
-        order = _lock_payable(session, store_id, request)
-        # Read after the lock (a concurrent request with this ref may have committed while we
-        # waited for it): a replay answers what was recorded, whatever the order's state now.
-        recorded = _recorded(session, store_id, request.payment_ref)
-        if recorded is not None:
-            return _replay(session, recorded, tz)
-        if order is None:
-            if request.order_id is not None:
-                raise NotFound("존재하지 않는 주문", code="order_not_found")
-            raise NotFound("결제할 주문이 없습니다.", code="no_open_order")
-        if order.status != OPEN:
-            raise Conflict("결제할 수 없는 주문입니다.", code="not_payable")
-        if request.expected_total is not None and request.expected_total != order.total_price:
-            raise Conflict(
-                "주문 금액이 변경되었습니다.",
-                code="total_changed",
-                extra={"total_price": order.total_price},
-            )
-        balance = order.balance
-        amount = balance if request.amount is None else request.amount
-        if amount > balance:
-            raise Conflict(
-                "결제 금액이 잔액보다 큽니다.",
-                code="amount_exceeds_balance",
-                extra={"balance": balance},
-            )
-        now = utcnow()
-        lines = _lines(session, order.id)
-        priced = price(lines, _discounts(session, order.id))
-        settled = order.paid_total + amount == order.total_price
-        # every read before the first change: the order is then written with one UPDATE
-        item_ids = [line.item_id for line in lines]
-        costs = menu.current_costs(session, store_id, item_ids) if settled else {}
-        order.paid_total += amount
-        order.version += 1
-        order.updated_at = now
-        if settled:
-            discounts = {figures.ref: figures.discount for figures in priced.lines}
-            for line in lines:
-                if line.item_id in costs:  # else the snapshot taken when the line was written
-                    line.unit_cost = costs[line.item_id]
-                line.discount = discounts[line.id]  # frozen: daily totals and rebuilds use it
-            order.status = PAID
-            order.paid_at = now
-            order.paid_business_date = business_date(now, tz)
-            order.paid_hour = rollup.local_hour(now, tz)
-        payment = OrderPayment(
-            payment_ref=request.payment_ref,
-            store_id=store_id,
-            order_id=order.id,
-            amount=amount,
-            payment_type=request.payment_type,
-            staff_id=request.staff_id,
-            created_at=now,
-            total=order.total_price,
-            paid_total=order.paid_total,
-            status=order.status,
-            pricing=json.dumps(_figures(priced), separators=(",", ":")),
-        )
-        session.add(payment)
-        session.flush()
-        if settled:
-            assert order.paid_business_date is not None
-            rollup.record_payment(session, store_id, order.paid_business_date, now, lines)
-            rollup.record_order(session, order, priced, lines, request.staff_id)
-        answer = payment_view(payment, order, tz, _figures(priced))
-        changes: list[tuple[str, dict[str, Any]]] = [
-            (
-                events.PAYMENT,
-                {
-                    "table_no": order.table_no,
-                    "payment_ref": payment.payment_ref,
-                    "amount": amount,
-                    "payment_type": payment.payment_type,
-                    "total": order.total_price,
-                    "paid_total": order.paid_total,
-                    "balance": order.balance,
-                },
-            )
-        ]
-        if settled:
-            paid = {
-                "table_no": order.table_no,
-                "payment_ref": payment.payment_ref,
-                "total": order.total_price,
-                "paid_total": order.paid_total,
-                "paid_at": iso(now, "UTC"),
-                "paid_business_date": answer["paid_business_date"],
-                # the sale's figures: the consumer completes a sale without asking for them
-                "pricing": _figures(priced),
-            }
-            changes.append((events.PAID, paid))
-        events.record_events(session, order, changes, request.staff_id)
-        session.commit()
-    except IntegrityError:  # the same payment_ref committed concurrently (another order)
-        session.rollback()
-        recorded = _recorded(session, store_id, request.payment_ref)
-        if recorded is None:
-            raise
-        return _replay(session, recorded, tz)
-    except BaseException:
-        session.rollback()
-        raise
-    return answer
-
-
-# ---- reports (called by the dashboard)
-
-
-def _as_iso(moment: Any) -> str | None:
-    if moment is None:
-        return None
-    if isinstance(moment, str):  # SQLite returns aggregates of timestamps as text
-        moment = datetime.fromisoformat(moment)
-    return iso(moment, "UTC")
-
-
-def item_sales(session: Session, store_id: int, start: date, end: date) -> list[dict[str, Any]]:
-    """Paid lines by (business day, item): the rows ``pay`` keeps, one small indexed read."""
-    rows = session.scalars(
-        select(DailyItemSales)
-        .where(
-            DailyItemSales.store_id == store_id,
-            DailyItemSales.business_date >= start,
-            DailyItemSales.business_date <= end,
-        )
-        .order_by(DailyItemSales.business_date, DailyItemSales.item_id)
-    )
-    return [
-        {
-            "date": row.business_date.isoformat(),
-            "item_id": row.item_id,
-            "item_name": row.item_name,
-            "quantity": row.quantity,
-            "sales_volume": row.sales_volume,
-            "gross": row.gross,
-            "discount": row.discount,
-            "cost_total": row.cost_total,
-            "uncosted_quantity": row.uncosted_quantity,
-            "uncosted_first_paid_at": _as_iso(row.uncosted_first_paid_at),
-        }
-        for row in rows
-    ]
-
-
-def order_summary(session: Session, store_id: int, start: date, end: date) -> dict[str, Any]:
-    """Paid orders over [start, end] by ``paid_business_date``, from the summary rollup rows.
-
-    Two grouped, indexed reads (their primary keys lead with store and day) whatever the number
-    of orders: (hour, settling staff) rows and category rows. Totals are ``pricing.Figures``
-    summed from the per-order figures kept at payment; ``by_staff`` counts an order for the
-    staff who took the payment that settled it (``staff_id`` null = the owner).
-    """
-    in_days = (
-        DailyOrderSales.store_id == store_id,
-        DailyOrderSales.business_date.between(start, end),
-    )
-    grouped = session.execute(
-        select(
-            DailyOrderSales.hour,
-            DailyOrderSales.staff_key,
-            func.sum(DailyOrderSales.order_count),
-            func.sum(DailyOrderSales.gross),
-            func.sum(DailyOrderSales.discount),
-            func.sum(DailyOrderSales.taxable_total),
-            func.sum(DailyOrderSales.exempt_total),
-            func.sum(DailyOrderSales.vat),
-        )
-        .where(*in_days)
-        .group_by(DailyOrderSales.hour, DailyOrderSales.staff_key)
-    ).all()
-    figures = pricing.Figures()
-    hours = {hour: pricing.Figures() for hour in range(24)}
-    staff: dict[int, pricing.Figures] = {}
-    for hour, staff_key, count, gross, discount, taxable, exempt, vat in grouped:
-        part = pricing.Figures(
-            gross_sales=int(gross),
-            discount_total=int(discount),
-            taxable_total=int(taxable),
-            exempt_total=int(exempt),
-            vat=int(vat),
-            order_count=int(count),
-        )
-        figures = figures + part
-        hours[int(hour)] = hours[int(hour)] + part
-        staff[int(staff_key)] = staff.get(int(staff_key), pricing.Figures()) + part
-    categories = session.execute(
-        select(
-            DailyCategorySales.category_key,
-            DailyCategorySales.category_name,
-            func.max(DailyCategorySales.business_date),
-            func.sum(DailyCategorySales.quantity),
-            func.sum(DailyCategorySales.gross),
-            func.sum(DailyCategorySales.net),
-        )
-        .where(
-            DailyCategorySales.store_id == store_id,
-            DailyCategorySales.business_date.between(start, end),
-        )
-        .group_by(DailyCategorySales.category_key, DailyCategorySales.category_name)
-    ).all()
-    by_category: dict[int, dict[str, Any]] = {}
-    named_on: dict[int, Any] = {}
-    for key, name, last_day, quantity, gross, net in categories:
-        row = by_category.setdefault(
-            int(key),
-            {
-                "category_id": None if key == NO_CATEGORY_KEY else int(key),
-                "category_name": name,
-                "quantity": 0,
-                "gross": 0,
-                "net": 0,
-            },
-        )
-        if int(key) not in named_on or str(last_day) > str(named_on[int(key)]):
-            row["category_name"], named_on[int(key)] = name, last_day  # the latest day's name
-        row["quantity"] += int(quantity)
-        row["gross"] += int(gross)
-        row["net"] += int(net)
-    return {
-        "gross_sales": figures.gross_sales,
-        "discount_total": figures.discount_total,
-        "total": figures.net_sales,
-        "taxable_total": figures.taxable_total,
-        "vat": figures.vat,
-        "supply_value": figures.supply_value,
-        "exempt_total": figures.exempt_total,
-        "order_count": figures.order_count,
-        "by_hour": [
-            {"hour": hour, "order_count": part.order_count, "total": part.net_sales}
-            for hour, part in sorted(hours.items())
-        ],
-        "by_category": sorted(
-            by_category.values(), key=lambda row: (-row["net"], row["category_id"] or 0)
-        ),
-        "by_staff": [
-            {
-                "staff_id": None if key == OWNER_STAFF_KEY else key,
-                "order_count": part.order_count,
-                "total": part.net_sales,
-            }
-            for key, part in sorted(staff.items())
-        ],
-    }

@@ -1,0 +1,212 @@
+"""Payments against an order (called by the sale service): exactly once per ``payment_ref``.
+
+One transaction records the payment, marks the order paid when the balance reaches 0, snapshots
+costs from the menu read model, updates the daily totals and writes the ``payment``/``paid``
+rows of ``order_events`` (docs/internal-api.md).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from salesync_common import pricing
+from salesync_common.errors import Conflict, NotFound
+from salesync_common.timeutil import business_date, iso, utcnow
+
+from . import daily_sales, events, menu
+from .models import OPEN, PAID, Order, OrderPayment
+from .orders import _discounts, _lines, _serialize_writers, price
+from .schemas import PaymentIn
+
+
+def _recorded(session: Session, store_id: int, payment_ref: str) -> OrderPayment | None:
+    return session.scalar(
+        select(OrderPayment).where(
+            OrderPayment.payment_ref == payment_ref, OrderPayment.store_id == store_id
+        )
+    )
+
+
+def _figures(priced: pricing.PricedOrder) -> dict[str, int]:
+    return {name: value for name, value in priced.totals().items() if name in PRICING_FIELDS}
+
+
+PRICING_FIELDS = (
+    "subtotal",
+    "discount_total",
+    "total",
+    "taxable_total",
+    "vat",
+    "supply_value",
+    "exempt_total",
+)
+
+
+def payment_view(
+    payment: OrderPayment, order: Order, tz: str, figures: dict[str, int]
+) -> dict[str, Any]:
+    """The answer to a payment, as recorded (a replay answers exactly the same).
+
+    ``figures``: the order's pricing as this payment left it (stored on the payment row).
+    """
+    paid = payment.status == PAID and order.paid_at is not None
+    return {
+        "order_id": order.id,
+        "table_no": order.table_no,
+        "payment_ref": payment.payment_ref,
+        "amount": payment.amount,
+        "total": payment.total,
+        "paid_total": payment.paid_total,
+        "balance": payment.total - payment.paid_total,
+        "status": payment.status,
+        "paid_at": iso(order.paid_at, tz) if paid and order.paid_at else None,
+        "paid_business_date": (
+            order.paid_business_date.isoformat() if paid and order.paid_business_date else None
+        ),
+        "pricing": figures,
+    }
+
+
+def _replay(session: Session, payment: OrderPayment, tz: str) -> dict[str, Any]:
+    order = session.get(Order, payment.order_id)
+    assert order is not None  # orders are never deleted
+    if payment.pricing is not None:
+        figures = json.loads(payment.pricing)
+    else:  # recorded before v2 (no discounts then): the order as it is
+        figures = _figures(price(_lines(session, order.id), _discounts(session, order.id)))
+    answer = payment_view(payment, order, tz, figures)
+    session.commit()
+    return answer
+
+
+def _lock_payable(session: Session, store_id: int, request: PaymentIn) -> Order | None:
+    query = select(Order).where(Order.store_id == store_id)
+    if request.order_id is not None:
+        query = query.where(Order.id == request.order_id)
+    else:
+        query = query.where(Order.table_no == request.table_no, Order.status == OPEN)
+    return session.scalar(query.with_for_update().execution_options(populate_existing=True))
+
+
+def record_payment(session: Session, store_id: int, request: PaymentIn, tz: str) -> dict[str, Any]:
+    """Record one payment against an order, exactly once per ``payment_ref``: one transaction.
+
+    Locks the order, refuses what is not payable (not open: 409 ``not_payable``; no open order
+    on the table: 404 ``no_open_order``), a stale client total (409 ``total_changed`` with the
+    server total) and more than the balance (409 ``amount_exceeds_balance``). The payment row,
+    ``paid_total`` and the ``payment`` event are written together; when the balance reaches 0
+    the order is marked paid in the same transaction: unit costs snapshotted from the menu read
+    model (no call to the item service), daily item totals updated, ``paid`` event written.
+    The same ``payment_ref`` again returns the answer recorded the first time.
+    """
+    try:
+        _serialize_writers(session)
+        order = _lock_payable(session, store_id, request)
+        # Read after the lock (a concurrent request with this ref may have committed while we
+        # waited for it): a replay answers what was recorded, whatever the order's state now.
+        recorded = _recorded(session, store_id, request.payment_ref)
+        if recorded is not None:
+            return _replay(session, recorded, tz)
+        if order is None:
+            if request.order_id is not None:
+                raise NotFound("존재하지 않는 주문", code="order_not_found")
+            raise NotFound("결제할 주문이 없습니다.", code="no_open_order")
+        if order.status != OPEN:
+            raise Conflict("결제할 수 없는 주문입니다.", code="not_payable")
+        if request.expected_total is not None and request.expected_total != order.total_price:
+            raise Conflict(
+                "주문 금액이 변경되었습니다.",
+                code="total_changed",
+                extra={"total_price": order.total_price},
+            )
+        balance = order.balance
+        amount = balance if request.amount is None else request.amount
+        if amount > balance:
+            raise Conflict(
+                "결제 금액이 잔액보다 큽니다.",
+                code="amount_exceeds_balance",
+                extra={"balance": balance},
+            )
+        now = utcnow()
+        lines = _lines(session, order.id)
+        priced = price(lines, _discounts(session, order.id))
+        settled = order.paid_total + amount == order.total_price
+        # every read before the first change: the order is then written with one UPDATE
+        item_ids = [line.item_id for line in lines]
+        costs = menu.current_costs(session, store_id, item_ids) if settled else {}
+        order.paid_total += amount
+        order.version += 1
+        order.updated_at = now
+        if settled:
+            discounts = {figures.ref: figures.discount for figures in priced.lines}
+            for line in lines:
+                if line.item_id in costs:  # else the snapshot taken when the line was written
+                    line.unit_cost = costs[line.item_id]
+                line.discount = discounts[line.id]  # frozen: daily totals and rebuilds use it
+            order.status = PAID
+            order.paid_at = now
+            order.paid_business_date = business_date(now, tz)
+            order.paid_hour = daily_sales.local_hour(now, tz)
+        payment = OrderPayment(
+            payment_ref=request.payment_ref,
+            store_id=store_id,
+            order_id=order.id,
+            amount=amount,
+            payment_type=request.payment_type,
+            staff_id=request.staff_id,
+            created_at=now,
+            total=order.total_price,
+            paid_total=order.paid_total,
+            status=order.status,
+            pricing=json.dumps(_figures(priced), separators=(",", ":")),
+        )
+        session.add(payment)
+        session.flush()
+        if settled:
+            assert order.paid_business_date is not None
+            daily_sales.record_payment(session, store_id, order.paid_business_date, now, lines)
+            daily_sales.record_order(session, order, priced, lines, request.staff_id)
+        answer = payment_view(payment, order, tz, _figures(priced))
+        changes: list[tuple[str, dict[str, Any]]] = [
+            (
+                events.PAYMENT,
+                {
+                    "table_no": order.table_no,
+                    "payment_ref": payment.payment_ref,
+                    "amount": amount,
+                    "payment_type": payment.payment_type,
+                    "total": order.total_price,
+                    "paid_total": order.paid_total,
+                    "balance": order.balance,
+                },
+            )
+        ]
+        if settled:
+            paid = {
+                "table_no": order.table_no,
+                "payment_ref": payment.payment_ref,
+                "total": order.total_price,
+                "paid_total": order.paid_total,
+                "paid_at": iso(now, "UTC"),
+                "paid_business_date": answer["paid_business_date"],
+                # the sale's figures: the consumer completes a sale without asking for them
+                "pricing": _figures(priced),
+            }
+            changes.append((events.PAID, paid))
+        events.record_events(session, order, changes, request.staff_id)
+        session.commit()
+    except IntegrityError:  # the same payment_ref committed concurrently (another order)
+        session.rollback()
+        recorded = _recorded(session, store_id, request.payment_ref)
+        if recorded is None:
+            raise
+        return _replay(session, recorded, tz)
+    except BaseException:
+        session.rollback()
+        raise
+    return answer
