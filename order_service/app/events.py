@@ -15,17 +15,15 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC
 from typing import Any
 
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
 from salesync_common.bus import Event
+from salesync_common.db import upsert_insert
 from salesync_common.outbox import OutboxSource, note_written
-from salesync_common.timeutil import utcnow
+from salesync_common.timeutil import aware, utcnow
 
 from .models import Order, OrderEvent, OrderEventCounter
 
@@ -57,9 +55,7 @@ TYPES = frozenset(
 
 
 def _next_seq(session: Session, store_id: int) -> int:
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(OrderEventCounter).values(store_id=store_id, last_seq=1)
+    statement = upsert_insert(session)(OrderEventCounter).values(store_id=store_id, last_seq=1)
     upsert = statement.on_conflict_do_update(
         index_elements=["store_id"],
         set_={"last_seq": OrderEventCounter.last_seq + 1},
@@ -94,9 +90,7 @@ def record_event(
 
 
 def event_value(row: Row[Any] | OrderEvent) -> dict[str, Any]:
-    created_at = row.created_at
-    if created_at.tzinfo is None:  # SQLite drops offsets: stored values are UTC
-        created_at = created_at.replace(tzinfo=UTC)
+    created_at = aware(row.created_at)
     return {
         "event_id": row.event_id,
         "store_id": row.store_id,

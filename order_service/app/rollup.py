@@ -22,13 +22,12 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import case, func, select, text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from salesync_common import pricing
-from salesync_common.timeutil import DEFAULT_TZ, zone
+from salesync_common.db import upsert_insert
+from salesync_common.timeutil import DEFAULT_TZ, aware, zone
 
 from .models import (
     NO_CATEGORY_KEY,
@@ -44,9 +43,7 @@ from .models import (
 
 def local_hour(moment: datetime, tz: str | None) -> int:
     """The hour (0-23) of ``moment`` on the store's clock (naive = UTC, as SQLite stores it)."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=zone("UTC"))
-    return moment.astimezone(zone(tz)).hour
+    return aware(moment).astimezone(zone(tz)).hour
 
 
 def _upsert_adding(
@@ -59,9 +56,7 @@ def _upsert_adding(
     """Insert ``rows``, or add their counters to the existing rows (``latest`` columns replaced)."""
     if not rows:
         return
-    bind = session if isinstance(session, Connection) else session.get_bind()
-    insert = pg_insert if bind.dialect.name == "postgresql" else sqlite_insert
-    statement = insert(model).values(rows)
+    statement = upsert_insert(session)(model).values(rows)
     table = model.__table__
     updates: dict[str, Any] = {
         name: table.c[name] + statement.excluded[name]
@@ -169,9 +164,7 @@ def record_payment(
         else:
             row["cost_total"] += line.unit_cost * line.quantity
     rows = [by_item[item_id] for item_id in sorted(by_item)]
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(DailyItemSales).values(rows)
+    statement = upsert_insert(session)(DailyItemSales).values(rows)
     new, existing = statement.excluded, DailyItemSales
     session.execute(
         statement.on_conflict_do_update(

@@ -24,12 +24,10 @@ from datetime import date, datetime
 from typing import Any, Protocol
 
 from sqlalchemy import case, distinct, func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from salesync_common import pricing
-from salesync_common.db import rows_matched
+from salesync_common.db import rows_matched, upsert_insert
 from salesync_common.errors import ApiError, Conflict, NotFound, UpstreamError
 from salesync_common.http import ServiceClient, expect_ok
 from salesync_common.timeutil import iso, parse_instant, utcnow
@@ -382,10 +380,6 @@ def card_view(payment: Payment) -> dict[str, Any] | None:
     }
 
 
-def _insert(session: Session) -> Any:
-    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-
-
 def record_payment(
     session: Session,
     *,
@@ -416,7 +410,7 @@ def record_payment(
         "card_issuer": card.issuer if card else None,
         "card_installment_months": card.installment_months if card else None,
     }
-    insert = _insert(session)(Payment).values(
+    insert = upsert_insert(session)(Payment).values(
         payment_ref=payment_ref,
         # the open shift, read FOR SHARE in this transaction (shifts.py: a racing close either
         # waits for this payment and counts it, or makes this find no open shift)
@@ -501,7 +495,7 @@ def issue_receipt_no(session: Session, store_id: int, business_day: date) -> str
     ends: numbers are issued in commit order, a rolled-back completion gives its number back
     (no gap) and two completions never read the same number (no duplicate).
     """
-    insert = _insert(session)(ReceiptCounter).values(
+    insert = upsert_insert(session)(ReceiptCounter).values(
         store_id=store_id, business_date=business_day, last_no=1
     )
     number = session.scalar(
@@ -535,7 +529,7 @@ def complete_sale(
     figures = _figures(pricing_figures, total)
     now = utcnow()
     inserted = session.scalar(
-        _insert(session)(Sale)
+        upsert_insert(session)(Sale)
         .values(
             store_id=store_id,
             order_id=order_id,
