@@ -11,6 +11,9 @@
 - ``kafka_broker``: the devstack Kafka broker's SASL_SSL bootstrap address (started if needed and
   then stopped at the end; a broker that cannot start fails the run, never skips it). Clients
   connect with ``devstack.kafka.client_config(user)`` / ``client_settings(user)``.
+- ``kafka_apps(service_app, kafka_broker)``: builds apps with their background workers (outbox
+  relay, consumers) on that broker as each service's own user, shut down on exit: the setup of
+  every Kafka round-trip test. ``wait_for(check, timeout, what)`` polls for its outcome.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import importlib
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -268,3 +272,42 @@ def kafka_broker() -> Iterator[str]:
     yield boot
     if not was_running:
         kafka.stop()
+
+
+@contextlib.contextmanager
+def kafka_apps(service_app: Callable[..., Flask], bootstrap: str) -> Iterator[Callable[..., Flask]]:
+    """``start("order_service", **settings)`` -> the app with its background workers on Kafka.
+
+    Each app talks to the broker at ``bootstrap`` over SASL_SSL as its service's own SCRAM user
+    (as on MSK); every app started is shut down (workers, consumers, relay) on exit, last first.
+    """
+    from devstack import kafka
+
+    started: list[Flask] = []
+
+    def start(package: str, **overrides: Any) -> Flask:
+        service = package.removesuffix("_service")
+        app = service_app(
+            package,
+            background_workers=True,
+            **kafka.client_settings(service, bootstrap),
+            **overrides,
+        )
+        started.append(app)
+        return app
+
+    try:
+        yield start
+    finally:
+        for app in reversed(started):
+            app.extensions["salesync"].shutdown()
+
+
+def wait_for(check: Callable[[], bool], timeout: float, what: str, interval: float = 0.05) -> float:
+    """Poll ``check`` until true; the seconds it took (fails the test after ``timeout``)."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if check():
+            return time.monotonic() - started
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
