@@ -2,7 +2,7 @@
 
 One test per behaviour, run for each service as it is built for production (``create_app`` on
 the test database): liveness naming the service, the one JSON error shape for unknown paths,
-wrong methods and oversized bodies, the request id echoed, metrics, and the OpenAPI document.
+wrong methods, the request id echoed, metrics, and the OpenAPI document.
 """
 
 from __future__ import annotations
