@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
+import random
 import socket
 import threading
 import time
@@ -139,10 +140,26 @@ def gunicorn_service(
         server.wait(timeout=30)
 
 
+# Below Linux's ephemeral range (32768-60999): the kernel never hands these out as the local port
+# of an outgoing connection, so a port found free here stays free until the test binds it, even
+# while other clients (PostgreSQL pools, Kafka) open connections in between.
+_TEST_PORTS = range(20000, 32000)
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A free TCP port on 127.0.0.1 outside the ephemeral range, never the same twice per run."""
+    for port in random.sample(_TEST_PORTS, 200):
+        if port in _handed_out:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError("no free port in 20000-31999")
 
 
 def make_settings(package: str, pg_database: PgDatabase | None, **overrides: Any) -> Any:

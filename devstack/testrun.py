@@ -14,11 +14,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from xml.etree import ElementTree
 
 from devstack import images, kafka, nginx, postgres
 from devstack import redis as redis_server
 
 REPO = Path(__file__).resolve().parents[1]
+JUNIT_REPORT = REPO / "var" / "test-report.xml"
 TEST_PATHS = [
     "store_service/tests",
     "item_service/tests",
@@ -91,7 +93,10 @@ def main(argv: list[str]) -> int:
     pytest_started = time.time()
     try:
         result = subprocess.run(
-            [python, "-m", "pytest", *paths, *argv[1:]], cwd=REPO, env=os.environ, check=False
+            [python, "-m", "pytest", f"--junitxml={JUNIT_REPORT}", *paths, *argv[1:]],
+            cwd=REPO,
+            env=os.environ,
+            check=False,
         )
     finally:
         if not kafka_was_running:
@@ -104,7 +109,27 @@ def main(argv: list[str]) -> int:
     if images.BUILD_REPORT.exists() and images.BUILD_REPORT.stat().st_mtime > pytest_started:
         print(f"\nimages (last builds, {images.BUILD_REPORT.relative_to(REPO)}):")
         subprocess.run([python, "-m", "devstack.images", "report"], cwd=REPO, check=False)
+    if result.returncode:
+        print_first_failures(JUNIT_REPORT)
     return result.returncode
+
+
+def print_first_failures(report: Path, limit: int = 8) -> None:
+    """The first failing tests and their messages, last in the output: a CI log that keeps only
+    its tail still shows the failure that caused the others (a broken fixture fails every test
+    after it with a message of its own)."""
+    if not report.exists():
+        return
+    failures = []
+    # pytest wrote this file moments ago: trusted input
+    for case in ElementTree.parse(report).iter("testcase"):  # noqa: S314
+        for problem in list(case.iter("failure")) + list(case.iter("error")):
+            text = (problem.get("message") or problem.text or "").strip().splitlines()
+            where = f"{case.get('classname')}::{case.get('name')}"
+            failures.append(f"{problem.tag} {where}: {text[0][:300] if text else ''}")
+    if failures:
+        print(f"\nfirst {min(limit, len(failures))} of {len(failures)} failures (all: {report}):")
+        print("\n".join(failures[:limit]))
 
 
 if __name__ == "__main__":
