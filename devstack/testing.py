@@ -55,16 +55,25 @@ class PgDatabase:
         return postgres.admin_url(self.name)
 
 
-@pytest.fixture(scope="session")
-def pg() -> Iterator[PgDatabase]:
+@contextlib.contextmanager
+def fresh_database(prefix: str = "salesync_test") -> Iterator[PgDatabase]:
+    """A new database on the local PostgreSQL (started if needed), provisioned, dropped after."""
     try:
         postgres.start()
     except Exception as exc:  # never a skip: a missing database is a failure
         pytest.fail(f"PostgreSQL could not be started: {exc}")
-    name = f"salesync_test_{uuid.uuid4().hex[:10]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     postgres.provision(name)
-    yield PgDatabase(name)
-    postgres.drop_database(name)
+    try:
+        yield PgDatabase(name)
+    finally:
+        postgres.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def pg() -> Iterator[PgDatabase]:
+    with fresh_database() as database:
+        yield database
 
 
 @pytest.fixture(scope="session")

@@ -25,21 +25,21 @@ PORT_OFFSET = 3000
 TEXT_LINE = re.compile(r"settlement SMS \(log-only[^)]*\) to (\S+): (.*?)\"")
 
 
+def make_run(data: Path) -> list[str]:
+    """``make run`` on this module's ports, its SQLite files in ``data``."""
+    return [
+        *(sys.executable, "-m", "devstack.embedded"),
+        *("--port-offset", str(PORT_OFFSET), "--data-dir", str(data)),
+    ]
+
+
 @pytest.fixture(scope="module")
 def embedded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     data = tmp_path_factory.mktemp("embedded")
     log = data / "run.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "devstack.embedded",
-                "--port-offset",
-                str(PORT_OFFSET),
-                "--data-dir",
-                str(data),
-            ],
+            make_run(data),
             cwd=REPO,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -115,15 +115,7 @@ def test_a_second_make_run_on_the_same_port_is_refused(
 ) -> None:
     url, _ = embedded
     done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "devstack.embedded",
-            "--port-offset",
-            str(PORT_OFFSET),
-            "--data-dir",
-            str(tmp_path),
-        ],
+        make_run(tmp_path),
         cwd=REPO,
         capture_output=True,
         text=True,

@@ -12,7 +12,6 @@ from __future__ import annotations
 import importlib
 import json
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,19 +20,14 @@ import pytest
 from sqlalchemy import create_engine, inspect, pool
 
 from devstack import postgres
-from devstack.testing import make_settings
+from devstack.stack import SERVICES
+from devstack.testing import fresh_database, make_settings
 from salesync_common.db import database_url
 from salesync_common.migrate import upgrade
 
 SNAPSHOT = Path(__file__).with_name("migrated_schemas.json")
-PACKAGES = (
-    "store_service",
-    "item_service",
-    "order_service",
-    "sale_service",
-    "dashboard_service",
-    "consulting_service",
-)
+# The services with a database (the BFF has none), in the stack's order.
+PACKAGES = tuple(s.package for s in SERVICES if s.name != "bff")
 
 
 def schema_of(url: str, schema: str) -> dict[str, Any]:
@@ -106,20 +100,14 @@ def migrate_fresh(dbname: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def fresh_database() -> Iterator[str]:
-    try:
-        postgres.start()
-    except Exception as exc:  # never a skip: a missing database is a failure
-        pytest.fail(f"PostgreSQL could not be started: {exc}")
-    name = f"salesync_migrations_{uuid.uuid4().hex[:10]}"
-    postgres.provision(name)
-    yield name
-    postgres.drop_database(name)
+def fresh() -> Iterator[str]:
+    with fresh_database("salesync_migrations") as database:
+        yield database.name
 
 
-def test_a_fresh_upgrade_creates_the_recorded_tables(fresh_database: str) -> None:
+def test_a_fresh_upgrade_creates_the_recorded_tables(fresh: str) -> None:
     recorded = json.loads(SNAPSHOT.read_text())
-    migrated = json.loads(json.dumps(migrate_fresh(fresh_database), default=str))
+    migrated = json.loads(json.dumps(migrate_fresh(fresh), default=str))
     for schema in recorded:
         assert migrated[schema] == recorded[schema], f"schema {schema} differs from the snapshot"
     assert set(migrated) == set(recorded)
@@ -139,12 +127,7 @@ def test_no_revision_imports_live_code() -> None:
 
 
 if __name__ == "__main__":  # rewrite the snapshot after adding a migration (review the diff)
-    postgres.start()
-    name = f"salesync_migrations_{uuid.uuid4().hex[:10]}"
-    postgres.provision(name)
-    try:
-        snapshot = migrate_fresh(name)
-    finally:
-        postgres.drop_database(name)
+    with fresh_database("salesync_migrations") as database:
+        snapshot = migrate_fresh(database.name)
     SNAPSHOT.write_text(json.dumps(snapshot, indent=1, sort_keys=True, default=str) + "\n")
     sys.exit(0)
