@@ -301,6 +301,26 @@ class Ingress:
     def access_log(self, service: str) -> Path:
         return self.log_dir / f"{service}.access.log"
 
+    def wait_for_access_line(self, service: str, ending: str, timeout: float = 5.0) -> str:
+        """The first whole line of ``service``'s access log ending with ``ending``.
+
+        nginx writes a request's line in its log phase, after the response has gone out: a
+        client can hold the answer before the line exists. So this polls (every 20 ms) until the
+        line is there or ``timeout`` passes (``TimeoutError``). A line still being written (no
+        newline yet) does not count.
+        """
+        path = self.access_log(service)
+        deadline = time.monotonic() + timeout
+        while True:
+            text = path.read_text() if path.exists() else ""
+            whole = text[: text.rfind("\n") + 1]
+            for line in whole.splitlines():
+                if line.endswith(ending):
+                    return line
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"no line ending with {ending!r} in {path} after {timeout}s")
+            time.sleep(0.02)
+
     def text(self) -> str:
         return render(
             self.upstreams,

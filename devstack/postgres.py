@@ -181,6 +181,20 @@ def admin_url(dbname: str = DEFAULT_DB) -> str:
     )
 
 
+def masked(url: str) -> str:
+    """``url`` with its password replaced by ``***``: what may be printed or logged.
+
+    ``python -m devstack.postgres url`` is the one place that prints a real password (its
+    output is meant for ``$(...)``); everything else shows this.
+    """
+    scheme, sep, rest = url.partition("://")
+    credentials, at, location = rest.rpartition("@")
+    if not sep or not at or ":" not in credentials:
+        return url
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{location}"
+
+
 def role_name(schema: str) -> str:
     return f"{schema}_svc"
 

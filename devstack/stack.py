@@ -323,7 +323,7 @@ def main(argv: list[str]) -> int:
                 f"  {service.name:<12} {stack.url(service.name)}  log: var/stack/{service.name}.log"
             )
         print(f"  kafka       {stack.bootstrap} (SASL_SSL: python -m devstack.kafka env <user>)")
-        print(f"  postgres    {postgres.admin_url()}")
+        print(f"  postgres    {postgres.masked(postgres.admin_url())}")
         print(f"  redis       127.0.0.1:{redis_server.port()}")
         print(f"Public API: {stack.url()}  (docs: /docs)   stop with: make down")
     elif command == "down":

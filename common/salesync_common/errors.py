@@ -10,6 +10,7 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, jsonify
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
 from salesync_common.pricing import PricingError
@@ -125,6 +126,22 @@ def register_error_handlers(app: Flask) -> None:
         valid_methods = getattr(error, "valid_methods", None)
         if status == 405 and valid_methods:
             response.headers["Allow"] = ", ".join(valid_methods)
+        return response
+
+    @app.errorhandler(DBAPIError)
+    def _database_error(error: DBAPIError) -> Response:
+        if not error.connection_invalidated:
+            return _unexpected(error)
+        # a pooled connection PostgreSQL had closed (restart, failover): the pool is renewed
+        log.warning("database connection lost: %s", type(error.orig).__name__)
+        response = _api_error(
+            ApiError(
+                "데이터베이스에 연결할 수 없습니다. 잠시 후 다시 시도해 주세요.",
+                status=503,
+                code="database_unavailable",
+            )
+        )
+        response.headers["Retry-After"] = "1"
         return response
 
     @app.errorhandler(Exception)

@@ -504,7 +504,11 @@ class KafkaSubscriber:
         max_retry_backoff_s: float = 30.0,
         on_caught_up: Callable[[CaughtUp], None] | None = None,
         caught_up_interval_s: float = 0.25,
+        batch_wait_ms: int = 0,
     ) -> None:
+        """``batch_wait_ms`` > 0: a consumer for which a delay is fine (a repair, not a read
+        model) lets the broker gather up to that long, so it fetches and commits offsets a few
+        times a second instead of once per record."""
         if not topics:
             raise ValueError("topics must not be empty")
         self._config = _require_config(config)
@@ -528,6 +532,7 @@ class KafkaSubscriber:
         self._on_caught_up = on_caught_up
         self._caught_up_interval_s = caught_up_interval_s
         self._last_confirmation = 0.0
+        self._batch_wait_ms = batch_wait_ms
 
     # -- consumer lifecycle ---------------------------------------------------
 
@@ -544,6 +549,11 @@ class KafkaSubscriber:
             bootstrap_timeout_ms=10000,
             request_timeout_ms=15000,
             reconnect_backoff_max_ms=1000,
+            **(
+                {"fetch_max_wait_ms": self._batch_wait_ms, "fetch_min_bytes": 256 * 1024}
+                if self._batch_wait_ms
+                else {}
+            ),
         )
         consumer.subscribe(self._topics)
         return consumer

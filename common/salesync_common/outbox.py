@@ -21,6 +21,7 @@ import hashlib
 import json
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ from salesync_common.timeutil import aware, utcnow
 
 log = logging.getLogger(__name__)
 
+BUSY_RETRY_SECONDS = 0.05
 _WAKE_KEY = "salesync.outbox.tables"  # Session.info: outbox tables written in this transaction
 
 
@@ -113,8 +115,10 @@ class OutboxRelay:
         publisher: Publisher,
         *,
         batch_size: int = 200,
-        poll_interval: float = 0.2,
+        poll_interval: float = 1.0,
         max_backoff: float = 10.0,
+        observe_interval: float = 5.0,
+        gather_seconds: float = 0.05,
     ) -> None:
         self._engine = engine_getter
         self._source = source if isinstance(source, OutboxSource) else generic_source(source)
@@ -122,6 +126,10 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._poll_interval = poll_interval
         self._max_backoff = max_backoff
+        self._observe_interval = observe_interval
+        self._gather_seconds = gather_seconds
+        self._observed_at = float("-inf")
+        self._turn_taken = False  # the last run found another relay publishing this table
         self._wake = threading.Event()
         self._lock_key = _lock_key(self._source.table.name)
 
@@ -163,7 +171,8 @@ class OutboxRelay:
         failure: Exception | None = None
         published = 0
         with self._engine().begin() as conn:
-            if not self._take_turn(conn):
+            self._turn_taken = not self._take_turn(conn)
+            if self._turn_taken:
                 return 0
             rows = conn.execute(
                 select(table)
@@ -173,6 +182,7 @@ class OutboxRelay:
                 .with_for_update(skip_locked=True)
             ).all()
             if not rows:
+                self._observe_now_and_then()
                 return 0
             events = [self._source.to_event(row) for row in rows]
             outcome = self._publisher.publish_many(events)
@@ -197,10 +207,18 @@ class OutboxRelay:
                         .where(table.c.id == rows[published].id)
                         .values(attempts=table.c.attempts + 1, last_error=str(failure)[:500])
                     )
-        self._observe()
+        self._observe_now_and_then()
         if failure is not None:
             raise failure
         return published
+
+    def _observe_now_and_then(self) -> None:
+        """Refresh the backlog gauges at most every ``observe_interval`` (a scrape is every
+        15 s or more): not a counting query after every batch and every idle poll."""
+        now = time.monotonic()
+        if now - self._observed_at >= self._observe_interval:
+            self._observed_at = now
+            self._observe()
 
     def _observe(self) -> None:
         table, fixed_topic = self._source.table, self._source.topic
@@ -235,7 +253,14 @@ class OutboxRelay:
                 log.warning("outbox publish failed, retrying in %.1fs: %s", backoff, exc)
                 stop.wait(backoff)
                 continue
-            self._wake.wait(self._poll_interval)
+            # Commits of this process wake the relay at once; the poll finds the rest (another
+            # process's rows, a crash's leftovers). When another relay held the table, ours may
+            # have committed after its read: look again soon rather than a poll later.
+            woken = self._wake.wait(BUSY_RETRY_SECONDS if self._turn_taken else self._poll_interval)
+            if woken and self._gather_seconds:
+                # let the commits of the next moments join this batch: one read, one produce
+                # request and one update for several business transactions, not one each
+                stop.wait(self._gather_seconds)
             self._wake.clear()
 
     def start(self, stop: threading.Event, name: str = "outbox-relay") -> threading.Thread:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.engine import Row
@@ -54,11 +55,12 @@ TYPES = frozenset(
 )
 
 
-def _next_seq(session: Session, store_id: int) -> int:
-    statement = upsert_insert(session)(OrderEventCounter).values(store_id=store_id, last_seq=1)
+def _reserve_seqs(session: Session, store_id: int, count: int) -> int:
+    """Take the store's next ``count`` numbers (one upsert, row-locked); returns the last."""
+    statement = upsert_insert(session)(OrderEventCounter).values(store_id=store_id, last_seq=count)
     upsert = statement.on_conflict_do_update(
         index_elements=["store_id"],
-        set_={"last_seq": OrderEventCounter.last_seq + 1},
+        set_={"last_seq": OrderEventCounter.last_seq + count},
     ).returning(OrderEventCounter.last_seq)
     return int(session.execute(upsert).scalar_one())
 
@@ -71,22 +73,38 @@ def record_event(
     staff_id: int | None = None,
 ) -> OrderEvent:
     """Append one event of ``order`` in the caller's transaction (call it last: see module doc)."""
-    if type not in TYPES:
-        raise ValueError(f"unknown order event type {type!r}")
-    row = OrderEvent(
-        event_id=str(uuid.uuid4()),
-        store_id=order.store_id,
-        seq=_next_seq(session, order.store_id),
-        order_id=order.id,
-        type=type,
-        staff_id=staff_id,
-        data=json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=str),
-        created_at=utcnow(),
-    )
-    session.add(row)
+    return record_events(session, order, [(type, data)], staff_id)[0]
+
+
+def record_events(
+    session: Session,
+    order: Order,
+    changes: Sequence[tuple[str, dict[str, Any]]],
+    staff_id: int | None = None,
+) -> list[OrderEvent]:
+    """Append several events of ``order`` (in this order) with one counter update."""
+    for type, _data in changes:
+        if type not in TYPES:
+            raise ValueError(f"unknown order event type {type!r}")
+    last = _reserve_seqs(session, order.store_id, len(changes))
+    now = utcnow()
+    rows = [
+        OrderEvent(
+            event_id=str(uuid.uuid4()),
+            store_id=order.store_id,
+            seq=last - len(changes) + 1 + index,
+            order_id=order.id,
+            type=type,
+            staff_id=staff_id,
+            data=json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=str),
+            created_at=now,
+        )
+        for index, (type, data) in enumerate(changes)
+    ]
+    session.add_all(rows)
     note_written(session, OrderEvent.__table__)  # wakes the relay after the commit
     session.info.setdefault(WRITTEN_STORES_KEY, set()).add(order.store_id)
-    return row
+    return rows
 
 
 def event_value(row: Row[Any] | OrderEvent) -> dict[str, Any]:

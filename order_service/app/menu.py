@@ -24,9 +24,9 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 from sqlalchemy import and_, func, select
@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 
 from salesync_common.bus import Event, in_process_bus
 from salesync_common.db import upsert_insert
+from salesync_common.errors import ApiError
 from salesync_common.kafka import CaughtUp, KafkaRecord, KafkaSubscriber, kafka_client_config
 from salesync_common.timeutil import utcnow
 
@@ -145,6 +146,40 @@ def lookup(session: Session, settings: Settings, store_id: int, item_ids: Iterab
         _warm(session, store_id, fetched)
         catalog.update(fetched)
     return catalog
+
+
+# Refusals the model's view of the menu may cause when it has not yet received a change (an item
+# or option just added, an item just put back on sale): worth one direct look before answering.
+SECOND_LOOK_CODES = frozenset({"unknown_item", "sold_out", "options_invalid"})
+Written = TypeVar("Written")
+
+
+def write_with_menu(
+    session: Session,
+    settings: Settings,
+    store_id: int,
+    item_ids: Iterable[int],
+    write: Callable[[Catalog], Written],
+) -> Written:
+    """``write(catalog)`` with the items of ``item_ids`` as :func:`lookup` sees them; if that
+    refuses the cart for what the menu says (``SECOND_LOOK_CODES``), once more with the item
+    service's own answer (which warms the model).
+
+    A change the item service committed but has not yet published must not refuse a valid
+    order. (The reverse, a price changed a moment ago, is the freshness window of the module
+    docstring: within it an order may still take the previous price, as at a till whose screen
+    updates a moment later.) ``write`` must write nothing when it refuses.
+    """
+    ids = sorted(set(item_ids))
+    try:
+        return write(lookup(session, settings, store_id, ids))
+    except ApiError as refusal:
+        if refusal.code not in SECOND_LOOK_CODES or not ids:
+            raise
+    session.rollback()  # hold no transaction open across the HTTP call
+    fetched = items.lookup(store_id, ids)
+    _warm(session, store_id, fetched)
+    return write(fetched)
 
 
 def _snapshot(item: MenuItem) -> ItemSnapshot:

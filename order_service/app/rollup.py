@@ -56,15 +56,17 @@ def _upsert_adding(
     """Insert ``rows``, or add their counters to the existing rows (``latest`` columns replaced)."""
     if not rows:
         return
-    statement = upsert_insert(session)(model).values(rows)
     table = model.__table__
+    # The rows as parameters of one statement (not baked into it): the compiled statement is
+    # cached whatever the number of rows, and the driver still sends one multi-row INSERT.
+    statement = upsert_insert(session)(table)
     updates: dict[str, Any] = {
         name: table.c[name] + statement.excluded[name]
         for name in rows[0]
         if name not in keys and name not in latest
     }
     updates.update({name: statement.excluded[name] for name in latest})
-    session.execute(statement.on_conflict_do_update(index_elements=list(keys), set_=updates))
+    session.execute(statement.on_conflict_do_update(index_elements=list(keys), set_=updates), rows)
 
 
 def record_order(
@@ -164,8 +166,10 @@ def record_payment(
         else:
             row["cost_total"] += line.unit_cost * line.quantity
     rows = [by_item[item_id] for item_id in sorted(by_item)]
-    statement = upsert_insert(session)(DailyItemSales).values(rows)
-    new, existing = statement.excluded, DailyItemSales
+    statement = upsert_insert(session)(
+        DailyItemSales.__table__
+    )  # rows as parameters: see _upsert_adding
+    new, existing = statement.excluded, DailyItemSales.__table__.c
     session.execute(
         statement.on_conflict_do_update(
             index_elements=["store_id", "business_date", "item_id"],
@@ -184,7 +188,8 @@ def record_payment(
                 "item_name": new.item_name,  # the latest payment's snapshot name
                 "last_paid_at": new.last_paid_at,
             },
-        )
+        ),
+        rows,
     )
 
 

@@ -264,6 +264,17 @@ def _check_paid(order: Order, total: int) -> None:
         )
 
 
+def _check_cancellable(order: Order) -> None:
+    """An order with payments recorded against it is never cancelled: the money taken would
+    belong to no sale and could be neither refunded nor counted. 409 ``has_payments``."""
+    if order.paid_total > 0:
+        raise Conflict(
+            "결제가 진행된 주문은 취소할 수 없습니다.",
+            code="has_payments",
+            extra={"order_id": order.id, "paid_total": order.paid_total},
+        )
+
+
 def _option_ids(line: OrderLine) -> list[int]:
     return list(_key(line)[1])
 
@@ -386,12 +397,11 @@ def add_lines(
         order.version += 1
         order.updated_at = utcnow()
         session.flush()
+        changes = [(events.LINES_CHANGED, _changed(order, lines.values()))]
         if opened:
             data = {"table_no": table_no, "business_date": order.business_date.isoformat()}
-            events.record_event(session, order, events.OPENED, data, staff_id)
-        events.record_event(
-            session, order, events.LINES_CHANGED, _changed(order, lines.values()), staff_id
-        )
+            changes.insert(0, (events.OPENED, data))
+        events.record_events(session, order, changes, staff_id)
         session.commit()
     except BaseException:
         session.rollback()
@@ -446,6 +456,7 @@ def replace_lines(
         dropped: list[OrderDiscount] = []
         kept: dict[LineKey, OrderLine] = {}
         if not wanted:
+            _check_cancellable(order)  # a payment since our read bumps the version: 409 below
             changes: dict[str, Any] = {"status": CANCELLED, "cancelled_at": now}
         else:
             discounts = _discounts(session, order.id)
@@ -530,9 +541,20 @@ def _with_quantity(line: OrderLine, quantity: int) -> OrderLine:
 def cancel_table(
     session: Session, store_id: int, table_no: int, staff_id: int | None = None
 ) -> list[int]:
-    """Cancel the table's open order (kept with its status and time); the ids cancelled."""
+    """Cancel the table's open order (kept with its status and time); the ids cancelled.
+
+    Guarded: an order with payments (part-paid: some tenders of a split taken) is refused with
+    409 ``has_payments`` and stays as it is. The order row is locked, and a payment locks it too,
+    so a payment and a cancel of one order never both succeed.
+    """
     _serialize_writers(session)
     orders = list(session.scalars(_open_query(store_id, table_no).with_for_update()))
+    try:
+        for order in orders:
+            _check_cancellable(order)
+    except Conflict:
+        session.rollback()
+        raise
     now = utcnow()
     for order in orders:
         order.status = CANCELLED
@@ -906,11 +928,9 @@ def record_payment(session: Session, store_id: int, request: PaymentIn, tz: str)
     """
     try:
         _serialize_writers(session)
-        recorded = _recorded(session, store_id, request.payment_ref)
-        if recorded is not None:
-            return _replay(session, recorded, tz)
         order = _lock_payable(session, store_id, request)
-        # A concurrent request with this ref may have committed while we waited for the lock.
+        # Read after the lock (a concurrent request with this ref may have committed while we
+        # waited for it): a replay answers what was recorded, whatever the order's state now.
         recorded = _recorded(session, store_id, request.payment_ref)
         if recorded is not None:
             return _replay(session, recorded, tz)
@@ -937,12 +957,14 @@ def record_payment(session: Session, store_id: int, request: PaymentIn, tz: str)
         now = utcnow()
         lines = _lines(session, order.id)
         priced = price(lines, _discounts(session, order.id))
+        settled = order.paid_total + amount == order.total_price
+        # every read before the first change: the order is then written with one UPDATE
+        item_ids = [line.item_id for line in lines]
+        costs = menu.current_costs(session, store_id, item_ids) if settled else {}
         order.paid_total += amount
         order.version += 1
         order.updated_at = now
-        settled = order.paid_total == order.total_price
         if settled:
-            costs = menu.current_costs(session, store_id, [line.item_id for line in lines])
             discounts = {figures.ref: figures.discount for figures in priced.lines}
             for line in lines:
                 if line.item_id in costs:  # else the snapshot taken when the line was written
@@ -972,36 +994,33 @@ def record_payment(session: Session, store_id: int, request: PaymentIn, tz: str)
             rollup.record_payment(session, store_id, order.paid_business_date, now, lines)
             rollup.record_order(session, order, priced, lines, request.staff_id)
         answer = payment_view(payment, order, tz, _figures(priced))
-        events.record_event(
-            session,
-            order,
-            events.PAYMENT,
-            {
-                "table_no": order.table_no,
-                "payment_ref": payment.payment_ref,
-                "amount": amount,
-                "payment_type": payment.payment_type,
-                "total": order.total_price,
-                "paid_total": order.paid_total,
-                "balance": order.balance,
-            },
-            request.staff_id,
-        )
-        if settled:
-            events.record_event(
-                session,
-                order,
-                events.PAID,
+        changes: list[tuple[str, dict[str, Any]]] = [
+            (
+                events.PAYMENT,
                 {
                     "table_no": order.table_no,
                     "payment_ref": payment.payment_ref,
+                    "amount": amount,
+                    "payment_type": payment.payment_type,
                     "total": order.total_price,
                     "paid_total": order.paid_total,
-                    "paid_at": iso(now, "UTC"),
-                    "paid_business_date": answer["paid_business_date"],
+                    "balance": order.balance,
                 },
-                request.staff_id,
             )
+        ]
+        if settled:
+            paid = {
+                "table_no": order.table_no,
+                "payment_ref": payment.payment_ref,
+                "total": order.total_price,
+                "paid_total": order.paid_total,
+                "paid_at": iso(now, "UTC"),
+                "paid_business_date": answer["paid_business_date"],
+                # the sale's figures: the consumer completes a sale without asking for them
+                "pricing": _figures(priced),
+            }
+            changes.append((events.PAID, paid))
+        events.record_events(session, order, changes, request.staff_id)
         session.commit()
     except IntegrityError:  # the same payment_ref committed concurrently (another order)
         session.rollback()

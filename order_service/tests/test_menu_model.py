@@ -154,3 +154,42 @@ def test_a_v1_event_means_the_defaults_and_versions_still_decide(model):
         bad = {**v2, "version": 5, "option_groups": [{"group_id": "x"}]}
         handler(Event("menu.items", str(STORE), bad))
         assert row(model, 990_001).version == 4
+
+
+def test_a_change_not_yet_published_gets_a_second_look_not_a_refusal(model):
+    """The model trusted but behind the item service (an option group added, the item put back
+    on sale, both not yet delivered): the order is taken with the item service's answer, which
+    then warms the model. A cart the item service refuses too is still refused."""
+    items = model.item_app.test_client()
+    orders = model.order_app.test_client()
+    category = items.post("/categories/", json={"name": "면"}, headers=h()).json["id"]
+    noodles = items.post(
+        f"/categories/{category}/items",
+        json={"name": "냉면", "price": 9000, "sold_out": True},
+        headers=h(),
+    ).json["id"]
+    model.deliver_menu_events()
+    trust(model)
+    assert lookup(model, [noodles])[noodles].sold_out is True  # the model's view
+    group = items.post(f"/categories/items/{noodles}/option-groups", json=SIZE, headers=h()).json
+    back_on_sale = items.put(
+        f"/categories/items/{noodles}",
+        json={"name": "냉면", "price": 9000, "sold_out": False},
+        headers=h(),
+    )
+    assert back_on_sale.status_code == 200
+    trust(model)  # caught up as far as the broker knows: the changes are not published yet
+    large = group["options"][1]["option_id"]
+
+    cart = {"table_no": 31, "carts": [{"item_id": noodles, "quantity": 1, "options": [large]}]}
+    taken = orders.post("/orders/", json=cart, headers=h())
+    assert taken.status_code == 200, taken.json
+    assert taken.json["result"] == "success"
+    detail = orders.get(f"/orders/{taken.json['order_id']}", headers=h()).json
+    assert detail["total"] == 9500, detail
+    stored = row(model, noodles)
+    assert stored.sold_out is False and json.loads(stored.option_groups) == [group]
+
+    bogus = {"table_no": 32, "carts": [{"item_id": noodles, "quantity": 1, "options": [999999]}]}
+    refused = orders.post("/orders/", json=bogus, headers=h())
+    assert refused.status_code == 409 and refused.json["error"]["code"] == "options_invalid"

@@ -65,15 +65,20 @@ def create_order(body: OrderIn) -> dict[str, Any]:
     if not body.carts:
         return {"result": "failed", "message": "주문 등록 실패 : 주문 내역 없음"}
     wanted = services.merge_cart(body.carts)
-    catalog = menu.lookup(db.session(), _settings(), identity.store_id, services.item_ids(wanted))
-    written = services.add_lines(
+    written = menu.write_with_menu(
         db.session(),
+        _settings(),
         identity.store_id,
-        body.table_no,
-        wanted,
-        catalog,
-        identity.tz,
-        identity.staff_id,
+        services.item_ids(wanted),
+        lambda catalog: services.add_lines(
+            db.session(),
+            identity.store_id,
+            body.table_no,
+            wanted,
+            catalog,
+            identity.tz,
+            identity.staff_id,
+        ),
     )
     return {
         "result": "success",
@@ -95,7 +100,8 @@ def create_order(body: OrderIn) -> dict[str, Any]:
     tags=TAGS,
     description="Empty carts cancel the open order (`result: cancelled`); with no open order an "
     "empty cart answers `result: failed` and a non-empty one opens an order. A concurrent change "
-    "(or a `version` that is not the current one) answers 409 `version_conflict`. "
+    "(or a `version` that is not the current one) answers 409 `version_conflict`; empty carts "
+    "on an order with payments, 409 `has_payments` (nothing changes). "
     + CART_RULES
     + " Lines still in the cart keep their `line_id` and line discounts; a dropped line takes "
     "its line discounts with it. A change that would leave a discount above what it applies "
@@ -105,16 +111,21 @@ def create_order(body: OrderIn) -> dict[str, Any]:
 def replace_order(body: OrderIn) -> dict[str, Any]:
     identity = current_identity()
     wanted = services.merge_cart(body.carts or [])
-    catalog = menu.lookup(db.session(), _settings(), identity.store_id, services.item_ids(wanted))
-    written = services.replace_lines(
+    written = menu.write_with_menu(
         db.session(),
+        _settings(),
         identity.store_id,
-        body.table_no,
-        wanted,
-        catalog,
-        identity.tz,
-        body.version,
-        identity.staff_id,
+        services.item_ids(wanted),
+        lambda catalog: services.replace_lines(
+            db.session(),
+            identity.store_id,
+            body.table_no,
+            wanted,
+            catalog,
+            identity.tz,
+            body.version,
+            identity.staff_id,
+        ),
     )
     if written is None:
         return {"result": "failed", "message": "존재하지 않는 주문"}
@@ -134,7 +145,10 @@ def replace_order(body: OrderIn) -> dict[str, Any]:
     "Cancel the table's open order",
     permission="orders",
     responses={200: OrderCancelledOut},
+    extra_errors=(409,),
     tags=TAGS,
+    description="v2: an order with payments recorded against it (part-paid by a split tender) "
+    "is not cancelled: 409 `has_payments` with `paid_total`, and the order stays as it is.",
 )
 def cancel_order(table_no: int) -> dict[str, Any]:
     identity = current_identity()
