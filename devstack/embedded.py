@@ -22,7 +22,7 @@ from pathlib import Path
 
 from werkzeug.serving import make_server
 
-from devstack.stack import PUBLIC_PORT, SERVICES, port_shift
+from devstack.stack import PUBLIC_PORT, SERVICES, port_shift, require_free_port
 from salesync_common.http import IN_PROCESS_SCHEME, register_in_process
 
 REPO = Path(__file__).resolve().parents[1]
@@ -60,15 +60,22 @@ def main(argv: list[str] | None = None) -> int:
 
     from salesync_common.context import service_var
     from salesync_common.cors import CorsPolicy
+    from salesync_common.logging import configure_logging
     from salesync_common.migrate import upgrade
     from salesync_common.routing import PrefixDispatcher
 
+    try:  # before migrating anything: a second `make run` must not touch the first one's port
+        require_free_port(port, "make run")
+    except RuntimeError as exc:
+        sys.exit(str(exc))
     apps = {}
     for service in SERVICES:
         config = importlib.import_module(f"{service.package}.config")
         settings = config.Settings()
         schema = getattr(config, "SCHEMA", None)
         if schema is not None:
+            # JSON logs before the first app exists: the first service migrates before it.
+            configure_logging(service.name, settings.log_level)
             token = service_var.set(service.name)  # its migration logs name it
             try:
                 upgrade(service.package, settings, schema)
@@ -78,13 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         register_in_process(service.name, app)
         apps[service.name] = app
     dispatcher = PrefixDispatcher(apps, CorsPolicy(os.environ.get("CORS_ORIGINS", "*")).headers)
-    try:
-        server = make_server("127.0.0.1", port, dispatcher, threaded=True)
-    except OSError as exc:
-        sys.exit(
-            f"port {port} is taken by another process ({exc.strerror}): stop it, or set "
-            "SALESYNC_PORT_SHIFT"
-        )
+    server = make_server("127.0.0.1", port, dispatcher, threaded=True)
     threading.Thread(target=server.serve_forever, name="dispatcher", daemon=True).start()
 
     print("\nSalesync is running (embedded mode: SQLite, in-process events, offline analyst)")

@@ -33,6 +33,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from devstack import debian
 from salesync_common.app import MAX_BODY_BYTES
 from salesync_common.cors import ALLOWED_HEADERS, ALLOWED_METHODS, EXPOSED_HEADERS, MAX_AGE_SECONDS
 from salesync_common.routing import (
@@ -266,24 +267,14 @@ def render(
     return "\n".join(main)
 
 
-def ensure_installed() -> str:
-    binary = shutil.which("nginx") or (
+def _binary() -> str | None:
+    return shutil.which("nginx") or (
         "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
     )
-    if binary is not None:
-        return binary
-    if os.geteuid() != 0:
-        sys.exit("nginx is not installed and this is not root: apt-get install nginx")
-    print("installing nginx from Debian's packages ...", flush=True)
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
-    subprocess.run(
-        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "nginx"], check=True, env=env
-    )
-    binary = shutil.which("nginx") or "/usr/sbin/nginx"
-    if not Path(binary).exists():
-        sys.exit("nginx installed but not found")
-    return binary
+
+
+def ensure_installed() -> str:
+    return debian.ensure_installed("nginx", "nginx", _binary)
 
 
 @dataclass

@@ -20,6 +20,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from devstack import debian
+
 REPO = Path(__file__).resolve().parents[1]
 PG_DIR = REPO / "var" / "pg"
 DATA = PG_DIR / "data"
@@ -37,23 +39,7 @@ def _bin_dir() -> Path | None:
 
 
 def ensure_installed() -> Path:
-    bin_dir = _bin_dir()
-    if bin_dir is not None:
-        return bin_dir
-    if os.geteuid() != 0:
-        sys.exit("PostgreSQL is not installed and this is not root: apt-get install postgresql")
-    print("installing PostgreSQL from Debian's packages ...", flush=True)
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
-    subprocess.run(
-        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "postgresql"],
-        check=True,
-        env=env,
-    )
-    bin_dir = _bin_dir()
-    if bin_dir is None:
-        sys.exit("postgresql installed but initdb was not found")
-    return bin_dir
+    return debian.ensure_installed("postgresql", "PostgreSQL", _bin_dir)
 
 
 def _as_owner(cmd: list[str]) -> list[str]:

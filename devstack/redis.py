@@ -21,6 +21,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from devstack import debian
+
 REPO = Path(__file__).resolve().parents[1]
 REDIS_DIR = REPO / "var" / "redis"
 STATE = REDIS_DIR / "state.json"
@@ -36,24 +38,8 @@ def _binary() -> str | None:
 
 
 def ensure_installed() -> str:
-    binary = _binary()
-    if binary is not None:
-        return binary
-    if os.geteuid() != 0:
-        sys.exit("Redis is not installed and this is not root: apt-get install redis-server")
-    print("installing Redis from Debian's packages ...", flush=True)
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
-    subprocess.run(
-        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "redis-server"],
-        check=True,
-        env=env,
-    )
     # The package starts a system-wide server on :6379 where systemd runs; ours is separate.
-    binary = _binary()
-    if binary is None:
-        sys.exit("redis-server installed but not found")
-    return binary
+    return debian.ensure_installed("redis-server", "Redis", _binary)
 
 
 def _load_state() -> dict[str, Any]:

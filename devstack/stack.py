@@ -182,10 +182,10 @@ class Stack:
         for service in PROCESSES:
             if self._alive(service.name):
                 raise RuntimeError(f"{service.name} is already running: stop the stack first")
-            _require_free_port(self.port(service.name), service.name)
+            require_free_port(self.port(service.name), service.name)
         if self.ingress().pid() is not None:
             raise RuntimeError("nginx is already running: stop the stack first")
-        _require_free_port(self.public_port, "ingress")
+        require_free_port(self.public_port, "ingress")
 
     def _command(self, service: Service, *args: str) -> tuple[list[str], dict[str, str]]:
         """What runs ``salesync_common.serve <package> *args`` and its environment: a local
@@ -211,7 +211,7 @@ class Stack:
         service = next(s for s in PROCESSES if s.name == name)
         if self._alive(name):
             raise RuntimeError(f"{name} is already running (pid file {self._pid_file(name)})")
-        _require_free_port(self.port(name), name)
+        require_free_port(self.port(name), name)
         log = open(self.run_dir / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child
         # the default entry point needs no argument (and keeps the container's name plain)
         command, env = self._command(
@@ -291,7 +291,7 @@ class Stack:
             self.stop_service(service.name)
 
 
-def _require_free_port(port: int, owner: str) -> None:
+def require_free_port(port: int, owner: str) -> None:
     """Refuse to start on a port another process holds: it would answer in our place."""
     with socket.socket() as sock:
         # As the servers bind: connections of a previous run in TIME_WAIT do not count.

@@ -11,6 +11,9 @@
 - ``kafka_broker``: the devstack Kafka broker's SASL_SSL bootstrap address (started if needed and
   then stopped at the end; a broker that cannot start fails the run, never skips it). Clients
   connect with ``devstack.kafka.client_config(user)`` / ``client_settings(user)``.
+- ``kafka_apps(service_app, kafka_broker)``: builds apps with their background workers (outbox
+  relay, consumers) on that broker as each service's own user, shut down on exit: the setup of
+  every Kafka round-trip test. ``wait_for(check, timeout, what)`` polls for its outcome.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import os
 import random
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -51,16 +55,25 @@ class PgDatabase:
         return postgres.admin_url(self.name)
 
 
-@pytest.fixture(scope="session")
-def pg() -> Iterator[PgDatabase]:
+@contextlib.contextmanager
+def fresh_database(prefix: str = "salesync_test") -> Iterator[PgDatabase]:
+    """A new database on the local PostgreSQL (started if needed), provisioned, dropped after."""
     try:
         postgres.start()
     except Exception as exc:  # never a skip: a missing database is a failure
         pytest.fail(f"PostgreSQL could not be started: {exc}")
-    name = f"salesync_test_{uuid.uuid4().hex[:10]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     postgres.provision(name)
-    yield PgDatabase(name)
-    postgres.drop_database(name)
+    try:
+        yield PgDatabase(name)
+    finally:
+        postgres.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def pg() -> Iterator[PgDatabase]:
+    with fresh_database() as database:
+        yield database
 
 
 @pytest.fixture(scope="session")
@@ -285,3 +298,42 @@ def kafka_broker() -> Iterator[str]:
     yield boot
     if not was_running:
         kafka.stop()
+
+
+@contextlib.contextmanager
+def kafka_apps(service_app: Callable[..., Flask], bootstrap: str) -> Iterator[Callable[..., Flask]]:
+    """``start("order_service", **settings)`` -> the app with its background workers on Kafka.
+
+    Each app talks to the broker at ``bootstrap`` over SASL_SSL as its service's own SCRAM user
+    (as on MSK); every app started is shut down (workers, consumers, relay) on exit, last first.
+    """
+    from devstack import kafka
+
+    started: list[Flask] = []
+
+    def start(package: str, **overrides: Any) -> Flask:
+        service = package.removesuffix("_service")
+        app = service_app(
+            package,
+            background_workers=True,
+            **kafka.client_settings(service, bootstrap),
+            **overrides,
+        )
+        started.append(app)
+        return app
+
+    try:
+        yield start
+    finally:
+        for app in reversed(started):
+            app.extensions["salesync"].shutdown()
+
+
+def wait_for(check: Callable[[], bool], timeout: float, what: str, interval: float = 0.05) -> float:
+    """Poll ``check`` until true; the seconds it took (fails the test after ``timeout``)."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if check():
+            return time.monotonic() - started
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")

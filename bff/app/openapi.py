@@ -19,8 +19,8 @@ from typing import Any
 
 from flask import Flask
 
-from salesync_common.api import build_openapi
 from salesync_common.errors import bad_gateway
+from salesync_common.openapi import build_openapi
 from salesync_common.routing import DEFAULT_SERVICE, SERVICES, owned_by
 
 from .api.aggregates import DASHBOARD_PATHS

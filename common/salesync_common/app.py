@@ -24,7 +24,7 @@ from sqlalchemy import Table, text
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
-from salesync_common.api import build_openapi, endpoint
+from salesync_common.api import endpoint
 from salesync_common.auth import (
     ServiceTokenIssuer,
     StoreIdentity,
@@ -45,8 +45,10 @@ from salesync_common.http import ServiceClient
 from salesync_common.idempotency import IdempotencyStore
 from salesync_common.logging import configure_logging
 from salesync_common.metrics import LATENCY, REQUESTS, render_metrics
+from salesync_common.openapi import build_openapi
 from salesync_common.ratelimit import init_rate_limits
 from salesync_common.settings import ServiceSettings
+from salesync_common.types import ID_MAX
 
 log = logging.getLogger("salesync.access")
 
@@ -58,7 +60,7 @@ class IdConverter(IntegerConverter):
     """``<id:name>``: a non-negative integer that fits PostgreSQL's ``integer`` (else 404)."""
 
     def __init__(self, url_map: Any) -> None:
-        super().__init__(url_map, max=2_147_483_647)
+        super().__init__(url_map, max=ID_MAX)
 
 
 @dataclass

@@ -10,15 +10,18 @@ behind Flask-SQLAlchemy's scoped proxy (the same object the proxy would reach).
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData, event
-from sqlalchemy.engine import CursorResult, Engine, Result
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection, CursorResult, Engine, Result
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Session
 
 from salesync_common.settings import ServiceSettings
 
@@ -115,5 +118,11 @@ def rows_matched(result: Result[*tuple[Any, ...]]) -> int:
     return result.rowcount
 
 
-def is_postgres(db: SQLAlchemy) -> bool:
-    return db.engine.dialect.name == "postgresql"
+def upsert_insert(bind: Session | Connection | Engine) -> Callable[..., Any]:
+    """The ``insert`` of ``bind``'s dialect, the one that has ``on_conflict_do_update/nothing``.
+
+    PostgreSQL in the stack and production, SQLite in ``make run``: both build the same
+    ``INSERT ... ON CONFLICT`` statement, so every upsert is written once for the two.
+    """
+    target = bind.get_bind() if isinstance(bind, Session) else bind
+    return pg_insert if target.dialect.name == "postgresql" else sqlite_insert

@@ -13,18 +13,17 @@ import hashlib
 import json
 import random
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from flask import Response, jsonify, make_response, request
 from sqlalchemy import Table, and_, delete, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 
 from salesync_common.auth import current_store_id
+from salesync_common.db import upsert_insert
 from salesync_common.errors import ApiError
-from salesync_common.timeutil import utcnow
+from salesync_common.timeutil import aware, utcnow
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 200
@@ -78,16 +77,13 @@ class IdempotencyStore:
             self._complete(store_id, key, response)
         return response
 
-    def _insert(self, engine: Engine) -> Any:
-        return pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
-
     def _claim(self, store_id: int, key: str, fingerprint: str) -> Response | None:
         table, engine, now = self._table, self._engine(), utcnow()
         identity = and_(table.c.store_id == store_id, table.c.key == key)
         for _ in range(3):
             with engine.begin() as conn:
                 inserted = conn.execute(
-                    self._insert(engine)(table)
+                    upsert_insert(engine)(table)
                     .values(
                         store_id=store_id,
                         key=key,
@@ -105,7 +101,7 @@ class IdempotencyStore:
                 row = conn.execute(select(table).where(identity)).one_or_none()
                 if row is None:
                     continue  # released between our insert and select: try again
-                created_at = _aware(row.created_at)
+                created_at = aware(row.created_at)
                 if created_at < now - RETENTION:
                     conn.execute(delete(table).where(identity))
                     continue
@@ -121,7 +117,7 @@ class IdempotencyStore:
                     )
                     response.headers["Idempotent-Replayed"] = "true"
                     return response
-                if _aware(row.locked_at) > now - LEASE:
+                if aware(row.locked_at) > now - LEASE:
                     raise ApiError(
                         "같은 요청을 처리하고 있습니다. 잠시 후 다시 시도하세요.",
                         status=409,
@@ -156,7 +152,3 @@ class IdempotencyStore:
         table = self._table
         with self._engine().begin() as conn:
             conn.execute(delete(table).where(table.c.store_id == store_id, table.c.key == key))
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

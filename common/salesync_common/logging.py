@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Any
 
 from pythonjsonlogger.json import JsonFormatter
 
@@ -45,7 +44,3 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     # Library chatter (kafka, urllib3) stays at WARNING unless asked for.
     for noisy in ("kafka", "urllib3", "botocore", "werkzeug", "httpx", "openai"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
-
-
-def access_log(logger: logging.Logger, **fields: Any) -> None:
-    logger.info("request", extra=fields)

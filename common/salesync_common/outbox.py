@@ -25,7 +25,6 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC
 from typing import Any
 
 from sqlalchemy import Table, event, func, insert, select, text, update
@@ -34,7 +33,7 @@ from sqlalchemy.orm import Session, scoped_session
 
 from salesync_common.bus import Event, Publisher
 from salesync_common.metrics import OUTBOX_LAG, OUTBOX_PENDING, OUTBOX_PUBLISHED
-from salesync_common.timeutil import utcnow
+from salesync_common.timeutil import aware, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -235,8 +234,7 @@ class OutboxRelay:
                     topic = row[2] if topic_column is not None else fixed_topic
                     OUTBOX_PENDING.labels(topic).set(pending)
                     if oldest is not None:
-                        oldest = oldest if oldest.tzinfo else oldest.replace(tzinfo=UTC)
-                        OUTBOX_LAG.labels(topic).set((utcnow() - oldest).total_seconds())
+                        OUTBOX_LAG.labels(topic).set((utcnow() - aware(oldest)).total_seconds())
                     else:
                         OUTBOX_LAG.labels(topic).set(0)
         except Exception:  # metrics must never break the relay

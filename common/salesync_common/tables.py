@@ -1,7 +1,8 @@
 """Tables every DB-backed service keeps in its own schema: idempotency keys and the outbox.
 
-Each service adds them to its metadata (``idempotency_table(db.metadata)``) and creates them in
-its first migration with :func:`create_idempotency_table` / :func:`create_outbox_table`.
+Each service adds them to its metadata (``idempotency_table(db.metadata)``). Its migrations
+create them with their own frozen copy of these columns, never by importing this module: an edit
+here must not change what an old revision creates (``tests/integration/test_migrations.py``).
 """
 
 from __future__ import annotations
@@ -60,19 +61,4 @@ def outbox_table(metadata: MetaData) -> Table:
             postgresql_where=_UNPUBLISHED,
             sqlite_where=_UNPUBLISHED,
         ),
-    )
-
-
-def create_idempotency_table(op: Any) -> None:
-    op.create_table("idempotency_keys", *_idempotency_columns())
-
-
-def create_outbox_table(op: Any) -> None:
-    op.create_table("outbox_events", *_outbox_columns())
-    op.create_index(
-        "ix_outbox_events_unpublished",
-        "outbox_events",
-        ["id"],
-        postgresql_where=_UNPUBLISHED,
-        sqlite_where=_UNPUBLISHED,
     )

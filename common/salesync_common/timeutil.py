@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -43,20 +43,12 @@ def parse_instant(value: object) -> datetime | None:
 
 
 def business_date(moment: datetime, tz: str | None = DEFAULT_TZ) -> date:
-    if moment.tzinfo is None:  # stored naive means UTC (SQLite drops offsets)
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(zone(tz)).date()
-
-
-def day_start_utc(day: date, tz: str | None = DEFAULT_TZ) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=zone(tz)).astimezone(UTC)
+    return aware(moment).astimezone(zone(tz)).date()
 
 
 def iso(moment: datetime, tz: str | None = DEFAULT_TZ) -> str:
     """ISO 8601 with the store's offset, e.g. ``2026-11-23T21:05:00+09:00``."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(zone(tz)).isoformat(timespec="seconds")
+    return aware(moment).astimezone(zone(tz)).isoformat(timespec="seconds")
 
 
 def days(start: date, end: date) -> list[date]:

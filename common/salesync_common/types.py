@@ -29,7 +29,8 @@ from pydantic import (
 from salesync_common.errors import ApiError
 from salesync_common.timeutil import MAX_RANGE_DAYS
 
-ID_MAX = 2_147_483_647
+INT32_MAX = 2_147_483_647  # PostgreSQL's ``integer``: ids, versions, path parameters
+ID_MAX = INT32_MAX
 MONEY_MAX = 100_000_000
 # Consulting request ids (uuid4 hex): shared by the consulting event's producer and consumer.
 REQ_ID_PATTERN = r"^[0-9a-f]{32}$"

@@ -14,6 +14,27 @@ MODEL_NAME = "offline-analyst"
 WEEKDAYS = ("월", "화", "수", "목", "금", "토", "일")
 
 
+_HANGUL_FIRST, _HANGUL_LAST, _FINALS = 0xAC00, 0xD7A3, 28
+_DIGITS_WITH_FINAL = set("013678")  # 영 일 삼 육 칠 팔 end in a consonant; 이 사 오 구 do not
+
+
+def with_particle(word: str, after_consonant: str, after_vowel: str) -> str:
+    """``word`` and the particle its last syllable takes: 을/를, 은/는, 이/가, 과/와.
+
+    A last syllable with a final consonant (받침) takes the first form (``김밥을``), one without
+    the second (``아메리카노를``); a trailing digit is read in Korean (``세트1을``). Anything else
+    (Latin letters, symbols) cannot be decided from the spelling: both forms, ``latte을(를)``.
+    """
+    last = word.rstrip()[-1:] or " "
+    if _HANGUL_FIRST <= ord(last) <= _HANGUL_LAST:
+        has_final = (ord(last) - _HANGUL_FIRST) % _FINALS != 0
+    elif last.isdigit() and last.isascii():
+        has_final = last in _DIGITS_WITH_FINAL
+    else:
+        return f"{word}{after_consonant}({after_vowel})"
+    return word + (after_consonant if has_final else after_vowel)
+
+
 def _won(amount: int) -> str:
     return f"{amount:,}원"
 
@@ -134,7 +155,8 @@ def analyse(figures: dict[str, Any]) -> str:
     lines += ["", "[제안]"]
     best = by_profit[0]
     lines.append(
-        f"- 효자 메뉴인 {best['name']}을(를) 메뉴판 상단과 매장 입구에 노출하고 "
+        f"- 효자 메뉴인 {with_particle(best['name'], '을', '를')} "
+        "메뉴판 상단과 매장 입구에 노출하고 "
         "대표 메뉴로 홍보하세요."
     )
     if len(costed) >= 2:
@@ -142,17 +164,20 @@ def analyse(figures: dict[str, Any]) -> str:
         slow = sorted(costed, key=lambda i: int(i["quantity"]))[0]
         if high["item_id"] != best["item_id"]:
             lines.append(
-                f"- 이익률이 높은 {high['name']}을(를) {best['name']}과(와) 묶은 세트 메뉴로 "
+                f"- 이익률이 높은 {with_particle(high['name'], '을', '를')} "
+                f"{with_particle(best['name'], '과', '와')} 묶은 세트 메뉴로 "
                 "구성하면 객단가와 이익을 함께 올릴 수 있습니다."
             )
         if slow["item_id"] not in (best["item_id"], high["item_id"]):
             lines.append(
-                f"- 판매량이 가장 적은 {slow['name']}은(는) 시간대 한정 할인으로 반응을 보고, "
+                f"- 판매량이 가장 적은 {with_particle(slow['name'], '은', '는')} "
+                "시간대 한정 할인으로 반응을 보고, "
                 "개선이 없으면 메뉴 정리를 검토하세요."
             )
     for item in losing:
         lines.append(
-            f"- {item['name']}은(는) 가격 인상이나 원가 절감(재료·용량 조정)이 필요합니다."
+            f"- {with_particle(item['name'], '은', '는')} "
+            "가격 인상이나 원가 절감(재료·용량 조정)이 필요합니다."
         )
     if uncosted:
         lines.append(

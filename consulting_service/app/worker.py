@@ -32,8 +32,6 @@ from .models import ConsultingRequest, Outbox
 
 log = logging.getLogger(__name__)
 
-FAILED_MESSAGE = "model_failed"
-
 
 def _finish(
     engine: Engine,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from consulting_service.app.analyst import analyse
+import pytest
+
+from consulting_service.app.analyst import analyse, with_particle
 
 from .fakes import FIGURES
 
@@ -24,6 +26,31 @@ def test_advice_names_best_worst_margins_costs_and_days():
     suggestions = text.split("[제안]")[1]
     assert "김치찌개" in suggestions and "계란말이" in suggestions and "원가" in suggestions
     assert "환불 등으로 메뉴 매출 합계보다 10,000원" in text
+    # Particles follow each name's last syllable: 김치찌개 has no final consonant, 계란말이 neither.
+    assert "효자 메뉴인 김치찌개를 메뉴판" in suggestions
+    assert "계란말이는 가격 인상" in suggestions
+    assert "(를)" not in text and "(는)" not in text and "(와)" not in text
+
+
+@pytest.mark.parametrize(
+    ("word", "pair", "expected"),
+    [
+        ("김밥", ("을", "를"), "김밥을"),
+        ("아메리카노", ("을", "를"), "아메리카노를"),
+        ("제육볶음", ("은", "는"), "제육볶음은"),
+        ("라떼", ("은", "는"), "라떼는"),
+        ("공기밥", ("이", "가"), "공기밥이"),
+        ("우유", ("이", "가"), "우유가"),
+        ("된장찌개", ("과", "와"), "된장찌개와"),
+        ("국밥", ("과", "와"), "국밥과"),
+        ("세트1", ("을", "를"), "세트1을"),  # 일
+        ("세트2", ("을", "를"), "세트2를"),  # 이
+        ("Latte", ("을", "를"), "Latte을(를)"),  # not decidable from the spelling
+        ("", ("은", "는"), "은(는)"),
+    ],
+)
+def test_particle_follows_the_final_consonant(word, pair, expected):
+    assert with_particle(word, *pair) == expected
 
 
 def test_no_sales_still_gives_advice():

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import jsonschema
 import pytest
@@ -26,7 +26,7 @@ from dashboard_service.app.models import ConsultingResult
 from dashboard_service.app.models import db as dashboard_db
 from dashboard_service.tests.fakes import FakeUpstream
 from devstack import kafka as devstack_kafka
-from devstack.testing import auth_headers, token_for
+from devstack.testing import auth_headers, kafka_apps, token_for, wait_for
 from salesync_common.kafka import KafkaPublisher
 from salesync_common.settings import REPO_ROOT
 
@@ -35,11 +35,6 @@ SCHEMA = json.loads(
     (REPO_ROOT / "contracts" / "events" / "consulting.results.v1.schema.json").read_text()
 )
 STORE = 5301
-
-
-@pytest.fixture(scope="module")
-def kafka_bootstrap(kafka_broker: str) -> str:
-    return kafka_broker
 
 
 @pytest.fixture(scope="module")
@@ -98,42 +93,28 @@ class Stack:
             return consulting_db.session.execute(select(Outbox).where(Outbox.c.key == req_id)).one()
 
 
-def wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 @pytest.fixture()
-def stack(service_app, serve, upstream, kafka_bootstrap) -> Iterator[Stack]:
+def stack(service_app, serve, upstream, kafka_broker) -> Iterator[Stack]:
     topic = f"consulting.results.test-{uuid.uuid4().hex[:8]}"
     group = f"dashboard-test-{uuid.uuid4().hex[:8]}"
     urls = {f"{name}_service_url": upstream.url for name in ("store", "item", "order", "sale")}
-    dashboard = service_app(
-        "dashboard_service",
-        background_workers=True,
-        **devstack_kafka.client_settings("dashboard", kafka_bootstrap),
-        consulting_results_topic=topic,
-        consulting_results_group=group,
-        rate_limits_enabled=False,
-        **urls,
-    )
-    served = serve(dashboard)
-    consulting = service_app(
-        "consulting_service",
-        background_workers=True,
-        **devstack_kafka.client_settings("consulting", kafka_bootstrap),
-        consulting_results_topic=topic,
-        dashboard_service_url=served.url,
-        rate_limits_enabled=False,
-        sweep_interval_seconds=1.0,
-    )
-    yield Stack(consulting, dashboard, topic, served.url, group)
-    consulting.extensions["salesync"].shutdown()
-    dashboard.extensions["salesync"].shutdown()
+    with kafka_apps(service_app, kafka_broker) as start:
+        dashboard = start(
+            "dashboard_service",
+            consulting_results_topic=topic,
+            consulting_results_group=group,
+            rate_limits_enabled=False,
+            **urls,
+        )
+        served = serve(dashboard)
+        consulting = start(
+            "consulting_service",
+            consulting_results_topic=topic,
+            dashboard_service_url=served.url,
+            rate_limits_enabled=False,
+            sweep_interval_seconds=1.0,
+        )
+        yield Stack(consulting, dashboard, topic, served.url, group)
 
 
 def ask(stack: Stack, start: str, end: str) -> str:
@@ -144,7 +125,7 @@ def ask(stack: Stack, start: str, end: str) -> str:
     return response.json["req_id"]
 
 
-def test_request_reaches_dashboard_through_kafka(stack, kafka_bootstrap):
+def test_request_reaches_dashboard_through_kafka(stack, kafka_broker):
     req_id = ask(stack, "2026-11-20", "2026-11-20")
     headers = auth_headers(token_for(STORE))
     wait_for(
@@ -162,7 +143,7 @@ def test_request_reaches_dashboard_through_kafka(stack, kafka_bootstrap):
     # What went over the wire: keyed by req_id, valid against the versioned schema.
     consumer = KafkaConsumer(
         stack.topic,
-        **devstack_kafka.client_config("admin", kafka_bootstrap).kwargs(),
+        **devstack_kafka.client_config("admin", kafka_broker).kwargs(),
         auto_offset_reset="earliest",
         enable_auto_commit=False,
         consumer_timeout_ms=10000,
@@ -189,7 +170,7 @@ def test_request_reaches_dashboard_through_kafka(stack, kafka_bootstrap):
     assert metrics[("salesync_consumer_lag_seconds", labels)] == 0.0
 
 
-def test_kafka_down_while_result_is_produced_then_delivered_once(stack, kafka_bootstrap):
+def test_kafka_down_while_result_is_produced_then_delivered_once(stack, kafka_broker):
     devstack_kafka.stop()
     try:
         req_id = ask(stack, "2026-11-19", "2026-11-20")
@@ -198,7 +179,7 @@ def test_kafka_down_while_result_is_produced_then_delivered_once(stack, kafka_bo
         assert stack.outbox(req_id).published_at is None  # kept in the outbox
         assert stack.dashboard_rows(req_id) == []
     finally:
-        assert devstack_kafka.start(timeout=120) == kafka_bootstrap  # same ports: clients reconnect
+        assert devstack_kafka.start(timeout=120) == kafka_broker  # same ports: clients reconnect
     wait_for(lambda: len(stack.dashboard_rows(req_id)) == 1, 120, "delivery after Kafka is back")
     assert stack.outbox(req_id).published_at is not None
     time.sleep(2)  # any redelivery would have landed by now
@@ -211,7 +192,7 @@ def test_kafka_down_while_result_is_produced_then_delivered_once(stack, kafka_bo
     )
 
 
-def test_duplicate_messages_store_one_result(stack, kafka_bootstrap):
+def test_duplicate_messages_store_one_result(stack, kafka_broker):
     req_id = uuid.uuid4().hex
     event = {
         "event_id": str(uuid.uuid4()),
@@ -224,7 +205,7 @@ def test_duplicate_messages_store_one_result(stack, kafka_bootstrap):
     }
     jsonschema.validate(event, SCHEMA)
     publisher = KafkaPublisher(
-        devstack_kafka.client_config("consulting", kafka_bootstrap), client_id="test-duplicates"
+        devstack_kafka.client_config("consulting", kafka_broker), client_id="test-duplicates"
     )
     try:
         publisher.publish(stack.topic, req_id, event, {"event_id": event["event_id"]})

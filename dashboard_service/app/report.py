@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from salesync_common.pricing import Figures
-from salesync_common.timeutil import days
+from salesync_common.timeutil import aware, days
 
 
 @dataclass
@@ -60,7 +60,7 @@ def parse_instant(value: str | None) -> datetime | None:
     if not value:
         return None
     moment = datetime.fromisoformat(value)
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return aware(moment)
 
 
 def items_needing_history(rows: Iterable[Mapping[str, Any]]) -> list[int]:

@@ -13,11 +13,10 @@ from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import Table, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from salesync_common.db import rows_matched
+from salesync_common.db import rows_matched, upsert_insert
 from salesync_common.errors import NotFound, bad_gateway
 from salesync_common.timeutil import DEFAULT_TZ, utcnow
 
@@ -156,10 +155,7 @@ def _insert_ignoring_duplicates(
     conn: Connection | Session, table: Table, values: dict[str, Any]
 ) -> int:
     """INSERT ... ON CONFLICT DO NOTHING (PostgreSQL and SQLite); returns rows inserted."""
-    bind = conn if isinstance(conn, Connection) else conn.get_bind()
-    dialect = bind.dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    result = conn.execute(insert(table).values(**values).on_conflict_do_nothing())
+    result = conn.execute(upsert_insert(conn)(table).values(**values).on_conflict_do_nothing())
     return rows_matched(result)
 
 

@@ -9,7 +9,7 @@ Option groups are changed under their item's row lock, as every change of the it
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, select
@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from salesync_common.db import violates_unique
 from salesync_common.errors import Conflict, NotFound
-from salesync_common.timeutil import utcnow
+from salesync_common.timeutil import aware, utcnow
 
 from .catalog import GROUP_COLUMNS, GROUP_ORDER, fold_option, item_details, join_option_groups
 from .events import item_changed, items_changed
@@ -432,14 +432,6 @@ def set_costs(session: Session, store_id: int, entries: list[CostIn]) -> list[It
     return [items[item_id] for item_id in wanted]
 
 
-def clear_cost(session: Session, store_id: int, item_id: int) -> Item:
-    item = live_item(session, store_id, item_id, lock=True)
-    if _record_cost(session, item, None, utcnow()):
-        item_changed(session, item)
-    session.commit()
-    return item
-
-
 def cost_history(session: Session, store_id: int, item_ids: list[int]) -> dict[int, list[ItemCost]]:
     """Every cost entry of the store's items among ``item_ids`` (retired ones too), ascending."""
     history: dict[int, list[ItemCost]] = {}
@@ -464,9 +456,6 @@ def costs_at(
     for item_id, entries in cost_history(session, store_id, item_ids).items():
         result[item_id] = None
         for entry in entries:
-            effective = entry.effective_from
-            if effective.tzinfo is None:  # SQLite drops offsets: stored values are UTC
-                effective = effective.replace(tzinfo=UTC)
-            if effective <= moment:
+            if aware(entry.effective_from) <= moment:
                 result[item_id] = entry.cost
     return result

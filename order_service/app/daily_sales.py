@@ -18,18 +18,17 @@ quantity, gross, net of the lines). ``rebuild`` recomputes them too, each order'
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import case, func, select, text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from salesync_common import pricing
-from salesync_common.timeutil import DEFAULT_TZ, zone
+from salesync_common.db import upsert_insert
+from salesync_common.timeutil import DEFAULT_TZ, aware, zone
 
 from .models import (
     NO_CATEGORY_KEY,
@@ -45,20 +44,17 @@ from .models import (
 
 def local_hour(moment: datetime, tz: str | None) -> int:
     """The hour (0-23) of ``moment`` on the store's clock (naive = UTC, as SQLite stores it)."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=zone("UTC"))
-    return moment.astimezone(zone(tz)).hour
+    return aware(moment).astimezone(zone(tz)).hour
 
 
 @functools.cache
 def _adding_statement(
-    dialect: str,
+    insert: Callable[..., Any],
     model: Any,
     columns: tuple[str, ...],
     keys: tuple[str, ...],
     latest: tuple[str, ...],
 ) -> Any:
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
     table = model.__table__
     # The rows are parameters of the statement (not baked into it), so it is built once and its
     # compiled form cached whatever the number of rows; the driver still sends one INSERT.
@@ -82,9 +78,8 @@ def _upsert_adding(
     """Insert ``rows``, or add their counters to the existing rows (``latest`` columns replaced)."""
     if not rows:
         return
-    bind = session if isinstance(session, Connection) else session.get_bind()
     statement = _adding_statement(
-        bind.dialect.name, model, tuple(rows[0]), tuple(keys), tuple(latest)
+        upsert_insert(session), model, tuple(rows[0]), tuple(keys), tuple(latest)
     )
     session.execute(statement, rows)
 
@@ -186,12 +181,11 @@ def record_payment(
         else:
             row["cost_total"] += line.unit_cost * line.quantity
     rows = [by_item[item_id] for item_id in sorted(by_item)]
-    session.execute(_item_sales_statement(session.get_bind().dialect.name), rows)
+    session.execute(_item_sales_statement(upsert_insert(session)), rows)
 
 
 @functools.cache
-def _item_sales_statement(dialect: str) -> Any:
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+def _item_sales_statement(insert: Callable[..., Any]) -> Any:
     statement = insert(DailyItemSales.__table__)  # rows as parameters: see _adding_statement
     new, existing = statement.excluded, DailyItemSales.__table__.c
     return statement.on_conflict_do_update(

@@ -16,19 +16,17 @@ from __future__ import annotations
 import functools
 import json
 import uuid
-from collections.abc import Sequence
-from datetime import UTC
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import bindparam
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
 from salesync_common.bus import Event
+from salesync_common.db import upsert_insert
 from salesync_common.outbox import OutboxSource, note_written
-from salesync_common.timeutil import utcnow
+from salesync_common.timeutil import aware, utcnow
 
 from .models import Order, OrderEvent, OrderEventCounter
 
@@ -60,8 +58,7 @@ TYPES = frozenset(
 
 
 @functools.cache
-def _reserve_statement(dialect: str) -> Any:
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+def _reserve_statement(insert: Callable[..., Any]) -> Any:
     table = OrderEventCounter.__table__
     statement = insert(table).values(store_id=bindparam("store_id"), last_seq=bindparam("count"))
     return statement.on_conflict_do_update(
@@ -72,7 +69,7 @@ def _reserve_statement(dialect: str) -> Any:
 
 def _reserve_seqs(session: Session, store_id: int, count: int) -> int:
     """Take the store's next ``count`` numbers (one upsert, row-locked); returns the last."""
-    statement = _reserve_statement(session.get_bind().dialect.name)
+    statement = _reserve_statement(upsert_insert(session))
     return int(session.execute(statement, {"store_id": store_id, "count": count}).scalar_one())
 
 
@@ -119,9 +116,7 @@ def record_events(
 
 
 def event_value(row: Row[Any] | OrderEvent) -> dict[str, Any]:
-    created_at = row.created_at
-    if created_at.tzinfo is None:  # SQLite drops offsets: stored values are UTC
-        created_at = created_at.replace(tzinfo=UTC)
+    created_at = aware(row.created_at)
     return {
         "event_id": row.event_id,
         "store_id": row.store_id,

@@ -30,12 +30,11 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 from sqlalchemy import and_, bindparam, func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from salesync_common.bus import Event, in_process_bus
+from salesync_common.db import upsert_insert
 from salesync_common.errors import ApiError
 from salesync_common.kafka import CaughtUp, KafkaRecord, KafkaSubscriber, kafka_client_config
 from salesync_common.timeutil import utcnow
@@ -57,11 +56,6 @@ _STORED = tuple(
 )
 
 
-def _insert(bind: Connection | Session) -> Any:
-    dialect = bind.dialect.name if isinstance(bind, Connection) else bind.get_bind().dialect.name
-    return pg_insert if dialect == "postgresql" else sqlite_insert
-
-
 def apply_snapshots(bind: Connection | Session, snapshots: Sequence[Mapping[str, Any]]) -> None:
     """Upsert snapshots (dicts with ``_KEY`` + ``_STORED``) where the stored version is older."""
     newest: dict[tuple[int, int], dict[str, Any]] = {}
@@ -77,7 +71,7 @@ def apply_snapshots(bind: Connection | Session, snapshots: Sequence[Mapping[str,
         return
     now = utcnow()
     rows = [{**row, "updated_at": now} for _, row in sorted(newest.items())]  # one lock order
-    statement = _insert(bind)(MenuItem).values(rows)
+    statement = upsert_insert(bind)(MenuItem).values(rows)
     bind.execute(
         statement.on_conflict_do_update(
             index_elements=list(_KEY),
@@ -281,7 +275,7 @@ def record_caught_up(engine: Engine, caught: CaughtUp) -> None:
         for partition in caught.caught_up
     ]
     with engine.begin() as conn:
-        statement = _insert(conn)(MenuSync).values(rows)
+        statement = upsert_insert(conn)(MenuSync).values(rows)
         conn.execute(
             statement.on_conflict_do_update(
                 index_elements=["topic", "partition"],

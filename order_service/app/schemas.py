@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, RootModel, model_validator
 
-from salesync_common.types import MONEY_MAX, Id, Model, Money, Quantity, TableNo
+from salesync_common.types import INT32_MAX, MONEY_MAX, Id, Model, Money, Quantity, TableNo
 
 MAX_CART_ENTRIES = 100
 MAX_LINE_OPTIONS = 50
@@ -29,10 +29,7 @@ class OrderIn(Model):
     table_no: TableNo
     carts: Annotated[list[CartLineIn], Field(max_length=MAX_CART_ENTRIES)] | None = None
     # Optional optimistic-concurrency check: the version this terminal last saw.
-    version: Annotated[int, Field(ge=1, le=2_147_483_647)] | None = None
-
-
-PAYMENT_TYPES = ("card", "cash", "other")
+    version: Annotated[int, Field(ge=1, le=INT32_MAX)] | None = None
 
 
 class PaymentIn(Model):

@@ -31,7 +31,7 @@ from sqlalchemy import and_, event, or_, select
 from sqlalchemy.engine import Engine, Row
 from sqlalchemy.orm import Session, scoped_session
 
-from salesync_common.timeutil import iso, utcnow
+from salesync_common.timeutil import aware, iso, utcnow
 
 from . import events
 from .models import Order, OrderEvent, OrderEventCounter
@@ -94,9 +94,7 @@ def to_stream_event(row: Row[Any]) -> StreamEvent:
     ``table_no`` is the one the row recorded, else the order's current table.
     """
     changed = json.loads(row.data)
-    created_at = row.created_at
-    if created_at.tzinfo is None:  # SQLite drops offsets: stored values are UTC
-        created_at = created_at.replace(tzinfo=UTC)
+    created_at = aware(row.created_at)
     payload: dict[str, Any] = {
         "seq": row.seq,
         "order_id": row.order_id,

@@ -7,17 +7,19 @@ order's menu.items consumer). Never skipped.
 
 from __future__ import annotations
 
+import functools
 import json
 import statistics
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import func, select
 
 from devstack import kafka as devstack_kafka
-from devstack.testing import auth_headers, token_for
+from devstack import testing
+from devstack.testing import auth_headers, kafka_apps, token_for
 from item_service.app.models import Outbox
 from item_service.app.models import db as item_db
 from order_service.app import clients, menu
@@ -26,14 +28,11 @@ from salesync_common.bus import Event
 from salesync_common.http import ServiceClient
 from salesync_common.kafka import KafkaPublisher
 
+# Fine polling: the waits measure the menu's change -> read model latency.
+wait_for = functools.partial(testing.wait_for, interval=0.005)
 pytestmark = [pytest.mark.kafka, pytest.mark.timeout(300)]
 STORE = 8801
 CHANGES = 60
-
-
-@pytest.fixture(scope="module")
-def kafka_bootstrap(kafka_broker: str) -> str:
-    return kafka_broker
 
 
 class Apps:
@@ -99,15 +98,6 @@ class Apps:
         return total if body.get("carts") and body["carts"][0]["item_id"] == item_id else None
 
 
-def wait_for(check: Callable[[], bool], timeout: float, what: str) -> float:
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        if check():
-            return time.monotonic() - started
-        time.sleep(0.005)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
 class ItemCalls:
     def __init__(self, monkeypatch) -> None:
         self.count = 0
@@ -122,30 +112,22 @@ class ItemCalls:
 
 
 @pytest.fixture(scope="module")
-def apps(service_app, serve, kafka_bootstrap) -> Iterator[Apps]:
+def apps(service_app, serve, kafka_broker) -> Iterator[Apps]:
     run = uuid.uuid4().hex[:8]  # own topics: nothing of this run reaches another consumer
-    item_app = service_app(
-        "item_service",
-        background_workers=True,
-        **devstack_kafka.client_settings("item", kafka_bootstrap),
-        menu_items_topic=f"menu.items.test-{run}",
-    )
-    served = serve(item_app)
-    order_app = service_app(
-        "order_service",
-        background_workers=True,
-        **devstack_kafka.client_settings("order", kafka_bootstrap),
-        item_service_url=served.url,
-        menu_items_topic=f"menu.items.test-{run}",
-        menu_items_group=f"order-menu-test-{run}",
-        orders_events_topic=f"orders.events.test-{run}",
-    )
-    apps = Apps(item_app, order_app)
-    # the relay first publishes what earlier tests left in the item outbox: wait for all of it
-    wait_for(lambda: apps.outbox_empty() and apps.trusted(), 120, "the menu to catch up")
-    yield apps
-    order_app.extensions["salesync"].shutdown()
-    item_app.extensions["salesync"].shutdown()
+    with kafka_apps(service_app, kafka_broker) as start:
+        item_app = start("item_service", menu_items_topic=f"menu.items.test-{run}")
+        served = serve(item_app)
+        order_app = start(
+            "order_service",
+            item_service_url=served.url,
+            menu_items_topic=f"menu.items.test-{run}",
+            menu_items_group=f"order-menu-test-{run}",
+            orders_events_topic=f"orders.events.test-{run}",
+        )
+        apps = Apps(item_app, order_app)
+        # the relay first publishes what earlier tests left in the item outbox: wait for all
+        wait_for(lambda: apps.outbox_empty() and apps.trusted(), 120, "the menu to catch up")
+        yield apps
 
 
 def test_menu_changes_reach_new_orders_through_kafka(apps, monkeypatch):
@@ -221,10 +203,10 @@ def test_broker_down_never_serves_a_stale_price_then_catches_up(apps, monkeypatc
     assert served_by_model >= 5
 
 
-def test_duplicate_and_out_of_order_events_change_nothing(apps, kafka_bootstrap):
+def test_duplicate_and_out_of_order_events_change_nothing(apps, kafka_broker):
     item_id = 9_000_000 + int(uuid.uuid4().int % 100_000)
     publisher = KafkaPublisher(
-        devstack_kafka.client_config("item", kafka_bootstrap), client_id="test-menu-duplicates"
+        devstack_kafka.client_config("item", kafka_broker), client_id="test-menu-duplicates"
     )
 
     def event(version: int, price: int) -> Event:

@@ -23,10 +23,9 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from salesync_common.db import upsert_insert
 from salesync_common.errors import ApiError, Conflict, NotFound, bad_gateway
 from salesync_common.timeutil import parse_instant, utcnow
 
@@ -289,10 +288,6 @@ def card_view(payment: Payment) -> dict[str, Any] | None:
     }
 
 
-def _insert(session: Session) -> Any:
-    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-
-
 def record_payment(
     session: Session,
     *,
@@ -323,7 +318,7 @@ def record_payment(
         "card_issuer": card.issuer if card else None,
         "card_installment_months": card.installment_months if card else None,
     }
-    insert = _insert(session)(Payment).values(
+    insert = upsert_insert(session)(Payment).values(
         payment_ref=payment_ref,
         # the open shift, read FOR SHARE in this transaction (shifts.py: a racing close either
         # waits for this payment and counts it, or makes this find no open shift)

@@ -11,12 +11,10 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import case, distinct, func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from salesync_common import pricing
-from salesync_common.db import rows_matched
+from salesync_common.db import rows_matched, upsert_insert
 from salesync_common.timeutil import iso, utcnow
 
 from .models import COMPLETED, MIXED, PENDING, Payment, ReceiptCounter, Refund, RefundTender, Sale
@@ -28,10 +26,6 @@ log = logging.getLogger(__name__)
 class RecordOutcome:
     sale_id: int | None
     receipt_no: str | None
-
-
-def _insert(session: Session) -> Any:
-    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
 
 
 def _figures(pricing_figures: Any, total: int) -> dict[str, int]:
@@ -92,7 +86,7 @@ def issue_receipt_no(session: Session, store_id: int, business_day: date) -> str
     ends: numbers are issued in commit order, a rolled-back completion gives its number back
     (no gap) and two completions never read the same number (no duplicate).
     """
-    insert = _insert(session)(ReceiptCounter).values(
+    insert = upsert_insert(session)(ReceiptCounter).values(
         store_id=store_id, business_date=business_day, last_no=1
     )
     number = session.scalar(
@@ -126,7 +120,7 @@ def complete_sale(
     figures = _figures(pricing_figures, total)
     now = utcnow()
     inserted = session.scalar(
-        _insert(session)(Sale)
+        upsert_insert(session)(Sale)
         .values(
             store_id=store_id,
             order_id=order_id,

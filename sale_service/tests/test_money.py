@@ -3,7 +3,6 @@ split payments, change, card masking, exactly once, refunds' VAT to the won, rec
 
 from __future__ import annotations
 
-import itertools
 import json
 import logging
 
@@ -11,42 +10,13 @@ import pytest
 from sqlalchemy import select
 
 from devstack.testing import auth_headers, staff_token_for, token_for
-from sale_service.app.clients import GATEWAY_EXTENSION, STORE_GATEWAY_EXTENSION
 from sale_service.app.consumer import OrderEventHandler
 from sale_service.app.models import Payment, Refund, Sale, db
 from salesync_common import pricing
 from salesync_common.auth import SERVICE_TOKEN_HEADER
 from salesync_common.bus import Event
 
-from .fakes import FakeOrders, FakeStores
-
-_stores = itertools.count(3000)
 APPROVAL = "30125678"
-
-
-@pytest.fixture(scope="module")
-def app(service_app):
-    return service_app("sale_service")
-
-
-@pytest.fixture()
-def orders(app):
-    fake = FakeOrders()
-    app.extensions[GATEWAY_EXTENSION] = fake
-    app.extensions[STORE_GATEWAY_EXTENSION] = FakeStores()
-    yield fake
-    app.extensions.pop(GATEWAY_EXTENSION, None)
-    app.extensions.pop(STORE_GATEWAY_EXTENSION, None)
-
-
-@pytest.fixture()
-def store():
-    return next(_stores)
-
-
-@pytest.fixture()
-def client(app):
-    return app.test_client()
 
 
 def card(approval_no=APPROVAL):

@@ -3,47 +3,15 @@ the races (last balance, 20 receipts at once), a split payment, the order's rece
 
 from __future__ import annotations
 
-import itertools
 import threading
-from types import SimpleNamespace
 
 import pytest
 import requests
 from sqlalchemy import select
 
-from devstack.testing import auth_headers, free_port, token_for
 from sale_service.app.models import Payment, Sale, db
 
-from .test_with_order_service import menu_item, open_order, order_state
-
-_stores = itertools.count(9000)
-
-
-@pytest.fixture(scope="module")
-def stack(service_app, serve):
-    store = serve(service_app("store_service"))
-    item = serve(service_app("item_service"))
-    sale_port = free_port()
-    order_app = service_app(
-        "order_service",
-        item_service_url=item.url,
-        sale_service_url=f"http://127.0.0.1:{sale_port}",
-    )
-    order = serve(order_app)
-    sale_app = service_app("sale_service", order_service_url=order.url, store_service_url=store.url)
-    sale = serve(sale_app, sale_port)
-    return SimpleNamespace(
-        item=item, order=order, sale=sale, sale_app=sale_app, order_app=order_app
-    )
-
-
-@pytest.fixture()
-def store():
-    return next(_stores)
-
-
-def h(store_id):
-    return auth_headers(token_for(store_id))
+from .served import h, menu_item, open_order, order_state
 
 
 def pay(stack, store_id, body, key=None):

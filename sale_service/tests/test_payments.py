@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import threading
 from datetime import UTC, date, datetime
 
@@ -11,39 +10,11 @@ from sqlalchemy import select
 
 from devstack.testing import auth_headers, count_queries, token_for
 from sale_service.app import payments
-from sale_service.app.clients import GATEWAY_EXTENSION
 from sale_service.app.consumer import OrderEventHandler
 from sale_service.app.models import Payment, Sale, db
 from salesync_common.auth import SERVICE_TOKEN_HEADER
 from salesync_common.bus import Event
 from salesync_common.kafka import KafkaRecord
-
-from .fakes import FakeOrders
-
-_stores = itertools.count(500)
-
-
-@pytest.fixture(scope="module")
-def app(service_app):
-    return service_app("sale_service")
-
-
-@pytest.fixture()
-def orders(app):
-    fake = FakeOrders()
-    app.extensions[GATEWAY_EXTENSION] = fake
-    yield fake
-    app.extensions.pop(GATEWAY_EXTENSION, None)
-
-
-@pytest.fixture()
-def store():
-    return next(_stores)
-
-
-@pytest.fixture()
-def client(app):
-    return app.test_client()
 
 
 def pay(client, store_id, table_no, total, payment_type="카드", **headers):

@@ -5,7 +5,6 @@ concurrency, a payment racing a close, own-shift permissions, ``require_open_shi
 
 from __future__ import annotations
 
-import itertools
 import threading
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -14,40 +13,13 @@ import pytest
 from sqlalchemy import select
 
 from devstack.testing import auth_headers, staff_token_for, token_for
-from sale_service.app.clients import GATEWAY_EXTENSION, STORE_GATEWAY_EXTENSION
 from sale_service.app.models import CashMovement, Payment, Refund, Shift, ShiftSettings, db
 from salesync_common import pricing
 from salesync_common.auth import SERVICE_TOKEN_HEADER
 
-from .fakes import FakeOrders, FakeStores
+from .fakes import new_store_id
 
-_stores = itertools.count(5000)
 CASHIER, OTHER_CASHIER, MANAGER = 41, 42, 51
-
-
-@pytest.fixture(scope="module")
-def app(service_app):
-    return service_app("sale_service")
-
-
-@pytest.fixture()
-def orders(app):
-    fake = FakeOrders()
-    app.extensions[GATEWAY_EXTENSION] = fake
-    app.extensions[STORE_GATEWAY_EXTENSION] = FakeStores()
-    yield fake
-    app.extensions.pop(GATEWAY_EXTENSION, None)
-    app.extensions.pop(STORE_GATEWAY_EXTENSION, None)
-
-
-@pytest.fixture()
-def store():
-    return next(_stores)
-
-
-@pytest.fixture()
-def client(app):
-    return app.test_client()
 
 
 def owner(store_id):
@@ -398,7 +370,7 @@ def at_once(app, calls):
 
 def test_two_terminals_opening_at_once_one_wins(app, orders):
     for _ in range(5):
-        store_id = next(_stores)
+        store_id = new_store_id()
         opening = ("POST", "/sales/shifts", {"opening_float": 50000}, owner(store_id))
         answers = at_once(app, [opening, opening])
         assert sorted(status for status, _ in answers) == [201, 409]
@@ -413,7 +385,7 @@ def test_a_payment_racing_a_close_is_in_exactly_one_place(app, orders):
     report (shift_id set, counted) or in no shift, and the report read back is the same."""
     outcomes = set()
     for _ in range(6):
-        store_id = next(_stores)
+        store_id = new_store_id()
         client = app.test_client()
         shift = open_shift(client, store_id, opening_float=0)
         tables = [
@@ -584,7 +556,7 @@ def test_no_open_shift_and_foreign_shift_ids(app, client, orders, store):
         response = client.post(path, json=body, headers=owner(store))
         assert response.status_code == 409 and response.json["error"]["code"] == "no_open_shift"
     assert rows(app, CashMovement, store_id=store) == []
-    theirs = open_shift(client, next(_stores) + 100000)
+    theirs = open_shift(client, new_store_id() + 100000)
     for shift_id in (theirs["shift_id"], 2_000_000_000):
         response = client.get(f"/sales/shifts/{shift_id}", headers=owner(store))
         assert response.status_code == 404 and response.json["error"]["code"] == "shift_not_found"

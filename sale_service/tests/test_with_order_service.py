@@ -6,87 +6,22 @@ requests through three services.
 
 from __future__ import annotations
 
-import itertools
 import threading
-from types import SimpleNamespace
 
-import pytest
 import requests
 from sqlalchemy import select
 
-from devstack.testing import auth_headers, free_port, token_for
+from devstack.testing import free_port
 from order_service.app.events import event_value
 from order_service.app.models import OrderEvent
 from order_service.app.models import db as order_db
 from sale_service.app import payments
 from sale_service.app.consumer import OrderEventHandler
 from sale_service.app.models import Payment, Sale, db
-from salesync_common.auth import SERVICE_TOKEN_HEADER
 from salesync_common.bus import Event
 from salesync_common.http import ServiceClient
 
-_stores = itertools.count(7000)
-
-
-@pytest.fixture(scope="module")
-def stack(service_app, serve):
-    item = serve(service_app("item_service"))
-    order_app = service_app("order_service", item_service_url=item.url)
-    order = serve(order_app)
-    sale_app = service_app("sale_service", order_service_url=order.url)
-    sale = serve(sale_app)
-    return SimpleNamespace(
-        item=item, order=order, sale=sale, sale_app=sale_app, order_app=order_app
-    )
-
-
-@pytest.fixture()
-def store():
-    return next(_stores)
-
-
-def h(store_id):
-    return auth_headers(token_for(store_id))
-
-
-def service_headers(stack):
-    return {SERVICE_TOKEN_HEADER: stack.sale_app.extensions["salesync"].tokens.token()}
-
-
-def menu_item(stack, store_id, price):
-    category = requests.post(
-        f"{stack.item.url}/categories/", json={"name": "메뉴"}, headers=h(store_id), timeout=10
-    )
-    assert category.status_code == 201, category.text
-    item = requests.post(
-        f"{stack.item.url}/categories/{category.json()['id']}/items",
-        json={"name": "김밥", "price": str(price)},
-        headers=h(store_id),
-        timeout=10,
-    )
-    assert item.status_code == 201, item.text
-    return item.json()["id"]
-
-
-def open_order(stack, store_id, table_no, item_id, quantity):
-    response = requests.post(
-        f"{stack.order.url}/orders/",
-        json={"table_no": table_no, "carts": [{"item_id": item_id, "quantity": quantity}]},
-        headers=h(store_id),
-        timeout=10,
-    )
-    assert response.status_code == 200 and response.json()["result"] == "success", response.text
-    return response.json()["order_id"]
-
-
-def order_state(stack, store_id, order_id):
-    response = requests.get(
-        f"{stack.order.url}/internal/stores/{store_id}/orders/{order_id}",
-        headers=service_headers(stack),
-        timeout=10,
-    )
-    assert response.status_code == 200, response.text
-    return response.json()
+from .served import h, menu_item, open_order, order_state, service_headers
 
 
 def pay(url, store_id, table_no, total, payment_type="카드", **headers):

@@ -5,19 +5,17 @@ from __future__ import annotations
 import hashlib
 import hmac
 import math
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from salesync_common.db import violates_unique
+from salesync_common.db import upsert_insert, violates_unique
 from salesync_common.errors import ApiError, Conflict, NotFound, Unauthorized
-from salesync_common.timeutil import utcnow
+from salesync_common.timeutil import aware, utcnow
 
 from ..config import Settings
 from .models import LIVE_PIN_INDEX, PinGuard, Staff, Store
@@ -195,19 +193,10 @@ class PinLocked(ApiError):
     code = "pin_locked"
 
 
-def _aware(moment: datetime | None) -> datetime | None:
-    # SQLite gives back naive datetimes; they were written in UTC
-    if moment is not None and moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment
-
-
 def _locked_guard(session: Session, store_id: int) -> PinGuard:
     """The store's PIN guard row, created if missing, locked until the transaction ends."""
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
     session.execute(
-        insert(PinGuard)
+        upsert_insert(session)(PinGuard)
         .values(store_id=store_id, failed_attempts=0)
         .on_conflict_do_nothing(index_elements=["store_id"])
     )
@@ -227,7 +216,7 @@ def open_staff_session(session: Session, settings: Settings, store_id: int, pin:
     """
     guard = _locked_guard(session, store_id)
     now = utcnow()
-    locked_until = _aware(guard.locked_until)
+    locked_until = None if guard.locked_until is None else aware(guard.locked_until)
     if locked_until is not None and locked_until > now:
         session.rollback()
         retry_after = math.ceil((locked_until - now).total_seconds())

@@ -25,21 +25,21 @@ PORT_OFFSET = 3000
 TEXT_LINE = re.compile(r"settlement SMS \(log-only[^)]*\) to (\S+): (.*?)\"")
 
 
+def make_run(data: Path) -> list[str]:
+    """``make run`` on this module's ports, its SQLite files in ``data``."""
+    return [
+        *(sys.executable, "-m", "devstack.embedded"),
+        *("--port-offset", str(PORT_OFFSET), "--data-dir", str(data)),
+    ]
+
+
 @pytest.fixture(scope="module")
 def embedded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     data = tmp_path_factory.mktemp("embedded")
     log = data / "run.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "devstack.embedded",
-                "--port-offset",
-                str(PORT_OFFSET),
-                "--data-dir",
-                str(data),
-            ],
+            make_run(data),
             cwd=REPO,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -88,3 +88,40 @@ def test_stream_on_make_run(embedded: tuple[str, Path]) -> None:
 
     url, _ = embedded
     walk_stream(url, Frontend(url))
+
+
+def test_each_service_logs_its_migrations_under_its_own_name(embedded: tuple[str, Path]) -> None:
+    _, log = embedded
+    migrations = [
+        json.loads(line)
+        for line in log.read_text(encoding="utf-8", errors="replace").splitlines()
+        if line.startswith("{") and '"Running upgrade' in line
+    ]
+    assert {entry["service"] for entry in migrations} == {
+        "store",
+        "item",
+        "order",
+        "sale",
+        "dashboard",
+        "consulting",
+    }
+    # Every service's first revision is logged under that service (not all under "store").
+    first = {entry["service"] for entry in migrations if "-> 0001" in entry["message"]}
+    assert len(first) == 6
+
+
+def test_a_second_make_run_on_the_same_port_is_refused(
+    embedded: tuple[str, Path], tmp_path: Path
+) -> None:
+    url, _ = embedded
+    done = subprocess.run(
+        make_run(tmp_path),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    port = url.rsplit(":", 1)[1]
+    assert done.returncode != 0
+    assert f"port {port} (make run) is taken by another process" in done.stderr
+    assert requests.get(f"{url}/healthz", timeout=5).ok  # the first one still answers

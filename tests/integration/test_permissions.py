@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from devstack.testing import auth_headers, free_port, staff_token_for
 from salesync_common import permissions
-from salesync_common.api import EndpointSpec
+from salesync_common.api import EndpointSpec, endpoint_spec
 from salesync_common.auth import StoreIdentity
 
 SERVICES = ("store", "item", "order", "sale", "dashboard", "consulting")
@@ -383,13 +383,15 @@ def _rule(app: Flask, example: Example) -> Any:
 
 
 def _spec(app: Flask, example: Example) -> EndpointSpec:
-    return app.view_functions[_rule(app, example).endpoint]._endpoint_spec
+    spec = endpoint_spec(app.view_functions[_rule(app, example).endpoint])
+    assert spec is not None
+    return spec
 
 
 def _store_endpoints(app: Flask) -> set[tuple[str, str]]:
     found = set()
     for rule in app.url_map.iter_rules():
-        spec = getattr(app.view_functions.get(rule.endpoint), "_endpoint_spec", None)
+        spec = endpoint_spec(app.view_functions.get(rule.endpoint))
         if spec is not None and spec.auth == "store":
             for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}:
                 found.add((method, rule.rule))
@@ -423,7 +425,9 @@ def test_every_store_endpoint_declares_a_permission(stack):
 def _spec_of_rule(app: Flask, method: str, rule_text: str) -> EndpointSpec:
     for rule in app.url_map.iter_rules():
         if rule.rule == rule_text and method in (rule.methods or set()):
-            return app.view_functions[rule.endpoint]._endpoint_spec
+            spec = endpoint_spec(app.view_functions[rule.endpoint])
+            assert spec is not None
+            return spec
     raise AssertionError(rule_text)
 
 

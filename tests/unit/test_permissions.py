@@ -6,10 +6,11 @@ import pytest
 from flask import Blueprint
 
 from salesync_common import permissions
-from salesync_common.api import build_openapi, endpoint
+from salesync_common.api import endpoint
 from salesync_common.app import create_service_app
 from salesync_common.auth import StoreIdentity, issue_access_token, issue_staff_token
 from salesync_common.errors import Forbidden
+from salesync_common.openapi import build_openapi
 from salesync_common.settings import ServiceSettings
 
 OWNER = StoreIdentity(store_id=1)

@@ -8,8 +8,6 @@ Create Date: 2026-11-23
 import sqlalchemy as sa
 from alembic import op
 
-from salesync_common.tables import create_outbox_table
-
 revision = "0001"
 down_revision = None
 branch_labels = None
@@ -59,7 +57,34 @@ def upgrade() -> None:
         postgresql_where=PENDING,
         sqlite_where=PENDING,
     )
-    create_outbox_table(op)
+    # Frozen here (not imported from salesync_common.tables): this revision must keep creating
+    # what it created when it was written.
+    op.create_table(
+        "outbox_events",
+        # SQLite autoincrements INTEGER keys only
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            primary_key=True,
+            autoincrement=True,
+        ),
+        sa.Column("event_id", sa.String(36), nullable=False, unique=True),
+        sa.Column("topic", sa.String(200), nullable=False),
+        sa.Column("key", sa.String(200), nullable=False),
+        sa.Column("payload", sa.Text(), nullable=False),
+        sa.Column("headers", sa.Text()),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("published_at", sa.DateTime(timezone=True)),
+        sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
+        sa.Column("last_error", sa.Text()),
+    )
+    op.create_index(
+        "ix_outbox_events_unpublished",
+        "outbox_events",
+        ["id"],
+        postgresql_where=sa.text("published_at IS NULL"),
+        sqlite_where=sa.text("published_at IS NULL"),
+    )
 
 
 def downgrade() -> None:

@@ -8,8 +8,6 @@ Create Date: 2026-11-23
 import sqlalchemy as sa
 from alembic import op
 
-from salesync_common.tables import create_idempotency_table
-
 revision = "0001"
 down_revision = None
 branch_labels = None
@@ -70,7 +68,19 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["order_id"], ["orders.id"], name="fk_order_lines_order_id_orders"),
         sa.CheckConstraint("quantity BETWEEN 1 AND 999", name="ck_order_lines_quantity_range"),
     )
-    create_idempotency_table(op)
+    # Frozen here (not imported from salesync_common.tables): this revision must keep creating
+    # what it created when it was written.
+    op.create_table(
+        "idempotency_keys",
+        sa.Column("store_id", sa.BigInteger(), primary_key=True),
+        sa.Column("key", sa.String(200), primary_key=True),
+        sa.Column("fingerprint", sa.String(64), nullable=False),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("response_status", sa.Integer()),
+        sa.Column("response_body", sa.Text()),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("locked_at", sa.DateTime(timezone=True), nullable=False),
+    )
 
 
 def downgrade() -> None:
