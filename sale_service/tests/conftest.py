@@ -14,7 +14,7 @@ from types import SimpleNamespace
 import pytest
 
 from devstack.testing import free_port
-from sale_service.app.gateway import GATEWAY_EXTENSION, STORE_GATEWAY_EXTENSION
+from sale_service.app.clients import GATEWAY_EXTENSION, STORE_GATEWAY_EXTENSION
 
 from .fakes import FakeOrders, FakeStores, new_store_id
 
