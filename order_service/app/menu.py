@@ -240,12 +240,14 @@ def current_costs(
         return {}
     return {
         item_id: cost
-        for item_id, cost in session.execute(
-            select(MenuItem.item_id, MenuItem.cost).where(
-                MenuItem.store_id == store_id, MenuItem.item_id.in_(ids)
-            )
-        )
+        for item_id, cost in session.execute(_COSTS, {"store_id": store_id, "ids": ids})
     }
+
+
+_COSTS = select(MenuItem.item_id, MenuItem.cost).where(
+    MenuItem.store_id == bindparam("store_id"),
+    MenuItem.item_id.in_(bindparam("ids", expanding=True)),
+)
 
 
 def model_trusted(session: Session, settings: Settings) -> bool:

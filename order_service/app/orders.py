@@ -30,7 +30,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, bindparam, select, update
 from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -201,22 +201,27 @@ def _new_line(order_id: int | None, key: LineKey, quantity: int, catalog: Catalo
     )
 
 
+# The hot path's reads, built once: a request binds the values and reuses the compiled form.
+_LINES = select(OrderLine).where(OrderLine.order_id == bindparam("order_id")).order_by(OrderLine.id)
+_DISCOUNTS = (
+    select(OrderDiscount)
+    .where(OrderDiscount.order_id == bindparam("order_id"))
+    .order_by(OrderDiscount.id)
+)
+_OPEN = select(Order).where(
+    Order.store_id == bindparam("store_id"),
+    Order.table_no == bindparam("table_no"),
+    Order.status == OPEN,
+)
+_OPEN_LOCKED = _OPEN.with_for_update()
+
+
 def _lines(session: Session, order_id: int) -> list[OrderLine]:
-    return list(
-        session.scalars(
-            select(OrderLine).where(OrderLine.order_id == order_id).order_by(OrderLine.id)
-        )
-    )
+    return list(session.scalars(_LINES, {"order_id": order_id}))
 
 
 def _discounts(session: Session, order_id: int) -> list[OrderDiscount]:
-    return list(
-        session.scalars(
-            select(OrderDiscount)
-            .where(OrderDiscount.order_id == order_id)
-            .order_by(OrderDiscount.id)
-        )
-    )
+    return list(session.scalars(_DISCOUNTS, {"order_id": order_id}))
 
 
 def _as_pricing(discount: OrderDiscount) -> pricing.Discount:
@@ -347,7 +352,7 @@ def _lock_or_open_at(
     """
     _serialize_writers(session)
     for _ in range(OPEN_RETRIES):
-        order = session.scalar(_open_query(store_id, table_no).with_for_update())
+        order = session.scalar(_OPEN_LOCKED, {"store_id": store_id, "table_no": table_no})
         if order is not None:
             return order, False
         now = utcnow()
@@ -456,7 +461,7 @@ def replace_lines(
     discount above its new base (409 ``discount_exceeds_base``) or a total under the paid total
     (409 ``below_paid_total``) writes nothing.
     """
-    order = session.scalar(_open_query(store_id, table_no))
+    order = session.scalar(_OPEN, {"store_id": store_id, "table_no": table_no})
     if order is None:
         session.rollback()
         if not wanted:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -23,13 +23,29 @@ from .models import OPEN, PAID, Order, OrderPayment
 from .orders import _discounts, _lines, _serialize_writers, price
 from .schemas import PaymentIn
 
+_RECORDED = select(OrderPayment).where(
+    OrderPayment.payment_ref == bindparam("ref"), OrderPayment.store_id == bindparam("store_id")
+)
+_PAYABLE_BY_ID = (
+    select(Order)
+    .where(Order.store_id == bindparam("store_id"), Order.id == bindparam("order_id"))
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
+_PAYABLE_BY_TABLE = (
+    select(Order)
+    .where(
+        Order.store_id == bindparam("store_id"),
+        Order.table_no == bindparam("table_no"),
+        Order.status == OPEN,
+    )
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
+
 
 def _recorded(session: Session, store_id: int, payment_ref: str) -> OrderPayment | None:
-    return session.scalar(
-        select(OrderPayment).where(
-            OrderPayment.payment_ref == payment_ref, OrderPayment.store_id == store_id
-        )
-    )
+    return session.scalar(_RECORDED, {"ref": payment_ref, "store_id": store_id})
 
 
 def _figures(priced: pricing.PricedOrder) -> dict[str, int]:
@@ -85,12 +101,9 @@ def _replay(session: Session, payment: OrderPayment, tz: str) -> dict[str, Any]:
 
 
 def _lock_payable(session: Session, store_id: int, request: PaymentIn) -> Order | None:
-    query = select(Order).where(Order.store_id == store_id)
     if request.order_id is not None:
-        query = query.where(Order.id == request.order_id)
-    else:
-        query = query.where(Order.table_no == request.table_no, Order.status == OPEN)
-    return session.scalar(query.with_for_update().execution_options(populate_existing=True))
+        return session.scalar(_PAYABLE_BY_ID, {"store_id": store_id, "order_id": request.order_id})
+    return session.scalar(_PAYABLE_BY_TABLE, {"store_id": store_id, "table_no": request.table_no})
 
 
 def record_payment(session: Session, store_id: int, request: PaymentIn, tz: str) -> dict[str, Any]:
