@@ -24,7 +24,7 @@ store's event counter stays untouched, so live events of a seeded store number f
 Every order is a pure function of its index ``g`` (day, time, lines, quantities, tender), priced
 once per distinct shape by ``salesync_common.pricing``. While writing, the seed adds up what the
 dashboard must answer (:class:`Expected`); :func:`verify` compares the dashboard's answers with
-it. A 1M-line store takes well under a minute on a 2-core machine.
+it. A 1M-line store took about a minute on the shared 2-core machine (`make bench`, 65 s).
 """
 
 from __future__ import annotations
@@ -190,6 +190,19 @@ def _cost_schedule(store: SeededStore, start: date, days: int) -> CostSchedule:
     return schedule
 
 
+def _costs_by_day(schedule: CostSchedule) -> Callable[[int, date], int | None]:
+    """``_cost_on`` of item ``i`` on a day, computed once per (item, day)."""
+    known: dict[tuple[int, date], int | None] = {}
+
+    def cost(i: int, day: date) -> int | None:
+        key = (i, day)
+        if key not in known:
+            known[key] = _cost_on(schedule[i], day)
+        return known[key]
+
+    return cost
+
+
 def _cost_on(entries: list[tuple[date, int]], day: date) -> int | None:
     """The cost in effect on ``day`` (costs change at 00:00 local), None before the first."""
     current = None
@@ -267,6 +280,7 @@ class SeededOrder:
     paid_at: datetime  # aware, the store's zone
     shape: Shape
     receipt_no: str
+    payment_ref: str  # the same in order_payments, payments and sales
 
     @property
     def day(self) -> date:
@@ -288,9 +302,6 @@ class SeededOrder:
     @property
     def refunded(self) -> bool:
         return self.g % REFUND_EVERY == REFUND_EVERY - 1
-
-    def payment_ref(self, store_id: int) -> str:
-        return str(uuid.uuid5(SEED_REF_NAMESPACE, f"{store_id}:{self.order_id}"))
 
 
 def plan_orders(
@@ -323,15 +334,17 @@ def plan_orders(
     for d in sorted(by_day):
         for number, (paid_at, g) in enumerate(sorted(by_day[d]), start=1):
             position = len(planned)
+            order_id = order_base + position
             planned.append(
                 SeededOrder(
                     g=g,
-                    order_id=order_base + position,
+                    order_id=order_id,
                     sale_id=sale_base + position,
                     paid_at=paid_at,
                     shape=shapes[g % period],
                     # the format of sale_service.app.sales.issue_receipt_no
                     receipt_no=f"{paid_at.date():%Y%m%d}-{number:04d}",
+                    payment_ref=str(uuid.uuid5(SEED_REF_NAMESPACE, f"{store.store_id}:{order_id}")),
                 )
             )
     return planned
@@ -377,6 +390,7 @@ def _write_order_schema(
 ) -> int:
     """Orders, lines and the order service's payment ledger; returns the lines written."""
     figures = {id(order.shape): json.dumps(order.shape.figures) for order in planned}
+    cost_on = _costs_by_day(schedule)
     conn = _connect("order", dbname)
     try:
         with conn, conn.cursor() as cur:
@@ -407,7 +421,7 @@ def _write_order_schema(
                 (
                     (
                         *(o.order_id, store.item_ids[i], store.names[i], store.prices[i]),
-                        *(_cost_on(schedule[i], o.day), quantity),
+                        *(cost_on(i, o.day), quantity),
                         *(store.category_ids[i], store.category_names[i], 0),
                     )
                     for o in planned
@@ -423,7 +437,7 @@ def _write_order_schema(
                 ),
                 (
                     (
-                        *(o.payment_ref(store.store_id), store.store_id, o.order_id),
+                        *(o.payment_ref, store.store_id, o.order_id),
                         *(o.shape.priced.total, o.tender[0], o.paid_at),
                         *(o.shape.priced.total, o.shape.priced.total, "paid"),
                         figures[id(o.shape)],
@@ -452,7 +466,7 @@ def _write_sale_schema(dbname: str, store: SeededStore, planned: list[SeededOrde
                 ),
                 (
                     (
-                        *(o.payment_ref(store.store_id), store.store_id, o.order_id, o.table_no),
+                        *(o.payment_ref, store.store_id, o.order_id, o.table_no),
                         *(o.shape.priced.total, *o.tender, o.paid_at, 0),
                     )
                     for o in planned
@@ -473,7 +487,7 @@ def _write_sale_schema(dbname: str, store: SeededStore, planned: list[SeededOrde
                         *(o.sale_id, store.store_id, o.order_id, o.table_no, o.shape.priced.total),
                         *(*o.tender, "completed", o.day, o.paid_at, o.paid_at, o.paid_at),
                         o.paid_at + REFUND_AFTER if o.refunded else None,
-                        o.payment_ref(store.store_id),
+                        o.payment_ref,
                         *(o.shape.priced.subtotal, o.shape.priced.discount_total),
                         *(o.shape.priced.taxable_total, o.shape.priced.exempt_total),
                         *(o.shape.priced.vat, o.receipt_no, 0),
@@ -550,6 +564,7 @@ def rebuild_daily_rows(dbname: str, store: SeededStore) -> None:
 def _expect(store: SeededStore, planned: list[SeededOrder], schedule: CostSchedule) -> None:
     """Add what the dashboard must now answer (the contract's rules, from the seed's own data)."""
     expected = store.expected
+    cost_on = _costs_by_day(schedule)
     for o in planned:
         priced, total = o.shape.priced, o.shape.priced.total
         day = expected.days.setdefault(o.day, [0] * 7)
@@ -567,7 +582,7 @@ def _expect(store: SeededStore, planned: list[SeededOrder], schedule: CostSchedu
         hour[0] += 1
         hour[1] += total  # the hour's sales before refunds
         for (i, quantity), line in zip(o.shape.lines, priced.lines, strict=True):
-            cost = _cost_on(schedule[i], o.day)
+            cost = cost_on(i, o.day)
             unit_cost = _later_cost(schedule[i], o.day) if cost is None else cost
             profit = line.net - unit_cost * quantity
             day[1] += profit
