@@ -32,12 +32,11 @@ from typing import Any
 
 from sqlalchemy import and_, select, update
 from sqlalchemy import false as sa_false
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from salesync_common import pricing
-from salesync_common.db import rows_matched, violates_unique
+from salesync_common.db import rows_matched, upsert_insert
 from salesync_common.errors import Conflict, NotFound, ValidationFailed
 from salesync_common.timeutil import business_date, iso, utcnow
 
@@ -45,8 +44,8 @@ from . import events
 from .clients import Catalog
 from .models import (
     CANCELLED,
+    IS_OPEN,
     OPEN,
-    OPEN_TABLE_INDEX,
     Order,
     OrderDiscount,
     OrderLine,
@@ -325,37 +324,52 @@ def _serialize_writers(session: Session) -> None:
 def _lock_or_open(
     session: Session, store_id: int, table_no: int, tz: str, staff_id: int | None
 ) -> Order:
-    """The table's open order, locked; opened now if the table is free.
+    """The table's open order, locked; opened now (empty, version 0) if the table is free."""
+    return _lock_or_open_at(session, store_id, table_no, tz, staff_id)[0]
 
-    Two terminals opening the same free table race on the partial unique index: the loser's insert
-    fails, its savepoint is rolled back and it locks the winner's order instead.
+
+def _lock_or_open_at(
+    session: Session,
+    store_id: int,
+    table_no: int,
+    tz: str,
+    staff_id: int | None,
+    opening_total: int | None = None,
+) -> tuple[Order, bool]:
+    """The table's open order, locked, and whether it was opened here (the table was free).
+
+    ``opening_total``: the total of the lines the caller adds to an order it opens, so the
+    order is inserted as it will be (version 1, that total) and not updated after its lines.
+
+    Two terminals opening the same free table race on the partial unique index: the loser's
+    insert does nothing (``ON CONFLICT DO NOTHING``, one statement: no savepoint) and it locks
+    the winner's order instead.
     """
     _serialize_writers(session)
     for _ in range(OPEN_RETRIES):
         order = session.scalar(_open_query(store_id, table_no).with_for_update())
         if order is not None:
-            return order
+            return order, False
         now = utcnow()
-        order = Order(
-            store_id=store_id,
-            table_no=table_no,
-            status=OPEN,
-            version=0,  # bumped to 1 by the write that follows
-            business_date=business_date(now, tz),
-            opened_at=now,
-            updated_at=now,
-            total_price=0,
-            staff_id=staff_id,
+        opened = session.scalar(
+            upsert_insert(session)(Order)
+            .values(
+                store_id=store_id,
+                table_no=table_no,
+                status=OPEN,
+                version=0 if opening_total is None else 1,
+                business_date=business_date(now, tz),
+                opened_at=now,
+                updated_at=now,
+                total_price=opening_total or 0,
+                paid_total=0,
+                staff_id=staff_id,
+            )
+            .on_conflict_do_nothing(index_elements=["store_id", "table_no"], index_where=IS_OPEN)
+            .returning(Order)
         )
-        try:
-            with session.begin_nested():
-                session.add(order)
-                session.flush()
-        except IntegrityError as exc:
-            if not violates_unique(exc, OPEN_TABLE_INDEX, "orders.store_id, orders.table_no"):
-                raise
-            continue
-        return order
+        if opened is not None:
+            return opened, True
     raise Conflict(VERSION_CONFLICT, code="order_busy")
 
 
@@ -378,9 +392,13 @@ def add_lines(
     check_catalog(wanted, catalog)
     _check_orderable(wanted, catalog)
     new_lines = {key: _new_line(None, key, quantity, catalog) for key, quantity in wanted.items()}
+    _check_quantities({key: line.quantity for key, line in new_lines.items()})
+    unflushed: dict[int, pricing.LineRef] = {
+        id(line): f"new-{n}" for n, line in enumerate(new_lines.values())
+    }
+    opening_total = price(list(new_lines.values()), [], unflushed).total
     try:
-        order = _lock_or_open(session, store_id, table_no, tz, staff_id)
-        opened = order.version == 0
+        order, opened = _lock_or_open_at(session, store_id, table_no, tz, staff_id, opening_total)
         lines = {_key(line): line for line in _lines(session, order.id)} if not opened else {}
         discounts = _discounts(session, order.id) if not opened else []
         for key, quantity in wanted.items():
@@ -395,10 +413,11 @@ def add_lines(
                 line.quantity += quantity
         _check_quantities({key: line.quantity for key, line in lines.items()})
         session.flush()  # line ids, which pricing and the event name lines by
-        order.total_price = price(list(lines.values()), discounts).total
-        order.version += 1
-        order.updated_at = utcnow()
-        session.flush()
+        if not opened:  # an order opened here was inserted with its total, at version 1
+            order.total_price = price(list(lines.values()), discounts).total
+            order.version += 1
+            order.updated_at = utcnow()
+            session.flush()
         changes = [(events.LINES_CHANGED, _changed(order, lines.values()))]
         if opened:
             data = {"table_no": table_no, "business_date": order.business_date.isoformat()}

@@ -239,6 +239,12 @@ def record_outcome(
                 pricing_figures=answer.get("pricing"),
                 paid_at=parse_instant(answer.get("paid_at")) or now,
                 paid_business_date=date.fromisoformat(str(answer["paid_business_date"])),
+                # this payment settled the whole order: it is the order's one tender
+                sole_tender=(
+                    (tender.payment_type, tender.label)
+                    if applied == int(answer["total"]) and applied > 0
+                    else None
+                ),
             )
         session.commit()
     except BaseException:

@@ -109,14 +109,16 @@ def complete_sale(
     pricing_figures: Any,
     paid_at: datetime,
     paid_business_date: date,
+    sole_tender: tuple[str, str] | None = None,
 ) -> RecordOutcome:
     """The one place a paid order becomes a sale: the sale row, its figures, its receipt number.
 
     Inserted once (unique per order and per ref) in the caller's transaction, after the
-    order's payments rows (its tender is computed from them); only the insert that created the
-    sale issues a receipt number, so the request and the consumer never issue two.
+    order's payments rows (its tender is computed from them, unless the caller knows the
+    order was paid by one payment: ``sole_tender`` = its type and label); only the insert that
+    created the sale issues a receipt number, so the request and the consumer never issue two.
     """
-    payment_type, payment_label = _tender_of_order(session, store_id, order_id)
+    payment_type, payment_label = sole_tender or _tender_of_order(session, store_id, order_id)
     figures = _figures(pricing_figures, total)
     now = utcnow()
     inserted = session.scalar(
