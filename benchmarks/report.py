@@ -36,7 +36,9 @@ def render(report: dict[str, Any]) -> str:
     data = report["data"]
     lines.append(
         f"{data['stores_via_api']} stores with menus created through the public API in "
-        f"{data['api_seconds']} s; history bulk-loaded with SQL (`benchmarks/seed.py`):"
+        f"{data['api_seconds']} s; v2 history (orders, payments in both services, sales with "
+        "receipt numbers, refunds) bulk-loaded with COPY, rollups rebuilt by the order service "
+        "(`benchmarks/seed.py`):"
     )
     lines += [
         "",
@@ -54,7 +56,12 @@ def render(report: dict[str, Any]) -> str:
         f"Busy day: {bd['stores']} stores × {bd['paid_orders_each']} paid orders "
         f"({bd['order_lines_each']} lines) today + {bd['open_tables_each']} open tables each. "
         f"VACUUM ANALYZE {data['vacuum_analyze_seconds']} s; all data loaded in "
-        f"{data['total_seconds']} s.",
+        f"{data['total_seconds']} s."
+        + (
+            f" Checked before any load: {data['verified']} ({data['verify_seconds']} s)."
+            if "verified" in data
+            else ""
+        ),
         "",
         "## Baseline",
         "",

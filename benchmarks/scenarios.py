@@ -284,6 +284,15 @@ def load_data(base: str, dbname: str) -> tuple[dict[str, seed.SeededStore], list
         seed.seed_busy_day(dbname, store, BUSY_ORDERS, OPEN_TABLES)
     analyze_began = time.perf_counter()
     seed.analyze(dbname)
+    analyzed = time.perf_counter()
+    # Before any load: the dashboard must answer exactly what was seeded (raises otherwise).
+    get = seed.http_get(base)
+    for label, _ in GROWTH:
+        seed.verify(get, created[label], end - timedelta(days=364), end)
+    today = seed.today_local()
+    for store in busy:
+        seed.verify(get, store, today, today)
+    verify_seconds = time.perf_counter() - analyzed
     info = {
         "stores_via_api": len(labels),
         "api_seconds": round(api_seconds, 1),
@@ -294,7 +303,10 @@ def load_data(base: str, dbname: str) -> tuple[dict[str, seed.SeededStore], list
             "open_tables_each": OPEN_TABLES,
             "order_lines_each": busy[0].stats["order_lines"],
         },
-        "vacuum_analyze_seconds": round(time.perf_counter() - analyze_began, 1),
+        "vacuum_analyze_seconds": round(analyzed - analyze_began, 1),
+        "verified": f"/bff/sales, /bff/volumes, /bff/summary of {len(labels)} stores"
+        " = the seeded figures",
+        "verify_seconds": round(verify_seconds, 1),
         "total_seconds": round(time.perf_counter() - began, 1),
     }
     return created, busy, info
