@@ -14,12 +14,15 @@
 - ``kafka_apps(service_app, kafka_broker)``: builds apps with their background workers (outbox
   relay, consumers) on that broker as each service's own user, shut down on exit: the setup of
   every Kafka round-trip test. ``wait_for(check, timeout, what)`` polls for its outcome.
+- ``new_store_id()``: a store id no other test of this pytest session uses (every service's
+  tests share one database: a fixed id makes a test depend on which files ran before it).
 """
 
 from __future__ import annotations
 
 import contextlib
 import importlib
+import itertools
 import os
 import random
 import socket
@@ -249,6 +252,15 @@ def count_queries(engine: Any) -> Iterator[list[str]]:
         yield statements
     finally:
         event.remove(engine, "before_cursor_execute", record)
+
+
+# Above every fixed id the older tests still use (all below 10 000): the two never meet.
+_store_ids = itertools.count(1_000_000)
+
+
+def new_store_id() -> int:
+    """A store id no other test of this session has used (the test database is shared)."""
+    return next(_store_ids)
 
 
 def auth_headers(token: str) -> dict[str, str]:

@@ -4,16 +4,14 @@ the unknown paths the ingress sends it."""
 
 from __future__ import annotations
 
-import itertools
 from types import SimpleNamespace
 
 import pytest
 import requests
 
-from devstack.testing import auth_headers, free_port, token_for
+from devstack.testing import auth_headers, free_port, new_store_id, token_for
 
 FRONTEND_ORIGIN = "http://localhost:3000"
-_stores = itertools.count(7100)
 SERVICE_PACKAGES = {
     "store": "store_service",
     "item": "item_service",
@@ -98,7 +96,7 @@ def bff_without_dashboard(service_app):
 
 
 def test_costs_are_the_dashboards_own_answer(bff, services) -> None:
-    store_id = next(_stores)
+    store_id = new_store_id()
     headers = auth_headers(token_for(store_id))
     category = requests.post(
         f"{services.item.url}/categories/", json={"name": "식사"}, headers=headers, timeout=10
@@ -123,7 +121,7 @@ def test_costs_are_the_dashboards_own_answer(bff, services) -> None:
 
 
 def test_reports_and_their_errors_pass_through(bff) -> None:
-    headers = auth_headers(token_for(next(_stores)))
+    headers = auth_headers(token_for(new_store_id()))
     empty = bff.get("/bff/volumes?start=2026-01-01&end=2026-01-03", headers=headers)
     assert empty.status_code == 200
     assert [day["sales_volume"] for day in empty.json["total"]] == [0, 0, 0]

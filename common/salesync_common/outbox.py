@@ -129,6 +129,7 @@ class OutboxRelay:
         self._observe_interval = observe_interval
         self._gather_seconds = gather_seconds
         self._observed_at = float("-inf")
+        self._backlog_topics: set[str] = set()  # topics whose gauges this relay has set
         self._turn_taken = False  # the last run found another relay publishing this table
         self._wake = threading.Event()
         self._lock_key = _lock_key(self._source.table.name)
@@ -221,6 +222,8 @@ class OutboxRelay:
             self._observe()
 
     def _observe(self) -> None:
+        """Set the gauges of every topic with a backlog, and zero those of topics whose backlog
+        is gone (grouped by topic, a drained topic has no row: its gauges would stay stale)."""
         table, fixed_topic = self._source.table, self._source.topic
         try:
             with self._engine().connect() as conn:
@@ -229,14 +232,20 @@ class OutboxRelay:
                 query = select(*columns).where(table.c.published_at.is_(None))
                 if topic_column is not None:
                     query = query.add_columns(topic_column).group_by(topic_column)
+                seen: set[str] = set()
                 for row in conn.execute(query):
                     pending, oldest = row[0], row[1]
-                    topic = row[2] if topic_column is not None else fixed_topic
+                    topic: str = row[2] if fixed_topic is None else fixed_topic
+                    seen.add(topic)
                     OUTBOX_PENDING.labels(topic).set(pending)
                     if oldest is not None:
                         OUTBOX_LAG.labels(topic).set((utcnow() - aware(oldest)).total_seconds())
                     else:
                         OUTBOX_LAG.labels(topic).set(0)
+                for drained in self._backlog_topics - seen:
+                    OUTBOX_PENDING.labels(drained).set(0)
+                    OUTBOX_LAG.labels(drained).set(0)
+                self._backlog_topics = seen
         except Exception:  # metrics must never break the relay
             log.debug("outbox metrics unavailable", exc_info=True)
 

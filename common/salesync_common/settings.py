@@ -20,11 +20,24 @@ log = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MIN_SECRET_LENGTH = 32
+DEV_SECRET_PREFIX = "dev-only-"  # noqa: S105 - the marker of the public dev secrets
+
+
+def require_production_secret(name: str, value: str | None) -> None:
+    """A production secret is set, long enough, and not one of the dev secrets below (those are
+    derived from this repository: anyone can compute them, whatever their length)."""
+    if not value or len(value) < MIN_SECRET_LENGTH:
+        raise ValueError(
+            f"{name.upper()} must be set to a random value of at least "
+            f"{MIN_SECRET_LENGTH} characters in production"
+        )
+    if value.startswith(DEV_SECRET_PREFIX):
+        raise ValueError(f"{name.upper()} is a development secret: not in production")
 
 
 def _dev_secret(purpose: str) -> str:
     # Deterministic so that separately started dev processes agree; never used in production.
-    return "dev-only-" + hashlib.sha256(f"salesync-{purpose}-not-secret".encode()).hexdigest()
+    return DEV_SECRET_PREFIX + hashlib.sha256(f"salesync-{purpose}-not-secret".encode()).hexdigest()
 
 
 KAFKA_SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_SSL")
@@ -169,11 +182,7 @@ class ServiceSettings(KafkaSettings):
         for name in ("jwt_secret", "service_token_secret"):
             value = getattr(self, name)
             if self.is_production:
-                if not value or len(value) < MIN_SECRET_LENGTH:
-                    raise ValueError(
-                        f"{name.upper()} must be set to a random value of at least "
-                        f"{MIN_SECRET_LENGTH} characters in production"
-                    )
+                require_production_secret(name, value)
             elif not value:
                 setattr(self, name, _dev_secret(name))
         if self.is_production and self.uses_database and not self.database_url:

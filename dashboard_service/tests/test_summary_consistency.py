@@ -10,7 +10,6 @@ from what the test itself ordered, paid and refunded (``pricing`` over the test'
 # ruff: noqa: F811 - `stack` is the real services fixture imported from test_with_services
 from __future__ import annotations
 
-import itertools
 import random
 import uuid
 from dataclasses import dataclass, field
@@ -20,12 +19,11 @@ from typing import Any
 import pytest
 import requests
 
-from devstack.testing import auth_headers, staff_token_for, token_for
+from devstack.testing import auth_headers, new_store_id, staff_token_for, token_for
 from salesync_common import pricing
 
 from .test_with_services import stack  # noqa: F401 - the module's real services
 
-_stores = itertools.count(4800)
 SEED = 20261213
 DAYS = [date(2026, 5, 11), date(2026, 5, 12), date(2026, 5, 13)]
 KST_HOURS = [10, 12, 13, 19, 23]  # local hours of payment (23:xx KST is still the same day)
@@ -293,7 +291,7 @@ def expected(sales: list[Sale], start: date, end: date) -> dict[str, Any]:
 @pytest.mark.parametrize("seed", [SEED, SEED + 1])
 def test_summary_agrees_with_sales_and_a_recomputation(stack, monkeypatch, seed):
     rng = random.Random(seed)
-    store = next(_stores)
+    store = new_store_id()
     items = menu(stack, store)
     sales: list[Sale] = []
     table = 0
@@ -333,7 +331,7 @@ def test_summary_agrees_with_sales_and_a_recomputation(stack, monkeypatch, seed)
 
 
 def test_summary_refuses_bad_dates(stack):
-    owner = headers(next(_stores), None)
+    owner = headers(new_store_id(), None)
     for query in (
         "start=2026-05-12&end=2026-05-11",
         "start=x&end=2026-05-11",
@@ -351,7 +349,7 @@ def test_settlement_figures_read_the_real_closed_shift(stack):
     from dashboard_service.app.services import day_figures, settlement_text
     from salesync_common.timeutil import business_date, utcnow
 
-    store = next(_stores)
+    store = new_store_id()
     owner = headers(store, None)
     items = menu(stack, store)
     shift = call("POST", f"{stack.sale.url}/sales/shifts", owner, json={"opening_float": 10_000})

@@ -6,17 +6,14 @@ after being sold: the figures follow the contract's rules end to end.
 
 from __future__ import annotations
 
-import itertools
 from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
 import requests
 
-from devstack.testing import auth_headers, token_for
+from devstack.testing import auth_headers, new_store_id, token_for
 from salesync_common.timeutil import business_date, utcnow
-
-_stores = itertools.count(4600)
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +57,7 @@ def sell(stack, store_id, table_no, carts, total):
 
 
 def test_report_follows_costs_refunds_renames_and_deletes(stack):
-    store = next(_stores)
+    store = new_store_id()
     category = call("POST", f"{stack.item.url}/categories/", store, json={"name": "분식"})["id"]
     items_url = f"{stack.item.url}/categories/{category}/items"
     kimbap = call("POST", items_url, store, json={"name": "김밥", "price": "3000"})["id"]
@@ -120,13 +117,13 @@ def test_report_follows_costs_refunds_renames_and_deletes(stack):
     ]
     # Another store sees none of it.
     other = stack.client.get(
-        f"/dashboard/sales?start={today}&end={today}", headers=h(next(_stores))
+        f"/dashboard/sales?start={today}&end={today}", headers=h(new_store_id())
     )
     assert other.json["items"] == [] and other.json["sales_volume"] == 0
 
 
 def test_cost_page_is_all_or_nothing(stack):
-    store = next(_stores)
+    store = new_store_id()
     category = call("POST", f"{stack.item.url}/categories/", store, json={"name": "음료"})["id"]
     tea = call(
         "POST",
@@ -134,7 +131,7 @@ def test_cost_page_is_all_or_nothing(stack):
         store,
         json={"name": "차", "price": "2000"},
     )["id"]
-    foreign_store = next(_stores)
+    foreign_store = new_store_id()
     foreign_cat = call("POST", f"{stack.item.url}/categories/", foreign_store, json={"name": "x"})[
         "id"
     ]
@@ -164,7 +161,7 @@ def test_seoul_day_boundary_and_empty_days(stack, monkeypatch):
 
     import order_service.app.payments as order_payments
 
-    store = next(_stores)
+    store = new_store_id()
     category = call("POST", f"{stack.item.url}/categories/", store, json={"name": "야식"})["id"]
     url = f"{stack.item.url}/categories/{category}/items"
     tteok = call("POST", url, store, json={"name": "떡볶이", "price": 4000, "cost": 1500})["id"]

@@ -7,11 +7,11 @@ import threading
 import pytest
 from sqlalchemy import func, select
 
-from devstack.testing import auth_headers, count_queries, token_for
+from devstack.testing import auth_headers, count_queries, new_store_id, token_for
 from item_service.app import services
 from item_service.app.models import Category, Item, ItemCost, db
 
-STORE_A, STORE_B = 101, 202
+STORE_A, STORE_B = new_store_id(), new_store_id()
 # v2 fields of a listed item, at their defaults (the first contract's fields are unchanged)
 V2 = {"tax": "vat", "sold_out": False, "option_groups": []}
 
@@ -65,7 +65,7 @@ def snapshot(app) -> tuple:
 
 
 def test_category_crud_contract(client):
-    sid = 301
+    sid = new_store_id()
     first = new_category(client, "음료", sid)
     second = new_category(client, "식사", sid)
     listed = client.get("/categories/", headers=h(sid))
@@ -78,9 +78,8 @@ def test_category_crud_contract(client):
     assert dup.status_code == 409
     assert dup.json["result"] == "failed" and dup.json["message"] == "존재하는 카테고리"
     # the same name in another store is fine
-    assert (
-        client.post("/categories/", json={"name": "음료"}, headers=h(sid + 1000)).status_code == 201
-    )
+    elsewhere = client.post("/categories/", json={"name": "음료"}, headers=h(new_store_id()))
+    assert elsewhere.status_code == 201
 
     same = client.put(f"/categories/{first}", json={"name": "음료"}, headers=h(sid))
     assert same.status_code == 200
@@ -108,7 +107,7 @@ def test_category_crud_contract(client):
 
 
 def test_item_crud_and_nested_menu(client, app):
-    sid = 302
+    sid = new_store_id()
     drinks = new_category(client, "음료", sid)
     empty = new_category(client, "빈 카테고리", sid)
     latte = new_item(client, drinks, "라떼", "4500", sid, cost=1200, description="우유")
@@ -247,7 +246,7 @@ LONG = "가" * 10_000
     ],
 )
 def test_bad_input_is_4xx_and_changes_nothing(client, app, path_kind, method, body):
-    sid = 303
+    sid = new_store_id()
     listed = client.get("/categories/", headers=h(sid)).json["categories"]
     category = listed[0]["id"] if listed else new_category(client, "bad-input", sid)
     menu = client.get("/categories/items", headers=h(sid)).json["categories"][0]["items"]
@@ -283,7 +282,7 @@ def test_malformed_and_path_ids(client, app):
 
 
 def test_emoji_and_unicode_names_round_trip(client):
-    sid = 304
+    sid = new_store_id()
     name = "🍜 라멘 🇰🇷 — café"
     category = new_category(client, name, sid)
     item = new_item(client, category, "🍺" * 100, "0", sid)
@@ -297,7 +296,7 @@ def test_emoji_and_unicode_names_round_trip(client):
 
 
 def test_listings_use_one_query_regardless_of_size(client, app):
-    sid = 305
+    sid = new_store_id()
     for c in range(2):
         category = new_category(client, f"c{c}", sid)
         new_item(client, category, "i0", 1, sid)
@@ -319,7 +318,7 @@ def test_listings_use_one_query_regardless_of_size(client, app):
 
 
 def test_concurrent_creates_of_one_name(app):
-    sid = 306
+    sid = new_store_id()
     barrier = threading.Barrier(8)
     statuses: list[int] = []
 
@@ -347,7 +346,7 @@ def test_concurrent_creates_of_one_name(app):
 
 
 def test_cost_history_and_cost_at(client, app):
-    sid = 307
+    sid = new_store_id()
     category = new_category(client, "원가", sid)
     item = new_item(client, category, "원가품목", 5000, sid, cost=1000)
     with app.app_context():
@@ -375,15 +374,16 @@ def test_cost_history_and_cost_at(client, app):
         assert services.costs_at(db.session(), sid, [item], services.utcnow()) == {item: None}
         assert db.session.get(Item, item).cost is None
         # another store sees no history of it
-        assert services.cost_history(db.session(), sid + 1, [item]) == {}
+        assert services.cost_history(db.session(), new_store_id(), [item]) == {}
 
 
 def test_internal_items_batch(client, app):
-    sid = 308
+    sid = new_store_id()
     category = new_category(client, "배치", sid)
     ids = [new_item(client, category, f"b{i}", 100 * i, sid, cost=i or None) for i in range(4)]
     client.delete(f"/categories/items/{ids[3]}", headers=h(sid))
-    foreign = new_item(client, new_category(client, "남의것", sid + 1000), "x", 1, sid + 1000)
+    other = new_store_id()
+    foreign = new_item(client, new_category(client, "남의것", other), "x", 1, other)
     query = ",".join(map(str, [*ids, foreign, 999_999]))
     with app.app_context(), count_queries(db.engine) as statements:
         response = client.get(f"/internal/stores/{sid}/items?ids={query}", headers=svc(app))
@@ -407,7 +407,7 @@ def test_internal_items_batch(client, app):
 
 
 def test_internal_costs_all_or_nothing(client, app):
-    sid = 309
+    sid = new_store_id()
     category = new_category(client, "원가페이지", sid)
     a = new_item(client, category, "a", 1000, sid)
     b = new_item(client, category, "b", 2000, sid, cost=500)
@@ -424,7 +424,8 @@ def test_internal_costs_all_or_nothing(client, app):
             }
         ]
     }
-    foreign = new_item(client, new_category(client, "f", sid + 1000), "f", 1, sid + 1000)
+    other = new_store_id()
+    foreign = new_item(client, new_category(client, "f", other), "f", 1, other)
     before = snapshot(app)
     refused = client.post(
         f"/internal/stores/{sid}/costs",

@@ -12,12 +12,12 @@ import jsonschema
 import pytest
 from sqlalchemy import select
 
-from devstack.testing import auth_headers, token_for
+from devstack.testing import auth_headers, new_store_id, token_for
 from item_service.app.models import Outbox, db
 from salesync_common.settings import REPO_ROOT
 
 SCHEMA = json.loads((REPO_ROOT / "contracts" / "events" / "menu.items.v1.schema.json").read_text())
-STORE = 4401
+STORE = new_store_id()
 
 
 @pytest.fixture(scope="module")

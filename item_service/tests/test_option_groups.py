@@ -14,12 +14,12 @@ import jsonschema
 import pytest
 from sqlalchemy import func, select
 
-from devstack.testing import auth_headers, count_queries, token_for
+from devstack.testing import auth_headers, count_queries, new_store_id, token_for
 from item_service.app.models import Item, Option, OptionGroup, Outbox, db
 from salesync_common.settings import REPO_ROOT
 
 SCHEMA = json.loads((REPO_ROOT / "contracts" / "events" / "menu.items.v1.schema.json").read_text())
-STORE, OTHER = 5501, 5502
+STORE, OTHER = new_store_id(), new_store_id()
 
 SIZE = {
     "name": "사이즈",
@@ -383,7 +383,7 @@ def test_duplicate_option_ids_in_a_replacement_are_refused(client, app):
 
 
 def test_listing_with_option_groups_is_one_query(client, app):
-    sid = 5504
+    sid = new_store_id()
     first = new_item(client, new_category(client, "c0", sid), "i0", sid)
     new_group(client, first, store_id=sid)
     with app.app_context(), count_queries(db.engine) as small:

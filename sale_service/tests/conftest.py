@@ -13,10 +13,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from devstack.testing import free_port
+from devstack.testing import free_port, new_store_id
 from sale_service.app.clients import GATEWAY_EXTENSION, STORE_GATEWAY_EXTENSION
 
-from .fakes import FakeOrders, FakeStores, new_store_id
+from .fakes import FakeOrders, FakeStores
 
 
 @pytest.fixture(scope="module")

@@ -20,11 +20,6 @@ from salesync_common.errors import UpstreamError
 from salesync_common.timeutil import business_date, iso, utcnow
 
 _order_ids = itertools.count(1001)  # order ids are global in the order service
-_store_ids = itertools.count(20000)  # one range for every sale test: no two share a store
-
-
-def new_store_id() -> int:
-    return next(_store_ids)
 
 
 def unavailable() -> UpstreamError:

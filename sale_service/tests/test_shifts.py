@@ -12,12 +12,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from devstack.testing import auth_headers, staff_token_for, token_for
+from devstack.testing import auth_headers, new_store_id, staff_token_for, token_for
 from sale_service.app.models import CashMovement, Payment, Refund, Shift, ShiftSettings, db
 from salesync_common import pricing
 from salesync_common.auth import SERVICE_TOKEN_HEADER
-
-from .fakes import new_store_id
 
 CASHIER, OTHER_CASHIER, MANAGER = 41, 42, 51
 
@@ -556,7 +554,7 @@ def test_no_open_shift_and_foreign_shift_ids(app, client, orders, store):
         response = client.post(path, json=body, headers=owner(store))
         assert response.status_code == 409 and response.json["error"]["code"] == "no_open_shift"
     assert rows(app, CashMovement, store_id=store) == []
-    theirs = open_shift(client, new_store_id() + 100000)
+    theirs = open_shift(client, new_store_id())
     for shift_id in (theirs["shift_id"], 2_000_000_000):
         response = client.get(f"/sales/shifts/{shift_id}", headers=owner(store))
         assert response.status_code == 404 and response.json["error"]["code"] == "shift_not_found"

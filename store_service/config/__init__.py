@@ -3,7 +3,7 @@
 from pydantic import model_validator
 
 from salesync_common.ratelimit import RateLimitSettings
-from salesync_common.settings import MIN_SECRET_LENGTH, _dev_secret
+from salesync_common.settings import _dev_secret, require_production_secret
 
 SCHEMA = "store"
 
@@ -22,11 +22,7 @@ class Settings(RateLimitSettings):
     @model_validator(mode="after")
     def _pin_tag_secret(self) -> "Settings":
         if self.is_production:
-            if not self.pin_tag_secret or len(self.pin_tag_secret) < MIN_SECRET_LENGTH:
-                raise ValueError(
-                    f"PIN_TAG_SECRET must be set to a random value of at least "
-                    f"{MIN_SECRET_LENGTH} characters in production"
-                )
+            require_production_secret("pin_tag_secret", self.pin_tag_secret)
         elif not self.pin_tag_secret:
             self.pin_tag_secret = _dev_secret("pin_tag_secret")
         if self.pin_max_attempts < 1 or self.pin_lockout_seconds < 1:
