@@ -33,7 +33,7 @@ from typing import Any
 
 from benchmarks import seed
 from benchmarks.load import OUT, WORK
-from benchmarks.report import render, rerender, targets
+from benchmarks.report import attach_notes, render, rerender, targets
 from benchmarks.scenarios import (
     baseline,
     closed_loop,
@@ -115,8 +115,7 @@ def main() -> int:
         .get("profile", {})
         .get("order", {}),
     }
-    notes = OUT / "profile_notes.md"
-    report["profile_notes"] = notes.read_text() if notes.exists() else ""
+    attach_notes(report)
     report["targets"] = targets(report)
     report["total_seconds"] = round(time.perf_counter() - began, 1)
     (OUT / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))

@@ -6,15 +6,19 @@ compare the cycle's p99 with and without open streams::
     python -m benchmarks.streams --url http://127.0.0.1:8000 --streams 200 --seconds 120
 
 It signs up one store per ``--per-store`` streams (its own stores: the load of the table cycle is
-left as the harness makes it), opens the streams (each a thread parked on a socket read: the
-client costs almost no CPU), keeps them reading events and heartbeats for ``--seconds``, and
-prints what they received: streams open, events, heartbeats, reconnects, errors. A stream that
-ends (token expiry, restart) is reopened with its ``Last-Event-ID``.
+left as the harness makes it) or, with ``--store-ids 5-8``, watches existing stores (e.g. the
+harness's, which it signs up with random credentials: the owner tokens are then signed with the
+running ``make up`` stack's own secret, ``var/stack/secrets.json``), opens the streams (each a
+thread parked on a socket read: the client costs almost no CPU), keeps them reading events and
+heartbeats for ``--seconds``, and prints what they received: streams open, events, heartbeats,
+reconnects, errors. A stream that ends (token expiry, restart) is reopened with its
+``Last-Event-ID``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import threading
 import time
 import uuid
@@ -62,6 +66,24 @@ def sign_up(url: str) -> str:
     return str(answer.json()["token"]["access_token"])
 
 
+def stack_owner_token(store_id: int) -> str:
+    """An owner token of ``store_id`` signed with the local stack's secret (``make up`` only)."""
+    from devstack.stack import Stack
+    from salesync_common.auth import issue_access_token
+    from salesync_common.settings import ServiceSettings
+
+    secrets = json.loads((Stack().run_dir / "secrets.json").read_text())
+    settings = ServiceSettings(
+        jwt_secret=secrets["JWT_SECRET"], service_token_secret=secrets["SERVICE_TOKEN_SECRET"]
+    )
+    return issue_access_token(settings, store_id, "Asia/Seoul")
+
+
+def store_range(text: str) -> list[int]:
+    first, _, last = text.partition("-")
+    return list(range(int(first), int(last or first) + 1))
+
+
 def hold(url: str, token: str, until: float, tally: Tally, ready: threading.Barrier) -> None:
     last_id: int | None = None
     first = True
@@ -100,9 +122,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--streams", type=int, default=200)
     parser.add_argument("--per-store", type=int, default=10, help="streams sharing one store")
     parser.add_argument("--seconds", type=float, default=120.0, help="how long to hold them")
+    parser.add_argument(
+        "--store-ids", help="watch these existing stores (e.g. 5-8) instead of new ones"
+    )
     args = parser.parse_args(argv)
-    stores = max(1, -(-args.streams // args.per_store))
-    tokens = [sign_up(args.url) for _ in range(stores)]
+    if args.store_ids:
+        tokens = [stack_owner_token(store_id) for store_id in store_range(args.store_ids)]
+        stores = len(tokens)
+    else:
+        stores = max(1, -(-args.streams // args.per_store))
+        tokens = [sign_up(args.url) for _ in range(stores)]
     tally = Tally()
     ready = threading.Barrier(args.streams + 1)
     until = time.monotonic() + args.seconds
