@@ -19,10 +19,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
+import selectors
+import socket
 import threading
 import time
 import uuid
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import requests
 
@@ -116,6 +120,56 @@ def hold(url: str, token: str, until: float, tally: Tally, ready: threading.Barr
             time.sleep(1)
 
 
+_ID_LINE = re.compile(rb"(?m)^id: ?(\d+)\r?$")
+
+
+def hold_lightly(url: str, tokens: list[str], streams: int, seconds: float, tally: Tally) -> None:
+    """All streams on one thread: raw sockets and a selector, events counted from their ``id:``
+    lines (in order per stream). The load generator's own CPU stays small beside the system's;
+    streams that end are not reopened (``errors`` counts them)."""
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    selector = selectors.DefaultSelector()
+    for n in range(streams):
+        sock = socket.create_connection((host, port), timeout=10)
+        sock.sendall(
+            (
+                f"GET /orders/stream HTTP/1.0\r\nHost: {host}:{port}\r\n"
+                f"Authorization: Bearer {tokens[n % len(tokens)]}\r\n"
+                "Accept: text/event-stream\r\n\r\n"
+            ).encode()
+        )
+        sock.setblocking(False)
+        selector.register(sock, selectors.EVENT_READ, {"last": None, "head": True, "rest": b""})
+        tally.add(open=1)
+    until = time.monotonic() + seconds
+    while time.monotonic() < until and selector.get_map():
+        for key, _ in selector.select(timeout=1):
+            state = key.data
+            chunk = key.fileobj.recv(65536)  # type: ignore[union-attr]
+            if not chunk:
+                selector.unregister(key.fileobj)
+                tally.add(open=-1, errors=1)
+                continue
+            data = state["rest"] + chunk
+            cut = data.rfind(b"\n") + 1
+            state["rest"], data = data[cut:], data[:cut]
+            if state["head"] and b"200" not in data.split(b"\r\n", 1)[0]:
+                selector.unregister(key.fileobj)
+                tally.add(open=-1, errors=1)
+                continue
+            state["head"] = False
+            for match in _ID_LINE.finditer(data):
+                seq = int(match.group(1))
+                if state["last"] is not None and seq != state["last"] + 1:
+                    tally.add(out_of_order=1)
+                state["last"] = seq
+                tally.add(events=1)
+            tally.add(heartbeats=data.count(b": heartbeat"))
+    for key in list(selector.get_map().values()):
+        key.fileobj.close()  # type: ignore[union-attr]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", default="http://127.0.0.1:8000", help="the ingress")
@@ -125,6 +179,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--store-ids", help="watch these existing stores (e.g. 5-8) instead of new ones"
     )
+    parser.add_argument(
+        "--light",
+        action="store_true",
+        help="one thread, raw sockets: measure the system, not this client (no reconnects)",
+    )
     args = parser.parse_args(argv)
     if args.store_ids:
         tokens = [stack_owner_token(store_id) for store_id in store_range(args.store_ids)]
@@ -133,6 +192,14 @@ def main(argv: list[str] | None = None) -> int:
         stores = max(1, -(-args.streams // args.per_store))
         tokens = [sign_up(args.url) for _ in range(stores)]
     tally = Tally()
+    if args.light:
+        hold_lightly(args.url, tokens, args.streams, args.seconds, tally)
+        print(
+            f"streams={args.streams} stores={stores} held={args.seconds:.0f}s (light) "
+            f"events={tally.events} heartbeats={tally.heartbeats} ended={tally.errors} "
+            f"out_of_order={tally.out_of_order}"
+        )
+        return 0 if tally.out_of_order == 0 else 1
     ready = threading.Barrier(args.streams + 1)
     until = time.monotonic() + args.seconds
     threads = [
