@@ -17,6 +17,7 @@ A restarted process loses nothing: the client resumes with ``Last-Event-ID``.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import threading
@@ -71,6 +72,11 @@ class StreamEvent:
     payload: dict[str, Any]  # the SSE ``data:``
 
     def encode(self) -> str:
+        """The SSE text, made once: the tail hands the same event to every stream of the store."""
+        return self._text
+
+    @functools.cached_property
+    def _text(self) -> str:
         data = json.dumps(self.payload, ensure_ascii=False, separators=(",", ":"), default=str)
         return f"id: {self.seq}\nevent: {self.name}\ndata: {data}\n\n"
 
@@ -324,6 +330,9 @@ def sse_stream(
             if remaining <= 0:
                 return  # the token expired: the client reconnects with a fresh one
             wait = min(remaining, max(0.0, next_heartbeat - time.monotonic()))
+            # what arrived together is written together: one write (and one TCP send) per tick
+            # of the tail, not one per event
+            parts: list[str] = []
             for received in subscription.take(wait):
                 if received.seq <= subscription.last_seq:
                     continue  # already sent (replay and tail overlap)
@@ -331,10 +340,12 @@ def sse_stream(
                     for missing in read_events(
                         engine, store_id, subscription.last_seq, received.seq - 1
                     ):
-                        yield missing.encode()
+                        parts.append(missing.encode())
                         subscription.last_seq = missing.seq
-                yield received.encode()
+                parts.append(received.encode())
                 subscription.last_seq = received.seq
+            if parts:
+                yield "".join(parts)
             if time.monotonic() >= next_heartbeat:
                 yield f": heartbeat {iso(utcnow(), 'UTC')}\n\n"
                 next_heartbeat = time.monotonic() + heartbeat_seconds
