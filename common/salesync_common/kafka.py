@@ -51,6 +51,7 @@ from salesync_common.settings import KafkaSettings
 from salesync_common.timeutil import utcnow
 
 log = logging.getLogger(__name__)
+METADATA_MAX_AGE_MS = 5000
 
 __all__ = [
     "CaughtUp",
@@ -553,6 +554,9 @@ class KafkaSubscriber:
             bootstrap_timeout_ms=10000,
             request_timeout_ms=15000,
             reconnect_backoff_max_ms=1000,
+            # A topic created after the consumer subscribed (the producer's first event, on a new
+            # cluster) is seen at the next metadata refresh: every 5 s, not the client's 5 min.
+            metadata_max_age_ms=METADATA_MAX_AGE_MS,
             **(
                 {"fetch_max_wait_ms": self._batch_wait_ms, "fetch_min_bytes": 256 * 1024}
                 if self._batch_wait_ms

@@ -146,6 +146,25 @@ def test_publish_then_consume_in_group(kafka_admin: KafkaClientConfig) -> None:
         raw.close()
 
 
+def test_a_topic_created_after_the_subscription_is_consumed_within_seconds(
+    kafka_admin: KafkaClientConfig,
+) -> None:
+    """A consumer that starts before its topic exists (a new cluster: the producer's first event
+    creates it) picks the topic up at its next metadata refresh, not minutes later."""
+    topic, group = _name("late-topic"), _name("group")
+    collector = Collector()
+    with Running(kafka_admin, group, topic, collector):
+        time.sleep(2)  # subscribed, and told the topic does not exist
+        publisher = KafkaPublisher(kafka_admin, "test-late-topic")
+        try:
+            publisher.publish(topic, "store-1", {"first": True})
+        finally:
+            publisher.close()
+        # the client's default refresh (5 min) would miss this by minutes
+        assert collector.wait_for(lambda recs: len(recs) >= 1, timeout=30), "not consumed"
+    assert collector.records[0].value == {"first": True}
+
+
 def test_commit_only_after_handler_succeeded(kafka_admin: KafkaClientConfig) -> None:
     topic, group = _name("retry"), _name("group")
     publisher = KafkaPublisher(kafka_admin, "test-publisher-retry")
