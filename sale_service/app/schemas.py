@@ -52,12 +52,9 @@ class SalesOut(Model):
     sales: list[SaleOut]
 
 
-class DayTotal(Model):
-    date: str
-    sales_volume: int  # net of refunds
-    payments: int  # sales not wholly refunded
-    refunded: int
-    # pricing.Figures of the day (v2): net_sales = gross - discounts - refunds = sales_volume
+class FiguresOut(Model):
+    """``pricing.Figures`` as answered (net_sales = gross_sales - discount_total - refund_total)."""
+
     gross_sales: int
     discount_total: int
     refund_total: int
@@ -67,6 +64,15 @@ class DayTotal(Model):
     supply_value: int
     exempt_total: int
     order_count: int
+
+
+class DayTotal(FiguresOut):
+    """A day's totals; its figures are the day's (net_sales = sales_volume)."""
+
+    date: str
+    sales_volume: int  # net of refunds
+    payments: int  # sales not wholly refunded
+    refunded: int
     # what the day's refunds took off taxable_total, exempt_total and vat (the summary report)
     refund_taxable_total: int = 0
     refund_exempt_total: int = 0
@@ -463,19 +469,10 @@ class TakenOut(Model):
     other: int
 
 
-class StaffShiftOut(Model):
+class StaffShiftOut(FiguresOut):
     staff_id: int | None  # null: the owner
     payment_count: int
     taken: TakenOut  # what this staff member's payments applied, per tender
-    gross_sales: int
-    discount_total: int
-    refund_total: int
-    net_sales: int
-    taxable_total: int
-    vat: int
-    supply_value: int
-    exempt_total: int
-    order_count: int
 
 
 _Z_EXAMPLE: dict[str, Any] = {
@@ -541,8 +538,12 @@ _Z_EXAMPLE: dict[str, Any] = {
 }
 
 
-class ShiftReportOut(Model):
-    """The X report (open: ``counted_cash``/``difference`` null) or the Z report (closed)."""
+class ShiftReportOut(FiguresOut):
+    """The X report (open: ``counted_cash``/``difference`` null) or the Z report (closed).
+
+    Its figures: of the orders settled by a payment of this shift; ``refund_total``: the refunds
+    made during it.
+    """
 
     model_config = ConfigDict(json_schema_extra={"examples": [_Z_EXAMPLE]})
 
@@ -568,15 +569,6 @@ class ShiftReportOut(Model):
     other_refunds: int
     other_total: int
     cash_total: int
-    gross_sales: int  # of the orders settled by a payment of this shift
-    discount_total: int
-    refund_total: int  # refunds made during this shift
-    net_sales: int  # gross_sales - discount_total - refund_total
-    taxable_total: int
-    vat: int
-    supply_value: int
-    exempt_total: int
-    order_count: int
     average_check: int  # net_sales / order_count, half up
     payment_count: int
     cash_movements: list[CashMovementOut]
