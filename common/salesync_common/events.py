@@ -26,15 +26,25 @@ def publisher_for(settings: ServiceSettings, client_id: str) -> Publisher:
 
 
 def start_outbox_relay(
-    app: Flask, db: SQLAlchemy, source: OutboxSource, name: str = "outbox-relay"
+    app: Flask,
+    db: SQLAlchemy,
+    source: OutboxSource,
+    name: str = "outbox-relay",
+    gather_seconds: float = 0.0,
 ) -> OutboxRelay:
-    """The relay of ``source`` for this app (kept in ``app.extensions[name]``)."""
+    """The relay of ``source`` for this app (kept in ``app.extensions[name]``).
+
+    ``gather_seconds``: see :class:`OutboxRelay` (for a busy outbox whose readers can wait).
+    """
     service_runtime: ServiceRuntime = app.extensions["salesync"]
     settings = service_runtime.settings
     with app.app_context():
         engine = db.engine
     relay = OutboxRelay(
-        lambda: engine, source, publisher_for(settings, f"{settings.service_name}-{name}")
+        lambda: engine,
+        source,
+        publisher_for(settings, f"{settings.service_name}-{name}"),
+        gather_seconds=gather_seconds,
     )
     relay.wake_after_commits(db.session)
     app.extensions[name] = relay

@@ -118,7 +118,7 @@ class OutboxRelay:
         poll_interval: float = 1.0,
         max_backoff: float = 10.0,
         observe_interval: float = 5.0,
-        gather_seconds: float = 0.05,
+        gather_seconds: float = 0.0,
     ) -> None:
         self._engine = engine_getter
         self._source = source if isinstance(source, OutboxSource) else generic_source(source)
