@@ -17,8 +17,10 @@ or recovered: the order's transaction is the only decision, everything after it 
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
@@ -317,35 +319,50 @@ def record_payment(
     When the consumer came first its row lacks the tender details the request knows (label,
     cash handed over, change, card data): the request fills them in.
     """
-    details: dict[str, Any] = {
+    row: dict[str, Any] = {
+        "payment_ref": payment_ref,
+        "shift_store_id": store_id,  # binds shifts.OPEN_SHIFT_FOR_SHARE (the shift_id)
+        "store_id": store_id,
+        "order_id": order_id,
+        "table_no": table_no,
+        "amount": amount,
+        "payment_type": payment_type,
+        "payment_label": payment_label,
+        "staff_id": staff_id,
+        "created_at": created_at,
         "tendered": tendered,
         "change": change,
         "card_approval_no": card.approval_no if card else None,
         "card_issuer": card.issuer if card else None,
         "card_installment_months": card.installment_months if card else None,
     }
-    insert = upsert_insert(session)(Payment).values(
-        payment_ref=payment_ref,
-        # the open shift, read FOR SHARE in this transaction (shifts.py: a racing close either
-        # waits for this payment and counts it, or makes this find no open shift)
-        shift_id=shifts.open_shift_id(session, store_id),
-        store_id=store_id,
-        order_id=order_id,
-        table_no=table_no,
-        amount=amount,
-        payment_type=payment_type,
-        payment_label=payment_label,
-        staff_id=staff_id,
-        created_at=created_at,
-        **details,
+    # nothing the row could lack when the request knows no more than the consumer
+    plain = tendered is None and card is None and payment_label == payment_type
+    session.execute(_payment_insert(upsert_insert(session), fill_details=not plain), row)
+
+
+@functools.cache
+def _payment_insert(insert: Callable[..., Any], *, fill_details: bool) -> Any:
+    """The payment's INSERT, built once per dialect: the open shift (read ``FOR SHARE`` in this
+    transaction: shifts.py, a racing close either waits for this payment and counts it, or makes
+    this find no open shift) is a subquery of the insert, the rest bound per payment."""
+    statement = insert(Payment.__table__).values(shift_id=shifts.OPEN_SHIFT_FOR_SHARE)
+    if not fill_details:
+        return statement.on_conflict_do_nothing()
+    new = statement.excluded
+    return statement.on_conflict_do_update(
+        index_elements=[Payment.payment_ref],
+        set_={name: new[name] for name in _TENDER_DETAILS},
+        where=Payment.card_approval_no.is_(None) & Payment.tendered.is_(None),
     )
-    if tendered is None and card is None and payment_label == payment_type:
-        session.execute(insert.on_conflict_do_nothing())  # nothing the row could lack
-        return
-    session.execute(
-        insert.on_conflict_do_update(
-            index_elements=[Payment.payment_ref],
-            set_={"payment_label": payment_label, **details},
-            where=Payment.card_approval_no.is_(None) & Payment.tendered.is_(None),
-        )
-    )
+
+
+# what only the request knows of a payment (the consumer's row lacks it)
+_TENDER_DETAILS = (
+    "payment_label",
+    "tendered",
+    "change",
+    "card_approval_no",
+    "card_issuer",
+    "card_installment_months",
+)

@@ -5,12 +5,14 @@ Refunds are in ``refunds.py``, receipts as printed in ``receipts.py``, payments 
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import case, distinct, func, select, update
+from sqlalchemy import bindparam, case, distinct, func, select, update
 from sqlalchemy.orm import Session
 
 from salesync_common import pricing
@@ -86,16 +88,37 @@ def issue_receipt_no(session: Session, store_id: int, business_day: date) -> str
     ends: numbers are issued in commit order, a rolled-back completion gives its number back
     (no gap) and two completions never read the same number (no duplicate).
     """
-    insert = upsert_insert(session)(ReceiptCounter).values(
-        store_id=store_id, business_date=business_day, last_no=1
-    )
     number = session.scalar(
-        insert.on_conflict_do_update(
-            index_elements=[ReceiptCounter.store_id, ReceiptCounter.business_date],
-            set_={"last_no": ReceiptCounter.__table__.c.last_no + 1},
-        ).returning(ReceiptCounter.last_no)
+        _next_receipt_no(upsert_insert(session)),
+        {"store_id": store_id, "business_date": business_day, "last_no": 1},
     )
     return f"{business_day:%Y%m%d}-{int(number):04d}"
+
+
+@functools.cache
+def _next_receipt_no(insert: Callable[..., Any]) -> Any:
+    counter = ReceiptCounter.__table__
+    return (
+        insert(counter)
+        .on_conflict_do_update(
+            index_elements=[counter.c.store_id, counter.c.business_date],
+            set_={"last_no": counter.c.last_no + 1},
+        )
+        .returning(counter.c.last_no)
+    )
+
+
+@functools.cache
+def _insert_sale(insert: Callable[..., Any]) -> Any:
+    return insert(Sale.__table__).on_conflict_do_nothing().returning(Sale.__table__.c.id)
+
+
+# built once: the receipt number of a sale just inserted
+_SET_RECEIPT_NO = (
+    update(Sale.__table__)
+    .where(Sale.__table__.c.id == bindparam("sale_id"))
+    .values(receipt_no=bindparam("receipt_no"))
+)
 
 
 def complete_sale(
@@ -122,33 +145,26 @@ def complete_sale(
     figures = _figures(pricing_figures, total)
     now = utcnow()
     inserted = session.scalar(
-        upsert_insert(session)(Sale)
-        .values(
-            store_id=store_id,
-            order_id=order_id,
-            table_no=table_no,
-            total_price=total,
-            payment_type=payment_type,
-            payment_label=payment_label,
-            status=COMPLETED,
-            business_date=paid_business_date,
-            created_at=now,
-            paid_at=paid_at,
-            completed_at=now,
-            payment_ref=payment_ref,
+        _insert_sale(upsert_insert(session)),
+        {
+            "store_id": store_id,
+            "order_id": order_id,
+            "table_no": table_no,
+            "total_price": total,
+            "payment_type": payment_type,
+            "payment_label": payment_label,
+            "status": COMPLETED,
+            "business_date": paid_business_date,
+            "created_at": now,
+            "paid_at": paid_at,
+            "completed_at": now,
+            "payment_ref": payment_ref,
             **figures,
-        )
-        .on_conflict_do_nothing()
-        .returning(Sale.id)
+        },
     )
     if inserted is not None:
         receipt_no = issue_receipt_no(session, store_id, paid_business_date)
-        session.execute(
-            update(Sale)
-            .where(Sale.id == inserted)
-            .values(receipt_no=receipt_no)
-            .execution_options(synchronize_session=False)
-        )
+        session.execute(_SET_RECEIPT_NO, {"sale_id": inserted, "receipt_no": receipt_no})
         return RecordOutcome(int(inserted), receipt_no)
     sale = session.execute(
         select(Sale.id, Sale.receipt_no).where(

@@ -6,7 +6,8 @@ Invariants, and where they are enforced:
   opening at once: one insert wins, the other gets 409 ``shift_open``.
 - **A payment or refund belongs to at most one shift, and a closed shift's report never
   changes.** Writers (``payments.record_payment``, ``refunds.refund_sale``, cash movements) read
-  the open shift with ``FOR SHARE`` in their own transaction (:func:`open_shift_id`), and
+  the open shift with ``FOR SHARE`` in their own transaction (:func:`open_shift_id`, or
+  ``OPEN_SHIFT_FOR_SHARE`` inside the payment's insert), and
   :func:`close_shift` takes the shift row ``FOR UPDATE`` before it reads any figure. So a
   payment racing a close either commits first (the close waits for it and counts it) or waits
   for the close and then finds no open shift (``shift_id`` null: it is in no shift's report).
@@ -29,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -89,22 +90,33 @@ def _not_own_shift() -> Forbidden:
 # The open shift, as every writer sees it
 
 
+# Built once (a payment binds the store): the open shift, and the store's setting.
+_OPEN_SHIFT = select(Shift.id).where(
+    Shift.store_id == bindparam("shift_store_id"), Shift.status == OPEN
+)
+_OPEN_SHIFT_SHARED = _OPEN_SHIFT.with_for_update(read=True)
+_REQUIRE_OPEN_SHIFT = select(ShiftSettings.require_open_shift).where(
+    ShiftSettings.store_id == bindparam("store_id")
+)
+# The open shift inside a writer's INSERT (a column value, bound by ``shift_store_id``): the same
+# ``FOR SHARE`` read as :func:`open_shift_id`, without a statement of its own.
+OPEN_SHIFT_FOR_SHARE = _OPEN_SHIFT_SHARED.scalar_subquery()
+
+
 def open_shift_id(session: Session, store_id: int, *, lock: bool = True) -> int | None:
     """The store's open shift, ``FOR SHARE`` (until the caller's transaction ends) when ``lock``.
 
     A close holding the row ``FOR UPDATE`` makes this wait; once the close commits the row is
     no longer open and this answers None (PostgreSQL re-checks the condition on the new row).
     """
-    query = select(Shift.id).where(Shift.store_id == store_id, Shift.status == OPEN)
-    if lock:
-        query = query.with_for_update(read=True)
-    found = session.scalar(query)
+    found = session.scalar(
+        _OPEN_SHIFT_SHARED if lock else _OPEN_SHIFT, {"shift_store_id": store_id}
+    )
     return int(found) if found is not None else None
 
 
 def require_open_shift(session: Session, store_id: int) -> bool:
-    setting = session.get(ShiftSettings, store_id)
-    return bool(setting and setting.require_open_shift)
+    return bool(session.scalar(_REQUIRE_OPEN_SHIFT, {"store_id": store_id}))
 
 
 def check_payment_allowed(session: Session, store_id: int) -> None:
