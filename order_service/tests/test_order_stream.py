@@ -212,3 +212,29 @@ def test_unknown_future_types_flow_as_updated():
     assert stream.event_name("some_future_change") == "updated"
     assert stream.event_name("transferred") == "transferred"
     assert stream.event_name("paid") == "paid"
+
+
+def test_the_tail_reads_many_stores_in_batches_and_hands_each_its_own_in_order(stack, monkeypatch):
+    """Stores split over several statements, more than a batch waiting: every event once, in
+    order, to its own store's stream (run_once says when a store has more waiting)."""
+    from order_service.app.models import db
+
+    monkeypatch.setattr(stream, "STORES_PER_QUERY", 2)
+    monkeypatch.setattr(stream, "BATCH_SIZE", 2)
+    stores = [7111, 7112, 7113]
+    items = {sid: stack.menu(sid, {"떡국": 8000})["떡국"] for sid in stores}
+    with stack.order_app.app_context():
+        tail = stream.EventTail(db.engine, 60.0, threading.Event())
+        monkeypatch.setattr(tail, "_ensure_running", lambda: None)  # ticks driven here
+        subscriptions = {sid: tail.subscribe(sid, None)[0] for sid in stores}
+        for n, sid in enumerate(stores):
+            for table_no in range(1, n + 2):  # 2, 4, 6 events: opened + lines_changed a table
+                _order(stack, sid, table_no, items[sid])
+        ticks = [tail.run_once() for _ in range(4)]
+    # two statements a tick (2 stores, then 1); the last store's 6 events take three full
+    # batches, so only the fourth tick finds nothing more waiting
+    assert ticks == [True, True, True, False]
+    for n, sid in enumerate(stores):
+        received = subscriptions[sid].take(0)
+        assert [event.seq for event in received] == list(range(1, 2 * (n + 1) + 1))
+        assert {event.store_id for event in received} == {sid}
