@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
 
-from sqlalchemy import event, select, union_all
+from sqlalchemy import bindparam, event, select, union_all
 from sqlalchemy.engine import Engine, Row
 from sqlalchemy.orm import Session, scoped_session
 
@@ -140,7 +140,7 @@ def read_events(
             after = rows[-1].seq
 
 
-def _tail_query(cursors: list[tuple[int, int]]) -> Any:
+def _tail_query(cursors: list[tuple[int, int]]) -> tuple[Any, dict[str, int]]:
     """Each store's events after its cursor, at most ``BATCH_SIZE`` a store, in one statement.
 
     A UNION ALL of one ``store_id = ? AND seq > ? ORDER BY seq LIMIT ?`` per store: each branch
@@ -149,13 +149,26 @@ def _tail_query(cursors: list[tuple[int, int]]) -> Any:
     PostgreSQL expects many rows and walks the whole index in order to fill the limit (73 ms a
     tick, in parallel workers, at 100k events; growing with the history).
     """
+    values: dict[str, int] = {"batch": BATCH_SIZE}
+    for n, (store_id, seq) in enumerate(cursors):
+        values[f"store_{n}"] = store_id
+        values[f"after_{n}"] = seq
+    return _tail_statement(len(cursors)), values
+
+
+@functools.lru_cache(maxsize=STORES_PER_QUERY)
+def _tail_statement(stores: int) -> Any:
+    """Built once per number of stores (every tick binds its cursors): ``_tail_query``."""
     branches = [
         select(*_columns())
-        .where(OrderEvent.store_id == store_id, OrderEvent.seq > seq)
+        .where(
+            OrderEvent.store_id == bindparam(f"store_{n}"),
+            OrderEvent.seq > bindparam(f"after_{n}"),
+        )
         .order_by(OrderEvent.seq)
-        .limit(BATCH_SIZE)
+        .limit(bindparam("batch"))
         .subquery()
-        for store_id, seq in cursors
+        for n in range(stores)
     ]
     return union_all(*(select(branch) for branch in branches))
 
@@ -281,7 +294,8 @@ class EventTail:
         rows: list[Row[Any]] = []
         with self._engine.connect() as conn:
             for first in range(0, len(cursors), STORES_PER_QUERY):
-                rows += conn.execute(_tail_query(cursors[first : first + STORES_PER_QUERY])).all()
+                statement, values = _tail_query(cursors[first : first + STORES_PER_QUERY])
+                rows += conn.execute(statement, values).all()
         batches: dict[int, list[StreamEvent]] = {}
         for row in rows:
             batches.setdefault(row.store_id, []).append(to_stream_event(row))
