@@ -24,9 +24,10 @@ terminal removes the discount first.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -357,25 +358,42 @@ def _lock_or_open_at(
             return order, False
         now = utcnow()
         opened = session.scalar(
-            upsert_insert(session)(Order)
-            .values(
-                store_id=store_id,
-                table_no=table_no,
-                status=OPEN,
-                version=0 if opening_total is None else 1,
-                business_date=business_date(now, tz),
-                opened_at=now,
-                updated_at=now,
-                total_price=opening_total or 0,
-                paid_total=0,
-                staff_id=staff_id,
-            )
-            .on_conflict_do_nothing(index_elements=["store_id", "table_no"], index_where=IS_OPEN)
-            .returning(Order)
+            _open_statement(upsert_insert(session)),
+            {
+                "store_id": store_id,
+                "table_no": table_no,
+                "version": 0 if opening_total is None else 1,
+                "business_date": business_date(now, tz),
+                "now": now,
+                "total_price": opening_total or 0,
+                "staff_id": staff_id,
+            },
         )
         if opened is not None:
             return opened, True
     raise Conflict(VERSION_CONFLICT, code="order_busy")
+
+
+@functools.cache
+def _open_statement(insert: Callable[..., Any]) -> Any:
+    """Open a free table's order (built once per dialect; the request binds the values)."""
+    return (
+        insert(Order)
+        .values(
+            store_id=bindparam("store_id"),
+            table_no=bindparam("table_no"),
+            status=OPEN,
+            version=bindparam("version"),
+            business_date=bindparam("business_date"),
+            opened_at=bindparam("now"),
+            updated_at=bindparam("now"),
+            total_price=bindparam("total_price"),
+            paid_total=0,
+            staff_id=bindparam("staff_id"),
+        )
+        .on_conflict_do_nothing(index_elements=["store_id", "table_no"], index_where=IS_OPEN)
+        .returning(Order)
+    )
 
 
 def add_lines(
