@@ -41,7 +41,7 @@ from salesync_common.timeutil import utcnow
 
 from ..config import Settings
 from .clients import Catalog, ItemGateway
-from .models import MenuItem, MenuSync
+from .models import MenuItem, MenuSync, OrderLine
 from .schemas import ItemSnapshot, MenuItemEvent
 
 log = logging.getLogger(__name__)
@@ -231,22 +231,30 @@ def _snapshot(item: MenuItem) -> ItemSnapshot:
     )
 
 
-def current_costs(
-    session: Session, store_id: int, item_ids: Iterable[int]
-) -> dict[int, int | None]:
-    """The model's current unit cost of each item it knows (retired ones too): no HTTP call."""
-    ids = sorted(set(item_ids))
-    if not ids:
-        return {}
-    return {
-        item_id: cost
-        for item_id, cost in session.execute(_COSTS, {"store_id": store_id, "ids": ids})
-    }
+def lines_with_current_costs(
+    session: Session, store_id: int, order_id: int
+) -> tuple[list[OrderLine], dict[int, int | None]]:
+    """The order's lines (id order) and the model's current unit cost of each item it knows
+    (retired ones too), in one query: no HTTP call."""
+    lines: list[OrderLine] = []
+    costs: dict[int, int | None] = {}
+    for line, known, cost in session.execute(
+        _LINES_WITH_COSTS, {"store_id": store_id, "order_id": order_id}
+    ):
+        lines.append(line)
+        if known is not None:
+            costs[known] = cost
+    return lines, costs
 
 
-_COSTS = select(MenuItem.item_id, MenuItem.cost).where(
-    MenuItem.store_id == bindparam("store_id"),
-    MenuItem.item_id.in_(bindparam("ids", expanding=True)),
+_LINES_WITH_COSTS = (
+    select(OrderLine, MenuItem.item_id, MenuItem.cost)
+    .outerjoin(
+        MenuItem,
+        and_(MenuItem.store_id == bindparam("store_id"), MenuItem.item_id == OrderLine.item_id),
+    )
+    .where(OrderLine.order_id == bindparam("order_id"))
+    .order_by(OrderLine.id)
 )
 
 

@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, bindparam, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -375,10 +375,14 @@ def _lock_or_open_at(
 
 
 @functools.cache
-def _open_statement(insert: Callable[..., Any]) -> Any:
-    """Open a free table's order (built once per dialect; the request binds the values)."""
-    return (
-        insert(Order)
+def _open_statement(dialect_insert: Callable[..., Any]) -> Any:
+    """Open a free table's order (built once per dialect; the request binds the values).
+
+    A Core INSERT loaded as the ORM's ``Order``: the ORM's own bulk INSERT path costs more.
+    """
+    table = Order.__table__
+    inserting = (
+        dialect_insert(table)
         .values(
             store_id=bindparam("store_id"),
             table_no=bindparam("table_no"),
@@ -392,8 +396,9 @@ def _open_statement(insert: Callable[..., Any]) -> Any:
             staff_id=bindparam("staff_id"),
         )
         .on_conflict_do_nothing(index_elements=["store_id", "table_no"], index_where=IS_OPEN)
-        .returning(Order)
+        .returning(*table.c)
     )
+    return select(Order).from_statement(inserting)
 
 
 def add_lines(
@@ -424,18 +429,20 @@ def add_lines(
         order, opened = _lock_or_open_at(session, store_id, table_no, tz, staff_id, opening_total)
         lines = {_key(line): line for line in _lines(session, order.id)} if not opened else {}
         discounts = _discounts(session, order.id) if not opened else []
+        added: list[OrderLine] = []
         for key, quantity in wanted.items():
             line = lines.get(key)
             if line is None:
                 # a new line: the item and options as they are now
                 line = lines[key] = new_lines[key]
                 line.order_id = order.id
-                session.add(line)
+                added.append(line)
             else:
                 # units added to an existing line keep that line's snapshot
                 line.quantity += quantity
         _check_quantities({key: line.quantity for key, line in lines.items()})
-        session.flush()  # line ids, which pricing and the event name lines by
+        session.flush()  # the existing lines' new quantities
+        _insert_lines(session, added)  # their ids, which pricing and the event name lines by
         if not opened:  # an order opened here was inserted with its total, at version 1
             order.total_price = price(list(lines.values()), discounts).total
             order.version += 1
@@ -453,10 +460,53 @@ def add_lines(
     return Written(order.id, order.table_no, order.version)
 
 
+# The columns a new line is written with (``_new_line`` sets them all); ``id`` comes back.
+_LINE_VALUES = (
+    "order_id",
+    "item_id",
+    "option_key",
+    "item_name",
+    "unit_price",
+    "unit_cost",
+    "quantity",
+    "options",
+    "category_id",
+    "category_name",
+    "tax",
+)
+_INSERT_LINES = insert(OrderLine.__table__).returning(
+    OrderLine.__table__.c.id, sort_by_parameter_order=True
+)
+
+
+def _insert_lines(session: Session, lines: Sequence[OrderLine]) -> None:
+    """Insert new lines in one statement and give each its id (the objects stay outside the
+    session: nothing changes them after this request's write)."""
+    if not lines:
+        return
+    rows = [{name: getattr(line, name) for name in _LINE_VALUES} for line in lines]
+    for line, line_id in zip(lines, session.scalars(_INSERT_LINES, rows).all(), strict=True):
+        line.id = line_id
+
+
 def _version_conflict(session: Session, order_id: int) -> Conflict:
     session.rollback()
     current = session.scalar(select(Order.version).where(Order.id == order_id))
     return Conflict(VERSION_CONFLICT, code="version_conflict", extra={"version": current})
+
+
+# PUT's conditional write of the order, built once: it matches only the version read.
+_BUMP_IF_UNCHANGED = (
+    update(Order.__table__)
+    .where(
+        Order.id == bindparam("order_id"),
+        Order.version == bindparam("read_version"),
+        Order.status == OPEN,
+    )
+    .values(version=Order.version + 1, updated_at=bindparam("now"))
+)
+_REPRICE_IF_UNCHANGED = _BUMP_IF_UNCHANGED.values(total_price=bindparam("new_total"))
+_CANCEL_IF_UNCHANGED = _BUMP_IF_UNCHANGED.values(status=CANCELLED, cancelled_at=bindparam("now"))
 
 
 def replace_lines(
@@ -495,13 +545,13 @@ def replace_lines(
         [k for k, q in wanted.items() if k not in existing or q > existing[k].quantity], catalog
     )
     now = utcnow()
-    guard = and_(Order.id == order.id, Order.version == read_version, Order.status == OPEN)
     try:
         dropped: list[OrderDiscount] = []
         kept: dict[LineKey, OrderLine] = {}
         if not wanted:
             _check_cancellable(order)  # a payment since our read bumps the version: 409 below
             changes: dict[str, Any] = {"status": CANCELLED, "cancelled_at": now}
+            guarded_update, values = _CANCEL_IF_UNCHANGED, {}
         else:
             discounts = _discounts(session, order.id)
             refs: dict[int, pricing.LineRef] = {}
@@ -522,11 +572,10 @@ def replace_lines(
             total = price(priced_lines, staying, refs).total
             _check_paid(order, total)
             changes = {"total_price": total}
+            guarded_update, values = _REPRICE_IF_UNCHANGED, {"new_total": total}
         updated = session.execute(
-            update(Order)
-            .where(guard)
-            .values(version=Order.version + 1, updated_at=now, **changes)
-            .execution_options(synchronize_session=False)
+            guarded_update,
+            {"order_id": order.id, "read_version": read_version, "now": now, **values},
         )
         if rows_matched(updated) != 1:
             raise _version_conflict(session, order.id)
@@ -541,11 +590,10 @@ def replace_lines(
                 session.delete(discount)
             session.flush()  # the (item, options) key of a dropped line may come back as new
             for key, line in kept.items():
-                if line.id is None:
-                    session.add(line)
-                else:
+                if line.id is not None:
                     line.quantity = wanted[key]
             session.flush()
+            _insert_lines(session, [line for line in kept.values() if line.id is None])
             for discount in dropped:
                 events.record_event(
                     session,
@@ -613,30 +661,36 @@ def cancel_table(
     return [order.id for order in orders]
 
 
+# GET /orders/unpaids and /orders/unpaids/<t>, built once (each request binds its values)
+_OPEN_WITH_LINES = (
+    select(
+        Order.id,
+        Order.table_no,
+        Order.version,
+        Order.opened_at,
+        Order.total_price,
+        OrderLine.item_id,
+        OrderLine.item_name,
+        OrderLine.quantity,
+        OrderLine.unit_price,
+    )
+    .outerjoin(OrderLine, OrderLine.order_id == Order.id)
+    .where(Order.store_id == bindparam("store_id"), Order.status == OPEN)
+    .order_by(Order.table_no, OrderLine.item_id, OrderLine.id)
+)
+_TABLE_WITH_LINES = _OPEN_WITH_LINES.where(Order.table_no == bindparam("table_no"))
+
+
 def open_orders(
     session: Session, store_id: int, table_no: int | None = None
 ) -> list[dict[str, Any]]:
     """Open orders of the store (or one table) with their lines: one query, ascending table."""
-    query = (
-        select(
-            Order.id,
-            Order.table_no,
-            Order.version,
-            Order.opened_at,
-            Order.total_price,
-            OrderLine.item_id,
-            OrderLine.item_name,
-            OrderLine.quantity,
-            OrderLine.unit_price,
-        )
-        .outerjoin(OrderLine, OrderLine.order_id == Order.id)
-        .where(Order.store_id == store_id, Order.status == OPEN)
-        .order_by(Order.table_no, OrderLine.item_id, OrderLine.id)
-    )
-    if table_no is not None:
-        query = query.where(Order.table_no == table_no)
+    if table_no is None:
+        rows = session.execute(_OPEN_WITH_LINES, {"store_id": store_id})
+    else:
+        rows = session.execute(_TABLE_WITH_LINES, {"store_id": store_id, "table_no": table_no})
     grouped: dict[int, dict[str, Any]] = {}
-    for row in session.execute(query):
+    for row in rows:
         entry = grouped.setdefault(
             row.id,
             {

@@ -146,12 +146,10 @@ def record_payment(session: Session, store_id: int, request: PaymentIn, tz: str)
                 extra={"balance": balance},
             )
         now = utcnow()
-        lines = _lines(session, order.id)
+        # every read before the first change: the order is then written with one UPDATE
+        lines, costs = menu.lines_with_current_costs(session, store_id, order.id)
         priced = price(lines, _discounts(session, order.id))
         settled = order.paid_total + amount == order.total_price
-        # every read before the first change: the order is then written with one UPDATE
-        item_ids = [line.item_id for line in lines]
-        costs = menu.current_costs(session, store_id, item_ids) if settled else {}
         order.paid_total += amount
         order.version += 1
         order.updated_at = now
