@@ -13,17 +13,22 @@ mapping, no socket.
 from __future__ import annotations
 
 import contextvars
+import json as jsonlib
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
-from urllib.parse import urlsplit
+from typing import Any, Protocol
+from urllib.parse import urlencode, urlsplit
 
-import requests
-from requests.adapters import BaseAdapter, HTTPAdapter
-from requests.structures import CaseInsensitiveDict
+import urllib3
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    NewConnectionError,
+    ReadTimeoutError,
+)
+from urllib3.exceptions import HTTPError as TransportError
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from salesync_common.auth import SERVICE_TOKEN_HEADER, ServiceTokenIssuer
@@ -49,54 +54,109 @@ def register_in_process(service: str, app: WsgiApp) -> None:
         _in_process_apps[service] = app
 
 
-class InProcessAdapter(BaseAdapter):
-    """A requests transport that hands the request to a registered WSGI app, in this thread.
+@dataclass(frozen=True)
+class _Answer:
+    status: int
+    headers: dict[str, str]
+    content: bytes
+
+
+class _CallFailed(Exception):
+    """No HTTP answer: ``status`` (503 or 504) and ``reason`` as the metrics name them."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+class _Transport(Protocol):
+    def send(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        body: bytes | None,
+        timeout: tuple[float, float],
+    ) -> _Answer: ...
+
+    def close(self) -> None: ...
+
+
+class _NetworkTransport:
+    """Pooled keep-alive connections (urllib3 directly: requests' per-call session, cookie and
+    hook machinery cost more than the call itself on the payment path). No proxy, no redirects,
+    no retries here: the client decides what is retried."""
+
+    def __init__(self, pool_size: int) -> None:
+        self._pools = urllib3.PoolManager(num_pools=4, maxsize=pool_size, retries=False)
+
+    def send(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        body: bytes | None,
+        timeout: tuple[float, float],
+    ) -> _Answer:
+        try:
+            response = self._pools.request(
+                method,
+                url,
+                body=body,
+                headers=headers,
+                timeout=urllib3.Timeout(connect=timeout[0], read=timeout[1]),
+                redirect=False,
+                retries=False,
+            )
+        except NewConnectionError as exc:  # refused, no route (a ConnectTimeoutError subclass)
+            raise _CallFailed(503, "unreachable") from exc
+        except ConnectTimeoutError as exc:
+            raise _CallFailed(503, "connect_timeout") from exc
+        except ReadTimeoutError as exc:
+            raise _CallFailed(504, "timeout") from exc
+        except TransportError as exc:  # reset, protocol error
+            raise _CallFailed(503, "unreachable") from exc
+        return _Answer(response.status, dict(response.headers), response.data)
+
+    def close(self) -> None:
+        self._pools.clear()
+
+
+class _InProcessTransport:
+    """Hands the request to a registered WSGI app, in this thread (``make run``).
 
     The callee runs in a copy of the caller's context, so its request hooks (request id, store id,
-    service name, Flask's own contexts) never leak back into the caller's request.
+    service name, Flask's own contexts) never leak back into the caller's request. No socket: the
+    timeouts do not apply in process.
     """
 
     def send(
         self,
-        request: requests.PreparedRequest,
-        stream: bool = False,
-        timeout: Any = None,
-        verify: Any = True,
-        cert: Any = None,
-        proxies: Any = None,
-    ) -> requests.Response:
-        # No socket: the transport options (timeout, TLS, proxies) do not apply in process.
-        url = urlsplit(request.url or "")
-        service = (url.hostname or "").removesuffix(f".{IN_PROCESS_SCHEME}")
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        body: bytes | None,
+        timeout: tuple[float, float],
+    ) -> _Answer:
+        parts = urlsplit(url)
         with _in_process_lock:
-            app = _in_process_apps.get(service)
+            app = _in_process_apps.get(parts.hostname or "")
         if app is None:
-            raise requests.ConnectionError(f"no in-process app registered for {service!r}")
-        body = request.body.encode() if isinstance(request.body, str) else request.body
-        if body is not None and not isinstance(body, bytes):
-            # requests streams only file-like or generator bodies; no sibling call sends one
-            raise TypeError("in-process calls carry the body as bytes")
+            raise _CallFailed(503, "unreachable")
         environ = EnvironBuilder(
-            path=url.path or "/",
-            query_string=url.query,
-            method=request.method or "GET",
-            headers=[
-                (name, value.decode("latin-1") if isinstance(value, bytes) else value)
-                for name, value in request.headers.items()
-            ],
+            path=parts.path or "/",
+            query_string=parts.query,
+            method=method,
+            headers=list(headers.items()),
             data=body or b"",
         ).get_environ()
-        app_iter, status, headers = contextvars.copy_context().run(
+        app_iter, status, answer_headers = contextvars.copy_context().run(
             run_wsgi_app, app, environ, buffered=True
         )
-        response = requests.Response()
-        response.status_code = int(status.split(" ", 1)[0])
-        response.headers = CaseInsensitiveDict(dict(headers.items()))
-        response._content = b"".join(app_iter)
-        response.encoding = "utf-8"
-        response.url = request.url or ""
-        response.request = request
-        return response
+        return _Answer(
+            int(status.split(" ", 1)[0]), dict(answer_headers.items()), b"".join(app_iter)
+        )
 
     def close(self) -> None:
         pass
@@ -128,21 +188,13 @@ class ServiceClient:
     ) -> None:
         self.name = name
         self.base_url = base_url.rstrip("/")
-        in_process = self.base_url.startswith(f"{IN_PROCESS_SCHEME}://")
-        if in_process:
-            # requests only encodes params into http(s) URLs: address the app as an http host
-            # that only the in-process adapter below serves.
-            service = self.base_url.removeprefix(f"{IN_PROCESS_SCHEME}://")
-            self.base_url = f"http://{service}.{IN_PROCESS_SCHEME}"
         self._settings = settings
         self._tokens = tokens
-        self._session = requests.Session()
-        self._session.trust_env = False  # cluster-local calls never go through a proxy
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
-        self._session.mount("http://", adapter)
-        self._session.mount("https://", adapter)
-        if in_process:
-            self._session.mount(f"{self.base_url}/", InProcessAdapter())
+        self._transport: _Transport = (
+            _InProcessTransport()
+            if self.base_url.startswith(f"{IN_PROCESS_SCHEME}://")
+            else _NetworkTransport(pool_size)
+        )
 
     def request(
         self,
@@ -156,7 +208,11 @@ class ServiceClient:
         idempotent: bool | None = None,
         timeout: float | None = None,
     ) -> UpstreamResponse:
-        """Send a request; return any HTTP answer below 500, raise UpstreamError otherwise."""
+        """Send a request; return any HTTP answer below 500, raise UpstreamError otherwise.
+
+        ``params`` go in the query string (a list value repeats its key, None is left out);
+        ``json`` is sent as a JSON body, else ``data`` as is.
+        """
         method = method.upper()
         retry = method in _SAFE_METHODS if idempotent is None else idempotent
         attempts = 1 + (self._settings.http_retries if retry else 0)
@@ -166,53 +222,47 @@ class ServiceClient:
             send_headers[REQUEST_ID_HEADER] = request_id
         if self._tokens is not None:
             send_headers[SERVICE_TOKEN_HEADER] = self._tokens.token()
+        body = data
+        if json is not None:
+            body = jsonlib.dumps(json, allow_nan=False).encode()
+            send_headers["Content-Type"] = "application/json"
         if headers:
             send_headers.update(headers)
-        read_timeout = timeout or self._settings.http_timeout_seconds
+        timeouts = (
+            self._settings.http_connect_timeout_seconds,
+            timeout or self._settings.http_timeout_seconds,
+        )
         url = f"{self.base_url}{path}"
+        query = {key: value for key, value in (params or {}).items() if value is not None}
+        if query:
+            url = f"{url}?{urlencode(query, doseq=True)}"
         last_error: UpstreamError | None = None
         for attempt in range(attempts):
             if attempt:
                 time.sleep(_BACKOFF_SECONDS[min(attempt - 1, len(_BACKOFF_SECONDS) - 1)])
             started = time.perf_counter()
             try:
-                response = self._session.request(
-                    method,
-                    url,
-                    params=params,
-                    json=json,
-                    data=data,
-                    headers=send_headers,
-                    timeout=(self._settings.http_connect_timeout_seconds, read_timeout),
-                    allow_redirects=False,
-                )
-            except requests.Timeout as exc:
-                last_error = self._failure(504, "timeout", exc)
-                if isinstance(exc, requests.ConnectTimeout):
-                    last_error = self._failure(503, "connect_timeout", exc)
-                continue
-            except requests.ConnectionError as exc:
-                last_error = self._failure(503, "unreachable", exc)
+                answer = self._transport.send(method, url, send_headers, body, timeouts)
+            except _CallFailed as failed:
+                last_error = self._failure(failed.status, failed.reason)
                 continue
             finally:
                 DEPENDENCY_LATENCY.labels(self.name).observe(time.perf_counter() - started)
-            if response.status_code >= 500:
+            if answer.status >= 500:
                 last_error = self._failure(
-                    503 if response.status_code == 503 else 502,
-                    f"status_{response.status_code}",
-                    None,
+                    503 if answer.status == 503 else 502, f"status_{answer.status}"
                 )
                 continue
             return UpstreamResponse(
-                status=response.status_code,
-                body=_json_or_none(response),
-                headers=dict(response.headers),
-                raw=response.content,
+                status=answer.status,
+                body=_json_or_none(answer.content),
+                headers=answer.headers,
+                raw=answer.content,
             )
         assert last_error is not None
         raise last_error
 
-    def _failure(self, status: int, reason: str, exc: Exception | None) -> UpstreamError:
+    def _failure(self, status: int, reason: str) -> UpstreamError:
         DEPENDENCY_ERRORS.labels(self.name, reason).inc()
         log.warning("call to %s failed: %s", self.name, reason)
         messages = {
@@ -239,14 +289,14 @@ class ServiceClient:
         return self.request("PUT", path, **kwargs)
 
     def close(self) -> None:
-        self._session.close()
+        self._transport.close()
 
 
-def _json_or_none(response: requests.Response) -> Any:
-    if not response.content:
+def _json_or_none(content: bytes) -> Any:
+    if not content:
         return None
     try:
-        return response.json()
+        return jsonlib.loads(content)
     except ValueError:
         return None
 
