@@ -10,16 +10,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from salesync_common import pricing
 from salesync_common.errors import Conflict, NotFound
 from salesync_common.timeutil import business_date, iso, utcnow
 
 from . import daily_sales, events, menu
-from .models import OPEN, PAID, Order, OrderPayment
+from .models import OPEN, PAID, Order, OrderLine, OrderPayment
 from .orders import _discounts, _lines, _serialize_writers, price
 from .schemas import PaymentIn
 
@@ -42,6 +43,43 @@ _PAYABLE_BY_TABLE = (
     .with_for_update()
     .execution_options(populate_existing=True)
 )
+
+
+_ORDERS = Order.__table__
+_PAY_ORDER = (
+    update(_ORDERS)
+    .where(_ORDERS.c.id == bindparam("order_id"))
+    .values(
+        paid_total=bindparam("new_paid_total"),
+        version=bindparam("new_version"),
+        updated_at=bindparam("new_updated_at"),
+    )
+)
+_SETTLE_ORDER = _PAY_ORDER.values(
+    status=bindparam("new_status"),
+    paid_at=bindparam("new_paid_at"),
+    paid_business_date=bindparam("new_paid_business_date"),
+    paid_hour=bindparam("new_paid_hour"),
+)
+_SETTLE_LINES = (
+    update(OrderLine.__table__)
+    .where(OrderLine.__table__.c.id == bindparam("line_id"))
+    .values(unit_cost=bindparam("new_unit_cost"), discount=bindparam("new_discount"))
+)
+_PAYMENT_VALUES = (
+    "payment_ref",
+    "store_id",
+    "order_id",
+    "amount",
+    "payment_type",
+    "staff_id",
+    "created_at",
+    "total",
+    "paid_total",
+    "status",
+    "pricing",
+)
+_INSERT_PAYMENT = insert(OrderPayment.__table__)
 
 
 def _recorded(session: Session, store_id: int, payment_ref: str) -> OrderPayment | None:
@@ -149,20 +187,46 @@ def record_payment(session: Session, store_id: int, request: PaymentIn, tz: str)
         # every read before the first change: the order is then written with one UPDATE
         lines, costs = menu.lines_with_current_costs(session, store_id, order.id)
         priced = price(lines, _discounts(session, order.id))
-        settled = order.paid_total + amount == order.total_price
-        order.paid_total += amount
-        order.version += 1
-        order.updated_at = now
+        paid_total = order.paid_total + amount
+        settled = paid_total == order.total_price
+        written: dict[str, Any] = {
+            "paid_total": paid_total,
+            "version": order.version + 1,
+            "updated_at": now,
+        }
         if settled:
             discounts = {figures.ref: figures.discount for figures in priced.lines}
             for line in lines:
                 if line.item_id in costs:  # else the snapshot taken when the line was written
-                    line.unit_cost = costs[line.item_id]
-                line.discount = discounts[line.id]  # frozen: daily totals and rebuilds use it
-            order.status = PAID
-            order.paid_at = now
-            order.paid_business_date = business_date(now, tz)
-            order.paid_hour = daily_sales.local_hour(now, tz)
+                    set_committed_value(line, "unit_cost", costs[line.item_id])
+                # frozen: daily totals and rebuilds use it
+                set_committed_value(line, "discount", discounts[line.id])
+            written.update(
+                status=PAID,
+                paid_at=now,
+                paid_business_date=business_date(now, tz),
+                paid_hour=daily_sales.local_hour(now, tz),
+            )
+        # Written by prebuilt Core statements (the ORM's flush of these rows cost more than the
+        # statements); the loaded objects are given what was written without becoming dirty.
+        session.execute(
+            _SETTLE_ORDER if settled else _PAY_ORDER,
+            {"order_id": order.id, **{f"new_{name}": value for name, value in written.items()}},
+        )
+        for name, value in written.items():
+            set_committed_value(order, name, value)
+        if settled and lines:
+            session.execute(
+                _SETTLE_LINES,
+                [
+                    {
+                        "line_id": line.id,
+                        "new_unit_cost": line.unit_cost,
+                        "new_discount": line.discount,
+                    }
+                    for line in lines
+                ],
+            )
         payment = OrderPayment(
             payment_ref=request.payment_ref,
             store_id=store_id,
@@ -176,8 +240,7 @@ def record_payment(session: Session, store_id: int, request: PaymentIn, tz: str)
             status=order.status,
             pricing=json.dumps(_figures(priced), separators=(",", ":")),
         )
-        session.add(payment)
-        session.flush()
+        session.execute(_INSERT_PAYMENT, {name: getattr(payment, name) for name in _PAYMENT_VALUES})
         if settled:
             assert order.paid_business_date is not None
             daily_sales.record_payment(session, store_id, order.paid_business_date, now, lines)
