@@ -121,6 +121,17 @@ def rows_matched(result: Result[*tuple[Any, ...]]) -> int:
     return result.rowcount
 
 
+def reads_without_transaction(session: Session) -> None:
+    """Run this session's statements without a transaction (autocommit): a read-only request
+    then costs its statements' round trips and no BEGIN or ROLLBACK.
+
+    Each statement reads the latest committed rows, so use it where one statement answers, or
+    where the reads need not agree. A session already in a transaction stays in it.
+    """
+    if not session.in_transaction():
+        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+
+
 def upsert_insert(bind: Session | Connection | Engine) -> Callable[..., Any]:
     """The ``insert`` of ``bind``'s dialect, the one that has ``on_conflict_do_update/nothing``.
 

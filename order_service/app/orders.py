@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from salesync_common import pricing
-from salesync_common.db import rows_matched, upsert_insert
+from salesync_common.db import reads_without_transaction, rows_matched, upsert_insert
 from salesync_common.errors import Conflict, NotFound, ValidationFailed
 from salesync_common.timeutil import business_date, iso, utcnow
 
@@ -685,6 +685,7 @@ def open_orders(
     session: Session, store_id: int, table_no: int | None = None
 ) -> list[dict[str, Any]]:
     """Open orders of the store (or one table) with their lines: one query, ascending table."""
+    reads_without_transaction(session)
     if table_no is None:
         rows = session.execute(_OPEN_WITH_LINES, {"store_id": store_id})
     else:

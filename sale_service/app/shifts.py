@@ -35,6 +35,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from salesync_common import pricing
+from salesync_common.db import reads_without_transaction
 from salesync_common.errors import Conflict, Forbidden, NotFound
 from salesync_common.permissions import FORBIDDEN_MESSAGE
 from salesync_common.timeutil import business_date, iso, utcnow
@@ -126,6 +127,7 @@ def check_payment_allowed(session: Session, store_id: int) -> None:
     A shift closed between this check and the payment's own write leaves the payment in no
     shift (``shift_id`` null): the order service has taken the money by then.
     """
+    reads_without_transaction(session)
     try:
         refused = require_open_shift(session, store_id) and (
             open_shift_id(session, store_id, lock=False) is None
