@@ -482,6 +482,16 @@ class CaughtUp:
     confirmed_at: datetime
 
 
+# An empty poll that spends this share of its time on the CPU is busy-looping, not waiting;
+# this many in a row and the subscriber rebuilds its consumer (KafkaSubscriber._check_idle_poll).
+SPIN_CPU_SHARE = 0.3
+SPIN_POLLS = 4
+
+
+class ConsumerSpinning(KafkaError):
+    """The consumer's poll loops without waiting (see ``KafkaSubscriber._check_idle_poll``)."""
+
+
 class KafkaSubscriber:
     """At-least-once consumer-group loop around a per-record handler.
 
@@ -538,6 +548,7 @@ class KafkaSubscriber:
         self._last_confirmation = 0.0
         self._batch_wait_ms = batch_wait_ms
         self._prepare = prepare
+        self._spinning_polls = 0  # empty polls in a row that ran on the CPU (_check_idle_poll)
 
     # -- consumer lifecycle ---------------------------------------------------
 
@@ -748,6 +759,25 @@ class KafkaSubscriber:
             except Exception as exc:  # e.g. the database is down: simply not confirmed
                 log.warning("could not record that %s is caught up: %s", topic, exc)
 
+    def _check_idle_poll(self, cpu_s: float, wall_s: float) -> None:
+        """Raise :class:`ConsumerSpinning` when empty polls keep running on the CPU.
+
+        An empty poll normally sleeps in the network wait for its whole timeout. kafka-python
+        3.0.12 can leave a member with its heartbeat overdue (seen with two members on a
+        one-partition topic): its poll then loops without waiting and burns a core for as long
+        as the timeout, every time. The loop rebuilds the consumer (a new member) instead.
+        """
+        if wall_s >= self._poll_timeout_ms / 2000 and cpu_s >= SPIN_CPU_SHARE * wall_s:
+            self._spinning_polls += 1
+        else:
+            self._spinning_polls = 0
+        if self._spinning_polls >= SPIN_POLLS:
+            self._spinning_polls = 0
+            raise ConsumerSpinning(
+                f"{SPIN_POLLS} empty polls in a row each used over {SPIN_CPU_SHARE:.0%} of "
+                "their time on the CPU"
+            )
+
     # -- main loop -------------------------------------------------------------
 
     def run_forever(self, stop_event: threading.Event) -> None:
@@ -781,7 +811,12 @@ class KafkaSubscriber:
                 consumer = self._consumer
                 try:
                     self._flush_commits(consumer)
+                    cpu_started, wall_started = time.thread_time(), time.monotonic()
                     batches = consumer.poll(timeout_ms=self._poll_timeout_ms)
+                    if not batches:
+                        self._check_idle_poll(
+                            time.thread_time() - cpu_started, time.monotonic() - wall_started
+                        )
                     backoff = 0.0
                     for tp, records in batches.items():
                         if stop_event.is_set():
