@@ -42,7 +42,7 @@ from datetime import datetime
 from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.errors import CommitFailedError, KafkaError
+from kafka.errors import CommitFailedError, KafkaError, KafkaTimeoutError
 from kafka.structs import OffsetAndMetadata
 
 from salesync_common.bus import BatchOutcome, Event
@@ -486,6 +486,8 @@ class CaughtUp:
 # this many in a row and the subscriber rebuilds its consumer (KafkaSubscriber._check_idle_poll).
 SPIN_CPU_SHARE = 0.3
 SPIN_POLLS = 4
+# Caught-up checks in a row the broker may leave unanswered before the consumer is rebuilt.
+CONFIRM_TIMEOUTS = 3
 
 
 class ConsumerSpinning(KafkaError):
@@ -549,6 +551,7 @@ class KafkaSubscriber:
         self._batch_wait_ms = batch_wait_ms
         self._prepare = prepare
         self._spinning_polls = 0  # empty polls in a row that ran on the CPU (_check_idle_poll)
+        self._confirm_timeouts = 0  # caught-up checks in a row the broker did not answer in time
 
     # -- consumer lifecycle ---------------------------------------------------
 
@@ -724,8 +727,11 @@ class KafkaSubscriber:
         """Every ``caught_up_interval_s``: report the assigned partitions handled to their end.
 
         Runs on the polling thread right after a batch was handled, so a position here is a
-        position of handled records. Raises (and the loop reconnects) when the broker does not
-        answer: then nothing is confirmed and readers stop trusting what this consumer feeds.
+        position of handled records. When the broker does not answer in time nothing is
+        confirmed, so readers stop trusting what this consumer feeds; after
+        ``CONFIRM_TIMEOUTS`` such answers in a row it raises (and the loop reconnects). One slow
+        answer under load is not an outage: rebuilding the consumer for it would rebalance the
+        whole group.
         """
         if self._on_caught_up is None:
             return
@@ -739,7 +745,16 @@ class KafkaSubscriber:
         # Taken before the request: the end offsets answered include every record acknowledged
         # by then, so this is the moment the confirmation vouches for.
         confirmed_at = utcnow()
-        ends = consumer.end_offsets(list(assigned), timeout_ms=timeout_ms)
+        try:
+            ends = consumer.end_offsets(list(assigned), timeout_ms=timeout_ms)
+        except KafkaTimeoutError:
+            self._confirm_timeouts += 1
+            if self._confirm_timeouts >= CONFIRM_TIMEOUTS:
+                self._confirm_timeouts = 0
+                raise
+            self._last_confirmation = now
+            return
+        self._confirm_timeouts = 0
         self._last_confirmation = now
         for topic in {tp.topic for tp in assigned}:
             partitions = consumer.partitions_for_topic(topic) or set()
