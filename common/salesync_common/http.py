@@ -55,6 +55,18 @@ def register_in_process(service: str, app: WsgiApp) -> None:
 
 
 @dataclass(frozen=True)
+class _Call:
+    """One request as a transport sends it (the client has built everything)."""
+
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: bytes | None
+    connect_timeout: float
+    read_timeout: float
+
+
+@dataclass(frozen=True)
 class _Answer:
     status: int
     headers: dict[str, str]
@@ -71,14 +83,7 @@ class _CallFailed(Exception):
 
 
 class _Transport(Protocol):
-    def send(
-        self,
-        method: str,
-        url: str,
-        headers: dict[str, str],
-        body: bytes | None,
-        timeout: tuple[float, float],
-    ) -> _Answer: ...
+    def send(self, call: _Call) -> _Answer: ...
 
     def close(self) -> None: ...
 
@@ -91,21 +96,14 @@ class _NetworkTransport:
     def __init__(self, pool_size: int) -> None:
         self._pools = urllib3.PoolManager(num_pools=4, maxsize=pool_size, retries=False)
 
-    def send(
-        self,
-        method: str,
-        url: str,
-        headers: dict[str, str],
-        body: bytes | None,
-        timeout: tuple[float, float],
-    ) -> _Answer:
+    def send(self, call: _Call) -> _Answer:
         try:
             response = self._pools.request(
-                method,
-                url,
-                body=body,
-                headers=headers,
-                timeout=urllib3.Timeout(connect=timeout[0], read=timeout[1]),
+                call.method,
+                call.url,
+                body=call.body,
+                headers=call.headers,
+                timeout=urllib3.Timeout(connect=call.connect_timeout, read=call.read_timeout),
                 redirect=False,
                 retries=False,
             )
@@ -131,15 +129,8 @@ class _InProcessTransport:
     timeouts do not apply in process.
     """
 
-    def send(
-        self,
-        method: str,
-        url: str,
-        headers: dict[str, str],
-        body: bytes | None,
-        timeout: tuple[float, float],
-    ) -> _Answer:
-        parts = urlsplit(url)
+    def send(self, call: _Call) -> _Answer:
+        parts = urlsplit(call.url)
         with _in_process_lock:
             app = _in_process_apps.get(parts.hostname or "")
         if app is None:
@@ -147,9 +138,9 @@ class _InProcessTransport:
         environ = EnvironBuilder(
             path=parts.path or "/",
             query_string=parts.query,
-            method=method,
-            headers=list(headers.items()),
-            data=body or b"",
+            method=call.method,
+            headers=list(call.headers.items()),
+            data=call.body or b"",
         ).get_environ()
         app_iter, status, answer_headers = contextvars.copy_context().run(
             run_wsgi_app, app, environ, buffered=True
@@ -228,21 +219,25 @@ class ServiceClient:
             send_headers["Content-Type"] = "application/json"
         if headers:
             send_headers.update(headers)
-        timeouts = (
-            self._settings.http_connect_timeout_seconds,
-            timeout or self._settings.http_timeout_seconds,
-        )
         url = f"{self.base_url}{path}"
         query = {key: value for key, value in (params or {}).items() if value is not None}
         if query:
             url = f"{url}?{urlencode(query, doseq=True)}"
+        call = _Call(
+            method,
+            url,
+            send_headers,
+            body,
+            connect_timeout=self._settings.http_connect_timeout_seconds,
+            read_timeout=timeout or self._settings.http_timeout_seconds,
+        )
         last_error: UpstreamError | None = None
         for attempt in range(attempts):
             if attempt:
                 time.sleep(_BACKOFF_SECONDS[min(attempt - 1, len(_BACKOFF_SECONDS) - 1)])
             started = time.perf_counter()
             try:
-                answer = self._transport.send(method, url, send_headers, body, timeouts)
+                answer = self._transport.send(call)
             except _CallFailed as failed:
                 last_error = self._failure(failed.status, failed.reason)
                 continue
