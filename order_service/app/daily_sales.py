@@ -1,17 +1,18 @@
-"""Daily item totals of paid orders, kept up to date in the pay transaction.
+"""Daily totals of paid orders, kept up to date in the pay transaction.
 
-``record_payment`` adds a paid order's lines to ``daily_item_sales`` (an upsert per item, in
-the same transaction that marks the order paid, so the totals can never disagree with the
-orders). Per item: ``gross`` = Σ amount (unit price x quantity), ``discount`` = Σ the lines'
-``discount`` (their own and allocated order discounts, frozen by ``pricing`` at payment),
-``sales_volume`` = gross - discount: the lines' net, so the items of a day sum to its orders'
-totals. ``rebuild`` recomputes the rows from the orders themselves: used by the migration that
-introduced the table and by bulk loads that write orders directly.
+``record_paid_order`` adds a paid order to three rollups, in the same transaction that marks the
+order paid, so the totals can never disagree with the orders:
 
-The summary report's rows are kept the same way by ``record_order``: ``daily_order_sales`` (per
-day, local hour of payment and settling staff: order count, gross, discounts, taxable, exempt,
-VAT from the order's ``pricing`` figures) and ``daily_category_sales`` (per day and category:
-quantity, gross, net of the lines). ``rebuild`` recomputes them too, each order's VAT through
+- ``daily_item_sales`` (per day and item): ``gross`` = Σ amount (unit price x quantity),
+  ``discount`` = Σ the lines' ``discount`` (their own and allocated order discounts, frozen by
+  ``pricing`` at payment), ``sales_volume`` = gross - discount: the lines' net, so the items of a
+  day sum to its orders' totals; costs from the lines' snapshots;
+- ``daily_order_sales`` (per day, local hour of payment and settling staff): order count, gross,
+  discounts, taxable, exempt, VAT from the order's ``pricing`` figures;
+- ``daily_category_sales`` (per day and category): quantity, gross, net of the lines.
+
+``rebuild`` recomputes the rows from the orders themselves (used by the migration that introduced
+the tables and by bulk loads that write orders directly), each order's VAT through
 ``pricing.vat_of`` (never in SQL), so a rebuild gives exactly what the payments kept.
 """
 
@@ -84,46 +85,148 @@ def _upsert_adding(
     session.execute(statement, rows)
 
 
-def record_order(
+def record_paid_order(
     session: Session,
     order: Order,
     priced: pricing.PricedOrder,
     lines: Sequence[OrderLine],
     settled_by: int | None,
 ) -> None:
-    """Add a just-paid order to the summary rows (same transaction as the payment).
+    """Add a just-paid order to the three daily rollups (same transaction as the payment).
 
-    ``priced`` is the order's final pricing; ``lines`` carry their frozen ``discount``;
-    ``settled_by`` the staff who took the settling payment (None: the owner).
+    ``priced`` is the order's final pricing; ``lines`` carry their frozen ``discount`` and cost
+    snapshot; ``settled_by`` the staff who took the settling payment (None: the owner). The rows
+    are summed here (one per item, one per category) and added to the stored ones by upserts,
+    in key order. On PostgreSQL the three upserts are one statement (the rows as arrays), so a
+    payment pays one round trip and one plan for its rollups whatever its number of lines.
     """
     assert order.paid_business_date is not None and order.paid_hour is not None
-    _upsert_adding(
-        session,
-        DailyOrderSales,
-        [
+    assert order.paid_at is not None
+    summary = {
+        "store_id": order.store_id,
+        "business_date": order.paid_business_date,
+        "hour": order.paid_hour,
+        "staff_key": OWNER_STAFF_KEY if settled_by is None else settled_by,
+        "order_count": 1,
+        "gross": priced.subtotal,
+        "discount": priced.discount_total,
+        "taxable_total": priced.taxable_total,
+        "exempt_total": priced.exempt_total,
+        "vat": priced.vat,
+    }
+    items = _item_rows(order.store_id, order.paid_business_date, order.paid_at, lines)
+    categories = _category_rows(order.store_id, order.paid_business_date, lines)
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            _ROLLUPS,
             {
-                "store_id": order.store_id,
-                "business_date": order.paid_business_date,
-                "hour": order.paid_hour,
-                "staff_key": OWNER_STAFF_KEY if settled_by is None else settled_by,
-                "order_count": 1,
-                "gross": priced.subtotal,
-                "discount": priced.discount_total,
-                "taxable_total": priced.taxable_total,
-                "exempt_total": priced.exempt_total,
-                "vat": priced.vat,
-            }
-        ],
-        ("store_id", "business_date", "hour", "staff_key"),
+                **summary,
+                "paid_at": order.paid_at,
+                **{f"item_{name}": [row[name] for row in items] for name in _ITEM_ARRAYS},
+                **{
+                    f"category_{name}": [row[name] for row in categories]
+                    for name in _CATEGORY_ARRAYS
+                },
+            },
+        )
+        return
+    _upsert_adding(session, DailyOrderSales, [summary], _ORDER_KEY)
+    if items:
+        session.execute(_item_sales_statement(upsert_insert(session)), items)
+    _upsert_adding(
+        session, DailyCategorySales, categories, _CATEGORY_KEY, latest=("category_name",)
     )
+
+
+_ORDER_KEY = ("store_id", "business_date", "hour", "staff_key")
+_CATEGORY_KEY = ("store_id", "business_date", "category_key")
+_ITEM_ARRAYS = (
+    "item_id",
+    "item_name",
+    "quantity",
+    "gross",
+    "discount",
+    "sales_volume",
+    "cost_total",
+    "uncosted_quantity",
+)
+_CATEGORY_ARRAYS = ("category_key", "category_name", "quantity", "gross", "net")
+
+# The rollups of one paid order in one PostgreSQL statement: the item and category rows arrive
+# as arrays (unnest), the order's summary row as values. Each upsert adds to the stored row, as
+# ``_adding_statement`` and ``_item_sales_statement`` do on SQLite; the three tables are
+# distinct, so no row is touched twice.
+_ROLLUPS = text(
+    """
+    WITH items AS (
+        INSERT INTO daily_item_sales AS existing (store_id, business_date, item_id, item_name,
+            quantity, gross, discount, sales_volume, cost_total, uncosted_quantity,
+            uncosted_first_paid_at, last_paid_at)
+        SELECT :store_id, :business_date, new.item_id, new.item_name, new.quantity, new.gross,
+               new.discount, new.sales_volume, new.cost_total, new.uncosted_quantity,
+               CASE WHEN new.uncosted_quantity > 0 THEN CAST(:paid_at AS timestamptz) END,
+               :paid_at
+        FROM unnest(CAST(:item_item_id AS bigint[]), CAST(:item_item_name AS varchar[]),
+                    CAST(:item_quantity AS bigint[]), CAST(:item_gross AS bigint[]),
+                    CAST(:item_discount AS bigint[]), CAST(:item_sales_volume AS bigint[]),
+                    CAST(:item_cost_total AS bigint[]), CAST(:item_uncosted_quantity AS bigint[]))
+             AS new (item_id, item_name, quantity, gross, discount, sales_volume, cost_total,
+                     uncosted_quantity)
+        ORDER BY new.item_id
+        ON CONFLICT (store_id, business_date, item_id) DO UPDATE SET
+            quantity = existing.quantity + excluded.quantity,
+            gross = existing.gross + excluded.gross,
+            discount = existing.discount + excluded.discount,
+            sales_volume = existing.sales_volume + excluded.sales_volume,
+            cost_total = existing.cost_total + excluded.cost_total,
+            uncosted_quantity = existing.uncosted_quantity + excluded.uncosted_quantity,
+            -- the row lock orders payments of one (day, item): the first uncosted one stays
+            uncosted_first_paid_at = COALESCE(existing.uncosted_first_paid_at,
+                                              excluded.uncosted_first_paid_at),
+            item_name = excluded.item_name,
+            last_paid_at = excluded.last_paid_at
+    ), categories AS (
+        INSERT INTO daily_category_sales AS existing (store_id, business_date, category_key,
+            category_name, quantity, gross, net)
+        SELECT :store_id, :business_date, new.category_key, new.category_name, new.quantity,
+               new.gross, new.net
+        FROM unnest(CAST(:category_category_key AS bigint[]),
+                    CAST(:category_category_name AS varchar[]),
+                    CAST(:category_quantity AS bigint[]), CAST(:category_gross AS bigint[]),
+                    CAST(:category_net AS bigint[]))
+             AS new (category_key, category_name, quantity, gross, net)
+        ORDER BY new.category_key
+        ON CONFLICT (store_id, business_date, category_key) DO UPDATE SET
+            quantity = existing.quantity + excluded.quantity,
+            gross = existing.gross + excluded.gross,
+            net = existing.net + excluded.net,
+            category_name = excluded.category_name
+    )
+    INSERT INTO daily_order_sales AS existing (store_id, business_date, hour, staff_key,
+        order_count, gross, discount, taxable_total, exempt_total, vat)
+    VALUES (:store_id, :business_date, :hour, :staff_key, :order_count, :gross, :discount,
+            :taxable_total, :exempt_total, :vat)
+    ON CONFLICT (store_id, business_date, hour, staff_key) DO UPDATE SET
+        order_count = existing.order_count + excluded.order_count,
+        gross = existing.gross + excluded.gross,
+        discount = existing.discount + excluded.discount,
+        taxable_total = existing.taxable_total + excluded.taxable_total,
+        exempt_total = existing.exempt_total + excluded.exempt_total,
+        vat = existing.vat + excluded.vat
+    """
+)
+
+
+def _category_rows(store_id: int, day: date, lines: Sequence[OrderLine]) -> list[dict[str, Any]]:
+    """One row per category of the lines (quantity, gross, net), in key order."""
     by_category: dict[int, dict[str, Any]] = {}
     for line in lines:
         key = NO_CATEGORY_KEY if line.category_id is None else line.category_id
         row = by_category.setdefault(
             key,
             {
-                "store_id": order.store_id,
-                "business_date": order.paid_business_date,
+                "store_id": store_id,
+                "business_date": day,
                 "category_key": key,
                 "category_name": line.category_name,
                 "quantity": 0,
@@ -135,22 +238,14 @@ def record_order(
         row["quantity"] += line.quantity
         row["gross"] += amount
         row["net"] += amount - line.discount
-    _upsert_adding(
-        session,
-        DailyCategorySales,
-        [by_category[key] for key in sorted(by_category)],
-        ("store_id", "business_date", "category_key"),
-        latest=("category_name",),
-    )
+    return [by_category[key] for key in sorted(by_category)]
 
 
-def record_payment(
-    session: Session, store_id: int, day: date, paid_at: datetime, lines: list[OrderLine]
-) -> None:
-    """Add a paid order's lines (with their frozen ``discount``) to the day's item rows."""
-    if not lines:
-        return
-    # one row per item: lines of one item with different options add up before the upsert
+def _item_rows(
+    store_id: int, day: date, paid_at: datetime, lines: Sequence[OrderLine]
+) -> list[dict[str, Any]]:
+    """One row per item of the lines, in key order: lines of one item with different options
+    add up (a row of ``daily_item_sales`` to add)."""
     by_item: dict[int, dict[str, Any]] = {}
     for line in lines:
         amount = line.unit_price * line.quantity
@@ -180,8 +275,7 @@ def record_payment(
             row["uncosted_first_paid_at"] = paid_at
         else:
             row["cost_total"] += line.unit_cost * line.quantity
-    rows = [by_item[item_id] for item_id in sorted(by_item)]
-    session.execute(_item_sales_statement(upsert_insert(session)), rows)
+    return [by_item[item_id] for item_id in sorted(by_item)]
 
 
 @functools.cache
@@ -217,7 +311,7 @@ _LATEST_NAME = {
 def rebuild(connection: Connection | Session | Any, store_id: int | None = None) -> None:
     """Recompute the daily rows from the paid orders (one store, or all of them).
 
-    Uses the lines' ``discount`` frozen at payment, so it gives exactly what ``record_payment``
+    Uses the lines' ``discount`` frozen at payment, so it gives exactly what ``record_paid_order``
     kept (tested).
     """
     # a migration passes its Connection; code and tests pass a (scoped) session

@@ -174,7 +174,7 @@ NO_CATEGORY_KEY = 0  # lines written before categories were snapshotted (v1)
 class DailyOrderSales(db.Model):  # type: ignore[name-defined]
     """Paid orders per (store, business day of payment, local hour of payment, settling staff).
 
-    Written in the pay transaction (``daily_sales.record_payment``) from the order's ``pricing``
+    Written in the pay transaction (``daily_sales.record_paid_order``) from the order's ``pricing``
     figures, so the summary of a year reads at most 24 x staff rows a day, never the orders.
     ``staff_key`` is the staff who took the payment that settled the order
     (``OWNER_STAFF_KEY`` = the owner). ``vat`` is the Σ of each order's own VAT (VAT is computed

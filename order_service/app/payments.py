@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -65,6 +65,15 @@ _SETTLE_LINES = (
     update(OrderLine.__table__)
     .where(OrderLine.__table__.c.id == bindparam("line_id"))
     .values(unit_cost=bindparam("new_unit_cost"), discount=bindparam("new_discount"))
+)
+# PostgreSQL: every settled line in one UPDATE (its values as arrays), not one per line
+_SETTLE_LINES_AT_ONCE = text(
+    """
+    UPDATE order_lines SET unit_cost = settled.unit_cost, discount = settled.discount
+    FROM unnest(CAST(:line_ids AS bigint[]), CAST(:unit_costs AS integer[]),
+                CAST(:discounts AS bigint[])) AS settled (id, unit_cost, discount)
+    WHERE order_lines.id = settled.id
+    """
 )
 _PAYMENT_VALUES = (
     "payment_ref",
@@ -136,6 +145,27 @@ def _replay(session: Session, payment: OrderPayment, tz: str) -> dict[str, Any]:
     answer = payment_view(payment, order, tz, figures)
     session.commit()
     return answer
+
+
+def _settle_lines(session: Session, lines: list[OrderLine]) -> None:
+    """Write the lines' frozen cost snapshot and discount (their loaded values)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            _SETTLE_LINES_AT_ONCE,
+            {
+                "line_ids": [line.id for line in lines],
+                "unit_costs": [line.unit_cost for line in lines],
+                "discounts": [line.discount for line in lines],
+            },
+        )
+        return
+    session.execute(
+        _SETTLE_LINES,
+        [
+            {"line_id": line.id, "new_unit_cost": line.unit_cost, "new_discount": line.discount}
+            for line in lines
+        ],
+    )
 
 
 def _lock_payable(session: Session, store_id: int, request: PaymentIn) -> Order | None:
@@ -216,17 +246,7 @@ def record_payment(session: Session, store_id: int, request: PaymentIn, tz: str)
         for name, value in written.items():
             set_committed_value(order, name, value)
         if settled and lines:
-            session.execute(
-                _SETTLE_LINES,
-                [
-                    {
-                        "line_id": line.id,
-                        "new_unit_cost": line.unit_cost,
-                        "new_discount": line.discount,
-                    }
-                    for line in lines
-                ],
-            )
+            _settle_lines(session, lines)
         payment = OrderPayment(
             payment_ref=request.payment_ref,
             store_id=store_id,
@@ -242,9 +262,7 @@ def record_payment(session: Session, store_id: int, request: PaymentIn, tz: str)
         )
         session.execute(_INSERT_PAYMENT, {name: getattr(payment, name) for name in _PAYMENT_VALUES})
         if settled:
-            assert order.paid_business_date is not None
-            daily_sales.record_payment(session, store_id, order.paid_business_date, now, lines)
-            daily_sales.record_order(session, order, priced, lines, request.staff_id)
+            daily_sales.record_paid_order(session, order, priced, lines, request.staff_id)
         answer = payment_view(payment, order, tz, _figures(priced))
         changes: list[tuple[str, dict[str, Any]]] = [
             (
