@@ -507,6 +507,11 @@ _BUMP_IF_UNCHANGED = (
 )
 _REPRICE_IF_UNCHANGED = _BUMP_IF_UNCHANGED.values(total_price=bindparam("new_total"))
 _CANCEL_IF_UNCHANGED = _BUMP_IF_UNCHANGED.values(status=CANCELLED, cancelled_at=bindparam("now"))
+_SET_QUANTITY = (
+    update(OrderLine.__table__)
+    .where(OrderLine.__table__.c.id == bindparam("line_id"))
+    .values(quantity=bindparam("new_quantity"))
+)
 
 
 def replace_lines(
@@ -547,6 +552,7 @@ def replace_lines(
     now = utcnow()
     try:
         dropped: list[OrderDiscount] = []
+        gone: set[int] = set()
         kept: dict[LineKey, OrderLine] = {}
         if not wanted:
             _check_cancellable(order)  # a payment since our read bumps the version: 409 below
@@ -583,16 +589,14 @@ def replace_lines(
         for name, value in {"version": read_version + 1, "updated_at": now, **changes}.items():
             set_committed_value(order, name, value)
         if wanted:
-            for key, line in existing.items():
-                if key not in wanted:
-                    session.delete(line)
-            for discount in dropped:
-                session.delete(discount)
-            session.flush()  # the (item, options) key of a dropped line may come back as new
-            for key, line in kept.items():
-                if line.id is not None:
-                    line.quantity = wanted[key]
-            session.flush()
+            if gone:
+                for key, line in existing.items():
+                    if key not in wanted:
+                        session.delete(line)
+                for discount in dropped:
+                    session.delete(discount)
+                session.flush()  # the (item, options) key of a dropped line may come back as new
+            _set_quantities(session, kept, wanted)
             _insert_lines(session, [line for line in kept.values() if line.id is None])
             for discount in dropped:
                 events.record_event(
@@ -617,6 +621,26 @@ def replace_lines(
         session.rollback()
         raise
     return Written(order.id, table_no, read_version + 1)
+
+
+def _set_quantities(
+    session: Session, kept: dict[LineKey, OrderLine], wanted: dict[LineKey, int]
+) -> None:
+    """Write the new quantities of the lines already on the order, by a prebuilt UPDATE (the
+    ORM's flush of them cost more than the statement); the loaded lines take the values."""
+    changed = {
+        key: line
+        for key, line in kept.items()
+        if line.id is not None and line.quantity != wanted[key]
+    }
+    if not changed:
+        return
+    session.execute(
+        _SET_QUANTITY,
+        [{"line_id": line.id, "new_quantity": wanted[key]} for key, line in changed.items()],
+    )
+    for key, line in changed.items():
+        set_committed_value(line, "quantity", wanted[key])
 
 
 def _with_quantity(line: OrderLine, quantity: int) -> OrderLine:
