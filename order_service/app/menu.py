@@ -14,9 +14,11 @@ worker and pod decides alike. What this bounds: a change published before a conf
 the model; a change that could not reach Kafka goes unseen for at most the window after the last
 confirmation, as the consumer cannot confirm without the broker.
 
-Lookups read the model and the freshness in one query; items the model has not seen yet (or
-all of them while it is not trusted) are fetched with one batched call to the item service, whose
-answer warms the model under the same version guard.
+Lookups read the model and the freshness in one query; once a process has seen the model
+trusted, it reads only the items until the oldest confirmation it saw leaves the window (the same
+answer ``menu_sync`` would give: confirmations never move back). Items the model has not seen yet
+(or all of them while it is not trusted) are fetched with one batched call to the item service,
+whose answer warms the model under the same version guard.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -37,7 +40,7 @@ from salesync_common.bus import Event, in_process_bus
 from salesync_common.db import upsert_insert
 from salesync_common.errors import ApiError
 from salesync_common.kafka import CaughtUp, KafkaRecord, KafkaSubscriber, kafka_client_config
-from salesync_common.timeutil import utcnow
+from salesync_common.timeutil import aware, utcnow
 
 from ..config import Settings
 from .clients import Catalog, ItemGateway
@@ -117,6 +120,7 @@ def _lookup_statement() -> Any:
         select(
             func.count().label("confirmed"),
             func.max(MenuSync.partitions).label("partitions"),
+            func.min(MenuSync.caught_up_at).label("oldest"),
         )
         .where(
             MenuSync.topic == bindparam("topic"),
@@ -125,7 +129,7 @@ def _lookup_statement() -> Any:
         .subquery()
     )
     return (
-        select(sync.c.confirmed, sync.c.partitions, MenuItem)
+        select(sync.c.confirmed, sync.c.partitions, sync.c.oldest, MenuItem)
         .select_from(sync)
         .outerjoin(
             MenuItem,
@@ -138,6 +142,16 @@ def _lookup_statement() -> Any:
 
 
 _LOOKUP = _lookup_statement()
+# The model's rows only: while the model is known to be trusted (see ``_trusted_until``).
+_ITEMS = select(MenuItem).where(
+    MenuItem.store_id == bindparam("store_id"),
+    MenuItem.item_id.in_(bindparam("ids", expanding=True)),
+)
+# Per process and database: until when the model is known to be trusted, i.e. the oldest
+# partition confirmation a lookup saw plus the freshness window. Confirmations never move back in
+# time (``record_caught_up``), so until then ``menu_sync`` would answer "trusted" again; lookups
+# read only the items and leave the freshness join out. Past it, the next lookup asks again.
+_trusted_until: weakref.WeakKeyDictionary[Engine, dict[str, datetime]] = weakref.WeakKeyDictionary()
 
 
 def lookup(
@@ -149,26 +163,17 @@ def lookup(
 ) -> Catalog:
     """Live items of the store among ``item_ids``: the model when trusted, else the item service.
 
-    One query reads the model's rows and its freshness; at most one batched call asks the item
-    service (for unseen ids, or for all of them while the model is not trusted).
+    One query reads the model's rows (and its freshness, unless known: ``_trusted_until``); at
+    most one batched call asks the item service (for unseen ids, or for all of them while the
+    model is not trusted).
     """
     ids = sorted(set(item_ids))
     if not ids:
         return {}
-    fresh_since = utcnow() - timedelta(seconds=settings.menu_freshness_seconds)
-    rows = session.execute(
-        _LOOKUP,
-        {
-            "topic": settings.menu_items_topic,
-            "fresh_since": fresh_since,
-            "store_id": store_id,
-            "ids": ids,
-        },
-    ).all()
+    seen = _trusted_rows(session, settings, store_id, ids)
     catalog: Catalog = {}
     missing = ids
-    if rows and _trusted(rows[0].confirmed, rows[0].partitions):
-        seen = {row.MenuItem.item_id: row.MenuItem for row in rows if row.MenuItem is not None}
+    if seen is not None:
         catalog = {item_id: _snapshot(item) for item_id, item in seen.items() if not item.retired}
         missing = [item_id for item_id in ids if item_id not in seen]
     if missing:
@@ -177,6 +182,35 @@ def lookup(
         _warm(session, store_id, fetched)
         catalog.update(fetched)
     return catalog
+
+
+def _trusted_rows(
+    session: Session, settings: Settings, store_id: int, ids: list[int]
+) -> dict[int, MenuItem] | None:
+    """The model's rows of ``ids`` by item id, or None while the model is not trusted."""
+    now = utcnow()
+    engine = session.get_bind()
+    known = _trusted_until.get(engine, {}) if isinstance(engine, Engine) else {}
+    known_until = known.get(settings.menu_items_topic)
+    if known_until is not None and now < known_until:
+        items = session.scalars(_ITEMS, {"store_id": store_id, "ids": ids}).all()
+        return {item.item_id: item for item in items}
+    window = timedelta(seconds=settings.menu_freshness_seconds)
+    rows = session.execute(
+        _LOOKUP,
+        {
+            "topic": settings.menu_items_topic,
+            "fresh_since": now - window,
+            "store_id": store_id,
+            "ids": ids,
+        },
+    ).all()
+    if not rows or not _trusted(rows[0].confirmed, rows[0].partitions):
+        return None
+    if isinstance(engine, Engine):
+        until = aware(rows[0].oldest) + window
+        _trusted_until.setdefault(engine, {})[settings.menu_items_topic] = until
+    return {row.MenuItem.item_id: row.MenuItem for row in rows if row.MenuItem is not None}
 
 
 # Refusals the model's view of the menu may cause when it has not yet received a change (an item

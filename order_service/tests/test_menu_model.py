@@ -8,6 +8,7 @@ own, so no other test sees a trusted model. The real broker path is in ``test_me
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from typing import Any
 
@@ -197,3 +198,45 @@ def test_a_change_not_yet_published_gets_a_second_look_not_a_refusal(model):
     bogus = {"table_no": 32, "carts": [{"item_id": noodles, "quantity": 1, "options": [999999]}]}
     refused = orders.post("/orders/", json=bogus, headers=h())
     assert refused.status_code == 409 and refused.json["error"]["code"] == "options_invalid"
+
+
+def test_a_process_that_saw_the_model_trusted_reads_only_the_items_until_the_window_ends(
+    service_app, serve, model
+):
+    """The freshness join is left out while the oldest confirmation seen is inside the window;
+    past it, the next lookup asks ``menu_sync`` again and, unconfirmed since, falls back."""
+    items = model.item_app.test_client()
+    category = items.post("/categories/", json={"name": "차"}, headers=h()).json["id"]
+    tea = items.post(
+        f"/categories/{category}/items", json={"name": "녹차", "price": 3000}, headers=h()
+    ).json["id"]
+    assert model.deliver_menu_events() >= 1
+    window = 0.6
+    order_app = service_app(
+        "order_service",
+        item_service_url=serve(model.item_app).url,
+        menu_items_topic=model.order_app.extensions["salesync"].settings.menu_items_topic,
+        menu_freshness_seconds=window,
+    )
+    settings = order_app.extensions["salesync"].settings
+
+    def looked_up() -> tuple[list[str], dict[int, Any]]:
+        with order_app.app_context(), count_queries(db.engine) as statements:
+            catalog = menu.lookup(db.session(), settings, STORE, [tea], clients.item_gateway())
+            db.session.rollback()
+        return statements, catalog
+
+    with order_app.app_context():
+        menu.record_caught_up(db.engine, CaughtUp(settings.menu_items_topic, 1, (0,), utcnow()))
+    asked, catalog = looked_up()
+    assert len(asked) == 1 and "menu_sync" in asked[0]
+    assert catalog[tea].price == 3000
+    asked, catalog = looked_up()
+    assert len(asked) == 1 and "menu_sync" not in asked[0]  # known trusted: the items only
+    assert catalog[tea].price == 3000
+
+    time.sleep(window + 0.1)  # the confirmation leaves the window; no new one came
+    asked, catalog = looked_up()
+    assert "menu_sync" in asked[0]  # asked again: not trusted, so the item service answered
+    assert any("menu_items" in statement and "INSERT" in statement for statement in asked)
+    assert catalog[tea].price == 3000
