@@ -342,7 +342,7 @@ def plan_orders(
                     sale_id=sale_base + position,
                     paid_at=paid_at,
                     shape=shapes[g % period],
-                    # the format of sale_service.app.sales.issue_receipt_no
+                    # the format of sale_service.app.sales.format_receipt_no
                     receipt_no=f"{paid_at.date():%Y%m%d}-{number:04d}",
                     payment_ref=str(uuid.uuid5(SEED_REF_NAMESPACE, f"{store.store_id}:{order_id}")),
                 )

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, case, distinct, func, select, update
+from sqlalchemy import bindparam, case, distinct, func, select, text, update
 from sqlalchemy.orm import Session
 
 from salesync_common import pricing
@@ -81,18 +81,60 @@ def _tender_of_order(session: Session, store_id: int, order_id: int) -> tuple[st
     return kind, labels.pop() if len(labels) == 1 else kind
 
 
-def issue_receipt_no(session: Session, store_id: int, business_day: date) -> str:
-    """The next receipt number of the store's business day: ``YYYYMMDD-NNNN``.
+def format_receipt_no(business_day: date, number: int) -> str:
+    """The receipt number of a day's ``number``-th sale: ``YYYYMMDD-NNNN`` (more digits past
+    9999). ``_NUMBER_SALE`` writes the same in SQL (a test compares them)."""
+    return f"{business_day:%Y%m%d}-{number:04d}"
+
+
+def number_sale(session: Session, sale_id: int, store_id: int, business_day: date) -> str:
+    """Give the sale the next receipt number of the store's business day; returns it.
 
     One upsert on the day's counter row, which stays locked until the caller's transaction
     ends: numbers are issued in commit order, a rolled-back completion gives its number back
-    (no gap) and two completions never read the same number (no duplicate).
+    (no gap) and two completions never read the same number (no duplicate). On PostgreSQL the
+    counter and the sale are written by one statement.
     """
-    number = session.scalar(
+    if session.get_bind().dialect.name == "postgresql":
+        number = session.scalar(
+            _NUMBER_SALE,
+            {
+                "store_id": store_id,
+                "business_date": business_day,
+                "sale_id": sale_id,
+                "day": f"{business_day:%Y%m%d}",
+            },
+        )
+        assert number is not None  # the caller's transaction holds the sale row
+        return str(number)
+    last_no = session.scalar(
         _next_receipt_no(upsert_insert(session)),
         {"store_id": store_id, "business_date": business_day, "last_no": 1},
     )
-    return f"{business_day:%Y%m%d}-{int(number):04d}"
+    number = format_receipt_no(business_day, int(last_no))
+    session.execute(_SET_RECEIPT_NO, {"sale_id": sale_id, "receipt_no": number})
+    return number
+
+
+# PostgreSQL: the day's counter taken and the sale numbered in one statement, in the format of
+# ``format_receipt_no`` (at least four digits, zero-padded).
+_NUMBER_SALE = text(
+    """
+    WITH counter AS (
+        INSERT INTO receipt_counters AS counter (store_id, business_date, last_no)
+        VALUES (:store_id, :business_date, 1)
+        ON CONFLICT (store_id, business_date) DO UPDATE SET last_no = counter.last_no + 1
+        RETURNING last_no
+    )
+    UPDATE sales
+    SET receipt_no = CAST(:day AS text) || '-'
+        || lpad(CAST(counter.last_no AS text), greatest(4, length(CAST(counter.last_no AS text))),
+                '0')
+    FROM counter
+    WHERE sales.id = :sale_id
+    RETURNING sales.receipt_no
+    """
+)
 
 
 @functools.cache
@@ -163,9 +205,8 @@ def complete_sale(
         },
     )
     if inserted is not None:
-        receipt_no = issue_receipt_no(session, store_id, paid_business_date)
-        session.execute(_SET_RECEIPT_NO, {"sale_id": inserted, "receipt_no": receipt_no})
-        return RecordOutcome(int(inserted), receipt_no)
+        number = number_sale(session, int(inserted), store_id, paid_business_date)
+        return RecordOutcome(int(inserted), number)
     sale = session.execute(
         select(Sale.id, Sale.receipt_no).where(
             Sale.store_id == store_id, Sale.order_id == order_id, Sale.status == COMPLETED
@@ -213,13 +254,7 @@ def complete_legacy_sale(
         return False
     store_id = session.scalar(select(Sale.store_id).where(Sale.id == sale_id))
     assert store_id is not None
-    receipt_no = issue_receipt_no(session, int(store_id), paid_business_date)
-    session.execute(
-        update(Sale)
-        .where(Sale.id == sale_id)
-        .values(receipt_no=receipt_no)
-        .execution_options(synchronize_session=False)
-    )
+    number_sale(session, sale_id, int(store_id), paid_business_date)
     return True
 
 

@@ -6,12 +6,13 @@ import threading
 from datetime import UTC, date, datetime
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from devstack.testing import auth_headers, count_queries, token_for
 from sale_service.app import payments
 from sale_service.app.consumer import OrderEventHandler
-from sale_service.app.models import Payment, Sale, db
+from sale_service.app.models import Payment, ReceiptCounter, Sale, db
+from sale_service.app.sales import format_receipt_no
 from salesync_common.auth import SERVICE_TOKEN_HEADER
 from salesync_common.bus import Event
 from salesync_common.kafka import KafkaRecord
@@ -295,7 +296,8 @@ def test_a_pending_sale_of_the_previous_protocol_is_completed_by_its_paid_event(
 
 
 def test_pay_path_is_lean(app, client, orders, store):
-    """One order call; here one transaction: INSERT payment, INSERT sale, its receipt number.
+    """One order call; here one transaction: INSERT payment, INSERT sale, and one statement that
+    takes the day's receipt counter and numbers the sale.
 
     A payment that settles the whole order is the order's one tender: no read of its payments.
     """
@@ -304,7 +306,28 @@ def test_pay_path_is_lean(app, client, orders, store):
         assert pay(client, store, 14, 1000).status_code == 201
     assert orders.pay_calls == 1
     written = [s for s in statements if "payments" in s or "sales" in s]
-    assert [s.split()[0] for s in written] == ["INSERT", "INSERT", "UPDATE"], written
+    assert [s.split()[0] for s in written] == ["INSERT", "INSERT", "WITH"], written
+
+
+def test_receipt_numbers_have_four_digits_at_least_and_follow_the_counter(
+    app, client, orders, store
+):
+    """The statement that numbers a sale on PostgreSQL writes what ``format_receipt_no`` says."""
+    orders.open_table(store, 21, 1000)
+    assert pay(client, store, 21, 1000).status_code == 201
+    [first] = sales_of(app, store)
+    assert first.receipt_no == format_receipt_no(first.business_date, 1)
+    assert first.receipt_no.endswith("-0001")
+    with app.app_context():
+        db.session.execute(
+            update(ReceiptCounter).where(ReceiptCounter.store_id == store).values(last_no=9999)
+        )
+        db.session.commit()
+    orders.open_table(store, 22, 1000)
+    assert pay(client, store, 22, 1000).status_code == 201
+    latest = sales_of(app, store)[-1]
+    assert latest.receipt_no == format_receipt_no(latest.business_date, 10000)
+    assert latest.receipt_no.endswith("-10000")
 
 
 @pytest.mark.parametrize(
