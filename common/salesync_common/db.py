@@ -22,6 +22,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, CursorResult, Engine, Result
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Session
+from sqlalchemy.pool import Pool
 
 from salesync_common.settings import ServiceSettings
 
@@ -127,9 +128,32 @@ def reads_without_transaction(session: Session) -> None:
 
     Each statement reads the latest committed rows, so use it where one statement answers, or
     where the reads need not agree. A session already in a transaction stays in it.
+
+    On PostgreSQL the driver's own autocommit switch is flipped (client side, no round trip) and
+    flipped back when the connection returns to the pool (``_leave_autocommit``). SQLAlchemy's
+    ``isolation_level="AUTOCOMMIT"`` would do the same but reset the isolation level on return
+    with a ``SET default_transaction_isolation`` round trip per request.
     """
-    if not session.in_transaction():
+    if session.in_transaction():
+        return
+    if session.get_bind().dialect.name != "postgresql":
         session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        return
+    pooled = session.connection().connection
+    if pooled.dbapi_connection is not None:  # nothing sent yet: no transaction begun
+        pooled.dbapi_connection.autocommit = True
+        pooled.info[_READ_IN_AUTOCOMMIT] = True
+
+
+_READ_IN_AUTOCOMMIT = "salesync.read_in_autocommit"
+
+
+@event.listens_for(Pool, "checkin")
+def _leave_autocommit(dbapi_connection: Any, record: Any) -> None:
+    """A connection ``reads_without_transaction`` left in autocommit goes back transactional
+    (only those: an engine created in autocommit keeps its connections so)."""
+    if record.info.pop(_READ_IN_AUTOCOMMIT, False) and dbapi_connection is not None:
+        dbapi_connection.autocommit = False
 
 
 def upsert_insert(bind: Session | Connection | Engine) -> Callable[..., Any]:
