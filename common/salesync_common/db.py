@@ -9,8 +9,9 @@ behind Flask-SQLAlchemy's scoped proxy (the same object the proxy would reach).
 
 from __future__ import annotations
 
+import functools
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,8 @@ from sqlalchemy.engine import Connection, CursorResult, Engine, Result
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.pool import Pool
+from sqlalchemy.sql import Executable
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from salesync_common.settings import ServiceSettings
 
@@ -154,6 +157,83 @@ def _leave_autocommit(dbapi_connection: Any, record: Any) -> None:
     (only those: an engine created in autocommit keeps its connections so)."""
     if record.info.pop(_READ_IN_AUTOCOMMIT, False) and dbapi_connection is not None:
         dbapi_connection.autocommit = False
+
+
+class WriteBatch:
+    """A transaction's writes whose results are not needed, sent to PostgreSQL in one round trip.
+
+    ``add`` queues a statement and its parameters; ``send`` sends every queued statement as one
+    multi-statement query. The server runs them in order, in the caller's transaction, each with
+    its own snapshot (the statement after an INSERT sees its row), and the first error aborts
+    the rest and raises as ``session.execute`` would (e.g. ``IntegrityError``). Parameters are
+    interpolated client side by psycopg2, as it does for every statement (``mogrify``); the
+    rows of the last statement are ``send``'s result.
+
+    Elsewhere (SQLite, ``make run``) ``add`` runs the statement at once: the same writes, one
+    round trip each. Nothing may read what a queued statement writes before ``send``.
+    """
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+        self._batched = session.get_bind().dialect.name == "postgresql"
+        self._queued: list[bytes] = []
+        self._last: Result[Any] | None = None
+
+    @property
+    def batched(self) -> bool:
+        """Are statements queued until ``send`` (PostgreSQL), or run when added?"""
+        return self._batched
+
+    def add(self, statement: Executable, params: Mapping[str, Any]) -> None:
+        if not self._batched:
+            self._last = self._session.execute(statement, params)
+            return
+        connection = self._session.connection()
+        compiled = _compiled(connection.dialect, statement, tuple(sorted(params)))
+        values = compiled.construct_params(params)
+        # the Python-side defaults Core fills in at execution (e.g. ``default=0``)
+        for column in compiled.insert_prefetch:
+            values[column.key] = _scalar_default(column, column.default)
+        for column in compiled.update_prefetch:
+            values[column.key] = _scalar_default(column, column.onupdate)
+        for name, process in compiled._bind_processors.items():  # as Core applies them
+            if name in values and callable(process):
+                values[name] = process(values[name])
+        cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        self._queued.append(cursor.mogrify(compiled.string, values))
+
+    def send(self) -> Result[Any] | None:
+        """Send what is queued; the result of the last statement added since the last ``send``
+        (None when none was: then nothing is sent)."""
+        if not self._batched:
+            last, self._last = self._last, None
+            return last
+        if not self._queued:
+            return None
+        query = b";\n".join(self._queued).decode()
+        self._queued.clear()
+        # no parameters: psycopg2 must not read the interpolated values' % signs again
+        return self._session.connection().exec_driver_sql(
+            query, execution_options={"no_parameters": True}
+        )
+
+
+def _scalar_default(column: Any, default: Any) -> Any:
+    """A column's Python-side scalar default (``default=0``); a callable one is not supported."""
+    if default is None or not default.is_scalar:
+        raise ValueError(f"a WriteBatch cannot compute the default of {column}")
+    return default.arg
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled(dialect: Any, statement: Executable, keys: tuple[str, ...]) -> SQLCompiler:
+    """``statement`` compiled as ``Session.execute`` compiles it for these parameter names."""
+    compiled = statement.compile(dialect=dialect, column_keys=list(keys))  # type: ignore[attr-defined]
+    if not isinstance(compiled, SQLCompiler):
+        raise TypeError(f"not a SQL statement: {statement!r}")
+    if "POSTCOMPILE" in compiled.string:  # expanding IN lists are rendered at execution time
+        raise ValueError("a WriteBatch statement cannot expand parameters")
+    return compiled
 
 
 def upsert_insert(bind: Session | Connection | Engine) -> Callable[..., Any]:
