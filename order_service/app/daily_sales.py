@@ -28,7 +28,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from salesync_common import pricing
-from salesync_common.db import upsert_insert
+from salesync_common.db import WriteBatch, upsert_insert
 from salesync_common.timeutil import DEFAULT_TZ, aware, zone
 
 from .models import (
@@ -91,6 +91,7 @@ def record_paid_order(
     priced: pricing.PricedOrder,
     lines: Sequence[OrderLine],
     settled_by: int | None,
+    writes: WriteBatch | None = None,
 ) -> None:
     """Add a just-paid order to the three daily rollups (same transaction as the payment).
 
@@ -98,7 +99,8 @@ def record_paid_order(
     snapshot; ``settled_by`` the staff who took the settling payment (None: the owner). The rows
     are summed here (one per item, one per category) and added to the stored ones by upserts,
     in key order. On PostgreSQL the three upserts are one statement (the rows as arrays), so a
-    payment pays one round trip and one plan for its rollups whatever its number of lines.
+    payment pays one round trip and one plan for its rollups whatever its number of lines
+    (none of its own when queued on the payment's ``writes``).
     """
     assert order.paid_business_date is not None and order.paid_hour is not None
     assert order.paid_at is not None
@@ -117,7 +119,7 @@ def record_paid_order(
     items = _item_rows(order.store_id, order.paid_business_date, order.paid_at, lines)
     categories = _category_rows(order.store_id, order.paid_business_date, lines)
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(
+        (writes.add if writes is not None else session.execute)(
             _ROLLUPS,
             {
                 **summary,

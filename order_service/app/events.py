@@ -24,7 +24,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
 from salesync_common.bus import Event
-from salesync_common.db import upsert_insert
+from salesync_common.db import WriteBatch, upsert_insert
 from salesync_common.outbox import OutboxSource, note_written
 from salesync_common.timeutil import aware, utcnow
 
@@ -110,11 +110,13 @@ def record_events(
     order: Order,
     changes: Sequence[tuple[str, dict[str, Any]]],
     staff_id: int | None = None,
+    writes: WriteBatch | None = None,
 ) -> None:
     """Append several events of ``order`` (in this order, consecutive ``seq``) with one counter
     update.
 
-    Pending ORM changes are flushed first, so the counter's row lock is the last one taken.
+    Pending ORM changes are flushed first, so the counter's row lock is the last one taken; on
+    PostgreSQL the append is queued on ``writes`` when given (sent by the caller, last).
     """
     for type, _data in changes:
         if type not in TYPES:
@@ -132,7 +134,7 @@ def record_events(
         "created_at": utcnow(),
     }
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(
+        (writes.add if writes is not None else session.execute)(
             _RESERVE_AND_APPEND,
             {
                 **common,

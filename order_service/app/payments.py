@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from salesync_common import pricing
-from salesync_common.errors import Conflict, NotFound
+from salesync_common.db import WriteBatch
+from salesync_common.errors import ApiError, Conflict, NotFound
 from salesync_common.timeutil import business_date, iso, utcnow
 
 from . import daily_sales, events, menu
@@ -147,10 +148,10 @@ def _replay(session: Session, payment: OrderPayment, tz: str) -> dict[str, Any]:
     return answer
 
 
-def _settle_lines(session: Session, lines: list[OrderLine]) -> None:
+def _settle_lines(writes: WriteBatch, lines: list[OrderLine]) -> None:
     """Write the lines' frozen cost snapshot and discount (their loaded values)."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(
+    if writes.batched:
+        writes.add(
             _SETTLE_LINES_AT_ONCE,
             {
                 "line_ids": [line.id for line in lines],
@@ -159,19 +160,40 @@ def _settle_lines(session: Session, lines: list[OrderLine]) -> None:
             },
         )
         return
-    session.execute(
-        _SETTLE_LINES,
-        [
-            {"line_id": line.id, "new_unit_cost": line.unit_cost, "new_discount": line.discount}
-            for line in lines
-        ],
-    )
+    for line in lines:
+        writes.add(
+            _SETTLE_LINES,
+            {"line_id": line.id, "new_unit_cost": line.unit_cost, "new_discount": line.discount},
+        )
 
 
 def _lock_payable(session: Session, store_id: int, request: PaymentIn) -> Order | None:
     if request.order_id is not None:
         return session.scalar(_PAYABLE_BY_ID, {"store_id": store_id, "order_id": request.order_id})
     return session.scalar(_PAYABLE_BY_TABLE, {"store_id": store_id, "table_no": request.table_no})
+
+
+def _refusal(order: Order | None, request: PaymentIn) -> ApiError | None:
+    """Why ``order`` (the locked payable order, or None) cannot take this payment, if it cannot."""
+    if order is None:
+        if request.order_id is not None:
+            return NotFound("존재하지 않는 주문", code="order_not_found")
+        return NotFound("결제할 주문이 없습니다.", code="no_open_order")
+    if order.status != OPEN:
+        return Conflict("결제할 수 없는 주문입니다.", code="not_payable")
+    if request.expected_total is not None and request.expected_total != order.total_price:
+        return Conflict(
+            "주문 금액이 변경되었습니다.",
+            code="total_changed",
+            extra={"total_price": order.total_price},
+        )
+    if request.amount is not None and request.amount > order.balance:
+        return Conflict(
+            "결제 금액이 잔액보다 큽니다.",
+            code="amount_exceeds_balance",
+            extra={"balance": order.balance},
+        )
+    return None
 
 
 def record_payment(session: Session, store_id: int, request: PaymentIn, tz: str) -> dict[str, Any]:
@@ -188,31 +210,18 @@ def record_payment(session: Session, store_id: int, request: PaymentIn, tz: str)
     try:
         _serialize_writers(session)
         order = _lock_payable(session, store_id, request)
-        # Read after the lock (a concurrent request with this ref may have committed while we
-        # waited for it): a replay answers what was recorded, whatever the order's state now.
-        recorded = _recorded(session, store_id, request.payment_ref)
-        if recorded is not None:
-            return _replay(session, recorded, tz)
-        if order is None:
-            if request.order_id is not None:
-                raise NotFound("존재하지 않는 주문", code="order_not_found")
-            raise NotFound("결제할 주문이 없습니다.", code="no_open_order")
-        if order.status != OPEN:
-            raise Conflict("결제할 수 없는 주문입니다.", code="not_payable")
-        if request.expected_total is not None and request.expected_total != order.total_price:
-            raise Conflict(
-                "주문 금액이 변경되었습니다.",
-                code="total_changed",
-                extra={"total_price": order.total_price},
-            )
+        refusal = _refusal(order, request)
+        if refusal is not None:
+            # Read after the lock (a concurrent request with this ref may have committed while
+            # we waited for it): a replay answers what was recorded, whatever the order's state
+            # now. A replay the order would accept fails on the unique payment_ref instead.
+            recorded = _recorded(session, store_id, request.payment_ref)
+            if recorded is not None:
+                return _replay(session, recorded, tz)
+            raise refusal
+        assert order is not None  # else refused
         balance = order.balance
         amount = balance if request.amount is None else request.amount
-        if amount > balance:
-            raise Conflict(
-                "결제 금액이 잔액보다 큽니다.",
-                code="amount_exceeds_balance",
-                extra={"balance": balance},
-            )
         now = utcnow()
         # every read before the first change: the order is then written with one UPDATE
         lines, costs = menu.lines_with_current_costs(session, store_id, order.id)
@@ -237,16 +246,6 @@ def record_payment(session: Session, store_id: int, request: PaymentIn, tz: str)
                 paid_business_date=business_date(now, tz),
                 paid_hour=daily_sales.local_hour(now, tz),
             )
-        # Written by prebuilt Core statements (the ORM's flush of these rows cost more than the
-        # statements); the loaded objects are given what was written without becoming dirty.
-        session.execute(
-            _SETTLE_ORDER if settled else _PAY_ORDER,
-            {"order_id": order.id, **{f"new_{name}": value for name, value in written.items()}},
-        )
-        for name, value in written.items():
-            set_committed_value(order, name, value)
-        if settled and lines:
-            _settle_lines(session, lines)
         payment = OrderPayment(
             payment_ref=request.payment_ref,
             store_id=store_id,
@@ -256,13 +255,26 @@ def record_payment(session: Session, store_id: int, request: PaymentIn, tz: str)
             staff_id=request.staff_id,
             created_at=now,
             total=order.total_price,
-            paid_total=order.paid_total,
-            status=order.status,
+            paid_total=paid_total,
+            status=written.get("status", order.status),
             pricing=json.dumps(_figures(priced), separators=(",", ":")),
         )
-        session.execute(_INSERT_PAYMENT, {name: getattr(payment, name) for name in _PAYMENT_VALUES})
+        # Every write after the reads, in one round trip on PostgreSQL (db.WriteBatch), by
+        # prebuilt Core statements (the ORM's flush of these rows cost more); the payment row
+        # first: a replay's duplicate payment_ref stops the batch before anything else runs.
+        # The loaded objects are given what was written without becoming dirty.
+        writes = WriteBatch(session)
+        writes.add(_INSERT_PAYMENT, {name: getattr(payment, name) for name in _PAYMENT_VALUES})
+        writes.add(
+            _SETTLE_ORDER if settled else _PAY_ORDER,
+            {"order_id": order.id, **{f"new_{name}": value for name, value in written.items()}},
+        )
+        for name, value in written.items():
+            set_committed_value(order, name, value)
+        if settled and lines:
+            _settle_lines(writes, lines)
         if settled:
-            daily_sales.record_paid_order(session, order, priced, lines, request.staff_id)
+            daily_sales.record_paid_order(session, order, priced, lines, request.staff_id, writes)
         answer = payment_view(payment, order, tz, _figures(priced))
         changes: list[tuple[str, dict[str, Any]]] = [
             (
@@ -290,7 +302,8 @@ def record_payment(session: Session, store_id: int, request: PaymentIn, tz: str)
                 "pricing": _figures(priced),
             }
             changes.append((events.PAID, paid))
-        events.record_events(session, order, changes, request.staff_id)
+        events.record_events(session, order, changes, request.staff_id, writes)
+        writes.send()
         session.commit()
     except IntegrityError:  # the same payment_ref committed concurrently (another order)
         session.rollback()

@@ -222,7 +222,8 @@ def test_partial_payments_until_the_balance_is_zero(stack, client):
     sid = 76
     item = stack.menu(sid, {"전골": 30_000})["전골"]
     order_id = open_table(client, sid, 5, [{"item_id": item, "quantity": 1}])
-    first = pay(client, stack, sid, table_no=5, amount=12_000, payment_type="cash")
+    first_ref = str(uuid.uuid4())
+    first = pay(client, stack, sid, ref=first_ref, table_no=5, amount=12_000, payment_type="cash")
     assert first.status_code == 200
     assert {k: first.json[k] for k in ("amount", "paid_total", "balance", "status")} == {
         "amount": 12_000,
@@ -231,12 +232,47 @@ def test_partial_payments_until_the_balance_is_zero(stack, client):
         "status": "open",
     }
     assert first.json["paid_at"] is None
+    # its retry while the order is still open and payable: the writes meet the recorded
+    # payment_ref (unique), roll back, and the answer recorded the first time is replayed
+    again = pay(client, stack, sid, ref=first_ref, table_no=5, amount=12_000, payment_type="cash")
+    assert (again.status_code, again.json) == (200, first.json)
+    assert [p.amount for p in payments_of(stack, order_id)] == [12_000]
+    assert [e.type for e in order_events(stack, order_id)][2:] == ["payment"]
     assert pay(client, stack, sid, table_no=5, amount=18_001).status_code == 409
     rest = pay(client, stack, sid, table_no=5)  # null amount: the whole balance
     assert rest.status_code == 200
     assert (rest.json["amount"], rest.json["balance"], rest.json["status"]) == (18_000, 0, "paid")
     assert sorted(p.amount for p in payments_of(stack, order_id)) == [12_000, 18_000]
     assert [e.type for e in order_events(stack, order_id)][2:] == ["payment", "payment", "paid"]
+
+
+def test_settling_payment_round_trips(stack, client):
+    """The settling payment: lock the order, read its lines with the model's costs and its
+    discounts, then every write in one round trip on PostgreSQL (db.WriteBatch): the payment
+    row, the order, its lines' frozen costs, the three daily rollups and the two events. No
+    read of the payment_ref first: a replay the order would accept fails on its uniqueness."""
+    sid = 77
+    item = stack.menu(sid, {"국밥": 9000}, {"국밥": 4000})["국밥"]
+    stack.deliver_menu_events()
+    open_table(client, sid, 1, [{"item_id": item, "quantity": 2}])
+    with stack.order_app.app_context(), count_queries(db.engine) as statements:
+        assert pay(client, stack, sid, table_no=1, expected_total=18_000).status_code == 200
+    sent = [s.strip() for s in statements if s.strip().upper() not in ("BEGIN", "COMMIT")]
+    first_words = [[" ".join(part.split()[:3]) for part in s.split(";\n")] for s in sent]
+    assert [words[0] for words in first_words[:3]] == [
+        "SELECT orders.id, orders.store_id,",
+        "SELECT order_lines.id, order_lines.order_id,",
+        "SELECT order_discounts.id, order_discounts.order_id,",
+    ], first_words
+    assert first_words[3:] == [
+        [
+            "INSERT INTO order_payments",
+            "UPDATE orders SET",
+            "UPDATE order_lines SET",
+            "WITH items AS",
+            "WITH reserved AS",
+        ]
+    ], first_words
 
 
 def test_concurrent_payments_of_one_table(stack, client):
