@@ -27,7 +27,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from salesync_common.db import upsert_insert
+from salesync_common.db import WriteBatch, upsert_insert
 from salesync_common.errors import ApiError, Conflict, NotFound, bad_gateway
 from salesync_common.timeutil import parse_instant, utcnow
 
@@ -214,8 +214,11 @@ def record_outcome(
         now = utcnow()
         applied = int(answer["amount"])
         given = tender.tendered if tender.tendered is not None else applied
+        # the payment row travels with the sale's insert (one round trip on PostgreSQL)
+        writes = WriteBatch(session)
         record_payment(
             session,
+            writes=writes,
             payment_ref=answer["payment_ref"],
             store_id=store_id,
             order_id=int(answer["order_id"]),
@@ -233,6 +236,7 @@ def record_outcome(
         if answer.get("status") == "paid":
             completed = complete_sale(
                 session,
+                writes=writes,
                 payment_ref=answer["payment_ref"],
                 store_id=store_id,
                 order_id=int(answer["order_id"]),
@@ -248,6 +252,7 @@ def record_outcome(
                     else None
                 ),
             )
+        writes.send()
         session.commit()
     except BaseException:
         session.rollback()
@@ -311,8 +316,10 @@ def record_payment(
     tendered: int | None = None,
     change: int = 0,
     card: Card | None = None,
+    writes: WriteBatch | None = None,
 ) -> None:
-    """Insert the payment unless it is there already (the request or the consumer came first).
+    """Insert the payment unless it is there already (the request or the consumer came first);
+    queued on ``writes`` when given.
 
     ``shift_id`` is the store's open shift at the first write (the request's or the consumer's).
 
@@ -338,7 +345,8 @@ def record_payment(
     }
     # nothing the row could lack when the request knows no more than the consumer
     plain = tendered is None and card is None and payment_label == payment_type
-    session.execute(_payment_insert(upsert_insert(session), fill_details=not plain), row)
+    statement = _payment_insert(upsert_insert(session), fill_details=not plain)
+    (writes.add if writes is not None else session.execute)(statement, row)
 
 
 @functools.cache

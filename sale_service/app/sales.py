@@ -16,7 +16,7 @@ from sqlalchemy import bindparam, case, distinct, func, select, text, update
 from sqlalchemy.orm import Session
 
 from salesync_common import pricing
-from salesync_common.db import rows_matched, upsert_insert
+from salesync_common.db import WriteBatch, rows_matched, upsert_insert
 from salesync_common.timeutil import iso, utcnow
 
 from .models import COMPLETED, MIXED, PENDING, Payment, ReceiptCounter, Refund, RefundTender, Sale
@@ -175,6 +175,7 @@ def complete_sale(
     paid_at: datetime,
     paid_business_date: date,
     sole_tender: tuple[str, str] | None = None,
+    writes: WriteBatch | None = None,
 ) -> RecordOutcome:
     """The one place a paid order becomes a sale: the sale row, its figures, its receipt number.
 
@@ -182,11 +183,15 @@ def complete_sale(
     order's payments rows (its tender is computed from them, unless the caller knows the
     order was paid by one payment: ``sole_tender`` = its type and label); only the insert that
     created the sale issues a receipt number, so the request and the consumer never issue two.
+    The caller's queued ``writes`` (its payment row) are sent with the sale's insert.
     """
+    writes = writes or WriteBatch(session)
+    if sole_tender is None:
+        writes.send()  # the tender is read from the order's payments, the queued one included
     payment_type, payment_label = sole_tender or _tender_of_order(session, store_id, order_id)
     figures = _figures(pricing_figures, total)
     now = utcnow()
-    inserted = session.scalar(
+    writes.add(
         _insert_sale(upsert_insert(session)),
         {
             "store_id": store_id,
@@ -204,6 +209,8 @@ def complete_sale(
             **figures,
         },
     )
+    sent = writes.send()
+    inserted = sent.scalar() if sent is not None else None
     if inserted is not None:
         number = number_sale(session, int(inserted), store_id, paid_business_date)
         return RecordOutcome(int(inserted), number)

@@ -296,8 +296,9 @@ def test_a_pending_sale_of_the_previous_protocol_is_completed_by_its_paid_event(
 
 
 def test_pay_path_is_lean(app, client, orders, store):
-    """One order call; here one transaction: INSERT payment, INSERT sale, and one statement that
-    takes the day's receipt counter and numbers the sale.
+    """One order call; here one transaction of two round trips: INSERT payment with INSERT sale
+    (one message, db.WriteBatch), then one statement that takes the day's receipt counter and
+    numbers the sale.
 
     A payment that settles the whole order is the order's one tender: no read of its payments.
     """
@@ -306,7 +307,11 @@ def test_pay_path_is_lean(app, client, orders, store):
         assert pay(client, store, 14, 1000).status_code == 201
     assert orders.pay_calls == 1
     written = [s for s in statements if "payments" in s or "sales" in s]
-    assert [s.split()[0] for s in written] == ["INSERT", "INSERT", "WITH"], written
+    batched = [[part.split()[0:3] for part in s.split(";\n")] for s in written]
+    assert batched == [
+        [["INSERT", "INTO", "payments"], ["INSERT", "INTO", "sales"]],
+        [["WITH", "counter", "AS"]],
+    ], written
 
 
 def test_receipt_numbers_have_four_digits_at_least_and_follow_the_counter(
