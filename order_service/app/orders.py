@@ -37,7 +37,12 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from salesync_common import pricing
-from salesync_common.db import reads_without_transaction, rows_matched, upsert_insert
+from salesync_common.db import (
+    WriteBatch,
+    reads_without_transaction,
+    rows_matched,
+    upsert_insert,
+)
 from salesync_common.errors import Conflict, NotFound, ValidationFailed
 from salesync_common.timeutil import business_date, iso, utcnow
 
@@ -588,6 +593,8 @@ def replace_lines(
         # what the conditional UPDATE wrote, without marking the order dirty again
         for name, value in {"version": read_version + 1, "updated_at": now, **changes}.items():
             set_committed_value(order, name, value)
+        # the remaining writes and the events in one round trip on PostgreSQL (db.WriteBatch)
+        writes = WriteBatch(session)
         if wanted:
             if gone:
                 for key, line in existing.items():
@@ -596,26 +603,25 @@ def replace_lines(
                 for discount in dropped:
                     session.delete(discount)
                 session.flush()  # the (item, options) key of a dropped line may come back as new
-            _set_quantities(session, kept, wanted)
+            _set_quantities(writes, kept, wanted)
             _insert_lines(session, [line for line in kept.values() if line.id is None])
-            for discount in dropped:
-                events.record_event(
-                    session,
-                    order,
+            happened = [
+                (
                     events.DISCOUNT_REMOVED,
                     {"discount": _discount_data(discount), "cause": "line_removed"},
-                    staff_id,
                 )
-            events.record_event(
-                session, order, events.LINES_CHANGED, _changed(order, kept.values()), staff_id
-            )
+                for discount in dropped
+            ]
+            happened.append((events.LINES_CHANGED, _changed(order, kept.values())))
         else:
             data = {
                 "table_no": table_no,
                 "version": order.version,
                 "total_price": order.total_price,
             }
-            events.record_event(session, order, events.CANCELLED, data, staff_id)
+            happened = [(events.CANCELLED, data)]
+        events.record_events(session, order, happened, staff_id, writes)
+        writes.send()
         session.commit()
     except BaseException:
         session.rollback()
@@ -624,9 +630,9 @@ def replace_lines(
 
 
 def _set_quantities(
-    session: Session, kept: dict[LineKey, OrderLine], wanted: dict[LineKey, int]
+    writes: WriteBatch, kept: dict[LineKey, OrderLine], wanted: dict[LineKey, int]
 ) -> None:
-    """Write the new quantities of the lines already on the order, by a prebuilt UPDATE (the
+    """Queue the new quantities of the lines already on the order, by a prebuilt UPDATE (the
     ORM's flush of them cost more than the statement); the loaded lines take the values."""
     changed = {
         key: line
@@ -635,11 +641,8 @@ def _set_quantities(
     }
     if not changed:
         return
-    session.execute(
-        _SET_QUANTITY,
-        [{"line_id": line.id, "new_quantity": wanted[key]} for key, line in changed.items()],
-    )
     for key, line in changed.items():
+        writes.add(_SET_QUANTITY, {"line_id": line.id, "new_quantity": wanted[key]})
         set_committed_value(line, "quantity", wanted[key])
 
 

@@ -554,6 +554,23 @@ def test_hot_path_queries(stack, client):
     assert len(selects) <= 4, selects
 
 
+def test_put_writes_after_its_guarded_update_in_one_round_trip(stack, client):
+    """PUT changing a quantity: the order, its lines and discounts read; the conditional UPDATE
+    alone (its row count decides 409); then the new quantity and the event as one message."""
+    sid = 309
+    ids = stack.menu(sid, {"김밥": 3000, "라면": 4000})
+    stack.deliver_menu_events()
+    cart = [{"item_id": ids["김밥"], "quantity": 1}, {"item_id": ids["라면"], "quantity": 1}]
+    post(client, sid, 1, cart)
+    cart[0]["quantity"] = 3
+    with stack.order_app.app_context(), count_queries(db.engine) as sent:
+        assert put(client, sid, 1, cart).status_code == 200
+    # (the menu model may be filled from a direct lookup first: not the order's writes)
+    writes = [s for s in sent if s.lstrip().startswith(("UPDATE", "INSERT INTO order", "WITH"))]
+    first_words = [[" ".join(part.split()[:2]) for part in s.split(";\n")] for s in writes]
+    assert first_words == [["UPDATE orders"], ["UPDATE order_lines", "WITH reserved"]], writes
+
+
 def test_daily_totals_with_discounts_match_a_rebuild(stack, client):
     sid = 308
     m = cafe(stack, sid)
