@@ -40,6 +40,7 @@ from sqlalchemy import event
 from werkzeug.serving import make_server
 
 from devstack import postgres
+from salesync_common.db import prepared_source
 
 TEST_SECRETS = {
     "JWT_SECRET": "test-jwt-secret-" + "x" * 32,
@@ -242,10 +243,12 @@ def serve() -> Iterator[Callable[..., ServedApp]]:
 
 @contextlib.contextmanager
 def count_queries(engine: Any) -> Iterator[list[str]]:
+    """The statements sent to ``engine`` meanwhile, one per round trip (a prepared statement's
+    PREPARE, sent once per connection, is not counted)."""
     statements: list[str] = []
 
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(statement)
+    def record(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(prepared_source(conn, statement))  # the SQL, not EXECUTE name(...)
 
     event.listen(engine, "before_cursor_execute", record)
     try:

@@ -10,10 +10,12 @@ behind Flask-SQLAlchemy's scoped proxy (the same object the proxy would reach).
 from __future__ import annotations
 
 import functools
+import logging
+import re
 import sqlite3
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
@@ -28,6 +30,8 @@ from sqlalchemy.sql import Executable
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from salesync_common.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -162,6 +166,8 @@ def _leave_autocommit(dbapi_connection: Any, record: Any) -> None:
 class WriteBatch:
     """A transaction's writes whose results are not needed, sent to PostgreSQL in one round trip.
 
+    Each statement is prepared on the connection the first time (as ``prepared`` ones are).
+
     ``add`` queues a statement and its parameters; ``send`` sends every queued statement as one
     multi-statement query. The server runs them in order, in the caller's transaction, each with
     its own snapshot (the statement after an INSERT sees its row), and the first error aborts
@@ -200,7 +206,8 @@ class WriteBatch:
             if name in values and callable(process):
                 values[name] = process(values[name])
         cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        self._queued.append(cursor.mogrify(compiled.string, values))
+        form = _prepared_form(connection.connection, cursor, compiled.string)
+        self._queued.append(cursor.mogrify(form or compiled.string, values))
 
     def send(self) -> Result[Any] | None:
         """Send what is queued; the result of the last statement added since the last ``send``
@@ -234,6 +241,103 @@ def _compiled(dialect: Any, statement: Executable, keys: tuple[str, ...]) -> SQL
     if "POSTCOMPILE" in compiled.string:  # expanding IN lists are rendered at execution time
         raise ValueError("a WriteBatch statement cannot expand parameters")
     return compiled
+
+
+E = TypeVar("E", bound=Executable)
+PREPARED = "salesync_prepared"
+_PREPARED_FORMS = "salesync.prepared_forms"
+_PREPARED_SOURCES = "salesync.prepared_sources"
+MAX_PREPARED_PER_CONNECTION = 200
+_PLACEHOLDER = re.compile(r"%%|%\(([^)]+)\)s")  # psycopg2's: an escaped % or a named value
+
+
+def prepared(statement: E) -> E:
+    """``statement``, run on PostgreSQL as a server-side prepared statement: parsed once per
+    connection and, once PostgreSQL settles on a generic plan (after 5 runs, when no costlier
+    than the custom ones), not planned again. For the hot path's statements, whose parameters
+    are typed by their columns or casts (a bare ``SELECT :x`` would be typed ``text``).
+
+    The values are still interpolated by psycopg2 (``EXECUTE name(values)``), so the driver,
+    errors, row counts and results are those of a plain statement. Not for a pooler that moves
+    sessions between server connections (PgBouncer in transaction mode): we connect directly.
+    """
+    return statement.execution_options(**{PREPARED: True})
+
+
+@event.listens_for(Engine, "before_cursor_execute", retval=True)
+def _run_prepared(
+    conn: Connection,
+    cursor: Any,
+    statement: str,
+    parameters: Any,
+    context: Any,
+    executemany: bool,
+) -> tuple[str, Any]:
+    if (
+        executemany
+        or context is None
+        or not context.execution_options.get(PREPARED)
+        or conn.dialect.name != "postgresql"
+        or not isinstance(parameters, dict)
+    ):
+        return statement, parameters
+    form = _prepared_form(conn.connection, cursor, statement)
+    return (form or statement), parameters
+
+
+def _prepared_form(pooled: Any, cursor: Any, statement: str) -> str | None:
+    """``EXECUTE name(%(value)s, ...)`` for ``statement`` on this connection, preparing it the
+    first time; None when it cannot be prepared (run as it is) or the connection has its fill."""
+    forms: dict[str, str | None] = pooled.info.setdefault(_PREPARED_FORMS, {})
+    if statement not in forms:
+        if len(forms) >= MAX_PREPARED_PER_CONNECTION:
+            return None
+        name = f"salesync_{len(forms) + 1}"
+        forms[statement] = _prepare(cursor, name, statement)
+        pooled.info.setdefault(_PREPARED_SOURCES, {})[name] = statement
+    return forms[statement]
+
+
+_EXECUTE = re.compile(r"EXECUTE (salesync_\d+)(?:\(.*?\))?(?=;\n|$)", re.DOTALL)
+
+
+def prepared_source(conn: Connection, sent: str) -> str:
+    """``sent`` with each ``EXECUTE salesync_N(...)`` replaced by the statement it runs (with
+    its placeholders): what tests and diagnostics read."""
+    sources: dict[str, str] = conn.connection.info.get(_PREPARED_SOURCES, {})
+    return _EXECUTE.sub(lambda match: sources.get(match.group(1), match.group(0)), sent)
+
+
+def _prepare(cursor: Any, name: str, statement: str) -> str | None:
+    import psycopg2  # PostgreSQL only (the ``postgres`` extra)
+
+    names: list[str] = []
+
+    def positional(match: re.Match[str]) -> str:
+        if match.group(1) is None:
+            return "%"  # the PREPARE is sent without values: psycopg2 unescapes nothing
+        if match.group(1) not in names:
+            names.append(match.group(1))
+        return f"${names.index(match.group(1)) + 1}"
+
+    prepare = f"PREPARE {name} AS {_PLACEHOLDER.sub(positional, statement)}"
+    # in a transaction, a refused PREPARE must not abort it: a savepoint around it
+    guarded = not cursor.connection.autocommit
+    try:
+        if guarded:
+            cursor.execute(
+                f"SAVEPOINT salesync_prepare; {prepare}; RELEASE SAVEPOINT salesync_prepare"
+            )
+        else:
+            cursor.execute(prepare)
+    except psycopg2.Error as exc:
+        if guarded:
+            cursor.execute("ROLLBACK TO SAVEPOINT salesync_prepare")
+            cursor.execute("RELEASE SAVEPOINT salesync_prepare")
+        log.warning("statement not prepared, run as it is: %s", exc.pgerror or exc)
+        return None
+    values = ", ".join(f"%({value})s" for value in names)
+    return f"EXECUTE {name}({values})" if names else f"EXECUTE {name}"
 
 
 def upsert_insert(bind: Session | Connection | Engine) -> Callable[..., Any]:

@@ -24,7 +24,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
 from salesync_common.bus import Event
-from salesync_common.db import WriteBatch, upsert_insert
+from salesync_common.db import WriteBatch, prepared, upsert_insert
 from salesync_common.outbox import OutboxSource, note_written
 from salesync_common.timeutil import aware, utcnow
 
@@ -75,8 +75,9 @@ def _reserve_seqs(session: Session, store_id: int, count: int) -> int:
 
 # PostgreSQL: the numbers reserved and the rows appended in one statement (one round trip, one
 # plan) whatever the number of events: the events arrive as arrays, numbered by ORDINALITY.
-_RESERVE_AND_APPEND = text(
-    """
+_RESERVE_AND_APPEND = prepared(
+    text(
+        """
     WITH reserved AS (
         INSERT INTO order_event_counters AS counter (store_id, last_seq)
         VALUES (:store_id, :count)
@@ -91,6 +92,7 @@ _RESERVE_AND_APPEND = text(
              WITH ORDINALITY AS new (event_id, type, data, n)
     ORDER BY new.n
     """
+    )
 )
 
 

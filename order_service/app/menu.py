@@ -37,7 +37,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from salesync_common.bus import Event, in_process_bus
-from salesync_common.db import upsert_insert
+from salesync_common.db import prepared, upsert_insert
 from salesync_common.errors import ApiError
 from salesync_common.kafka import CaughtUp, KafkaRecord, KafkaSubscriber, kafka_client_config
 from salesync_common.timeutil import aware, utcnow
@@ -143,9 +143,11 @@ def _lookup_statement() -> Any:
 
 _LOOKUP = _lookup_statement()
 # The model's rows only: while the model is known to be trusted (see ``_trusted_until``).
-_ITEMS = select(MenuItem).where(
-    MenuItem.store_id == bindparam("store_id"),
-    MenuItem.item_id.in_(bindparam("ids", expanding=True)),
+_ITEMS = prepared(  # one prepared statement per number of ids
+    select(MenuItem).where(
+        MenuItem.store_id == bindparam("store_id"),
+        MenuItem.item_id.in_(bindparam("ids", expanding=True)),
+    )
 )
 # Per process and database: until when the model is known to be trusted, i.e. the oldest
 # partition confirmation a lookup saw plus the freshness window. Confirmations never move back in
@@ -281,7 +283,7 @@ def lines_with_current_costs(
     return lines, costs
 
 
-_LINES_WITH_COSTS = (
+_LINES_WITH_COSTS = prepared(
     select(OrderLine, MenuItem.item_id, MenuItem.cost)
     .outerjoin(
         MenuItem,

@@ -39,6 +39,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from salesync_common import pricing
 from salesync_common.db import (
     WriteBatch,
+    prepared,
     reads_without_transaction,
     rows_matched,
     upsert_insert,
@@ -208,16 +209,20 @@ def _new_line(order_id: int | None, key: LineKey, quantity: int, catalog: Catalo
 
 
 # The hot path's reads, built once: a request binds the values and reuses the compiled form.
-_LINES = select(OrderLine).where(OrderLine.order_id == bindparam("order_id")).order_by(OrderLine.id)
-_DISCOUNTS = (
+_LINES = prepared(
+    select(OrderLine).where(OrderLine.order_id == bindparam("order_id")).order_by(OrderLine.id)
+)
+_DISCOUNTS = prepared(
     select(OrderDiscount)
     .where(OrderDiscount.order_id == bindparam("order_id"))
     .order_by(OrderDiscount.id)
 )
-_OPEN = select(Order).where(
-    Order.store_id == bindparam("store_id"),
-    Order.table_no == bindparam("table_no"),
-    Order.status == OPEN,
+_OPEN = prepared(
+    select(Order).where(
+        Order.store_id == bindparam("store_id"),
+        Order.table_no == bindparam("table_no"),
+        Order.status == OPEN,
+    )
 )
 _OPEN_LOCKED = _OPEN.with_for_update()
 
@@ -403,7 +408,7 @@ def _open_statement(dialect_insert: Callable[..., Any]) -> Any:
         .on_conflict_do_nothing(index_elements=["store_id", "table_no"], index_where=IS_OPEN)
         .returning(*table.c)
     )
-    return select(Order).from_statement(inserting)
+    return prepared(select(Order).from_statement(inserting))
 
 
 def add_lines(
@@ -501,7 +506,7 @@ def _version_conflict(session: Session, order_id: int) -> Conflict:
 
 
 # PUT's conditional write of the order, built once: it matches only the version read.
-_BUMP_IF_UNCHANGED = (
+_BUMP_IF_UNCHANGED = prepared(
     update(Order.__table__)
     .where(
         Order.id == bindparam("order_id"),
@@ -689,7 +694,7 @@ def cancel_table(
 
 
 # GET /orders/unpaids and /orders/unpaids/<t>, built once (each request binds its values)
-_OPEN_WITH_LINES = (
+_OPEN_WITH_LINES = prepared(
     select(
         Order.id,
         Order.table_no,

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from salesync_common import pricing
-from salesync_common.db import WriteBatch
+from salesync_common.db import WriteBatch, prepared
 from salesync_common.errors import ApiError, Conflict, NotFound
 from salesync_common.timeutil import business_date, iso, utcnow
 
@@ -25,16 +25,19 @@ from .models import OPEN, PAID, Order, OrderLine, OrderPayment
 from .orders import _discounts, _lines, _serialize_writers, price
 from .schemas import PaymentIn
 
-_RECORDED = select(OrderPayment).where(
-    OrderPayment.payment_ref == bindparam("ref"), OrderPayment.store_id == bindparam("store_id")
+_RECORDED = prepared(
+    select(OrderPayment).where(
+        OrderPayment.payment_ref == bindparam("ref"),
+        OrderPayment.store_id == bindparam("store_id"),
+    )
 )
-_PAYABLE_BY_ID = (
+_PAYABLE_BY_ID = prepared(
     select(Order)
     .where(Order.store_id == bindparam("store_id"), Order.id == bindparam("order_id"))
     .with_for_update()
     .execution_options(populate_existing=True)
 )
-_PAYABLE_BY_TABLE = (
+_PAYABLE_BY_TABLE = prepared(
     select(Order)
     .where(
         Order.store_id == bindparam("store_id"),

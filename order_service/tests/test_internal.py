@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from devstack.testing import auth_headers, count_queries, token_for
+from devstack.testing import auth_headers, count_queries, new_store_id, token_for
 from order_service.app.models import Order, OrderEvent, OrderLine, OrderPayment, db
 from salesync_common.timeutil import business_date, utcnow
 
@@ -251,7 +251,7 @@ def test_settling_payment_round_trips(stack, client):
     discounts, then every write in one round trip on PostgreSQL (db.WriteBatch): the payment
     row, the order, its lines' frozen costs, the three daily rollups and the two events. No
     read of the payment_ref first: a replay the order would accept fails on its uniqueness."""
-    sid = 77
+    sid = new_store_id()
     item = stack.menu(sid, {"국밥": 9000}, {"국밥": 4000})["국밥"]
     stack.deliver_menu_events()
     open_table(client, sid, 1, [{"item_id": item, "quantity": 2}])

@@ -11,7 +11,13 @@ from typing import Any
 
 from sqlalchemy import select
 
-from devstack.testing import auth_headers, count_queries, staff_token_for, token_for
+from devstack.testing import (
+    auth_headers,
+    count_queries,
+    new_store_id,
+    staff_token_for,
+    token_for,
+)
 from order_service.app import daily_sales
 from order_service.app.models import (
     DailyCategorySales,
@@ -557,7 +563,7 @@ def test_hot_path_queries(stack, client):
 def test_put_writes_after_its_guarded_update_in_one_round_trip(stack, client):
     """PUT changing a quantity: the order, its lines and discounts read; the conditional UPDATE
     alone (its row count decides 409); then the new quantity and the event as one message."""
-    sid = 309
+    sid = new_store_id()
     ids = stack.menu(sid, {"김밥": 3000, "라면": 4000})
     stack.deliver_menu_events()
     cart = [{"item_id": ids["김밥"], "quantity": 1}, {"item_id": ids["라면"], "quantity": 1}]

@@ -16,7 +16,7 @@ from sqlalchemy import bindparam, case, distinct, func, select, text, update
 from sqlalchemy.orm import Session
 
 from salesync_common import pricing
-from salesync_common.db import WriteBatch, rows_matched, upsert_insert
+from salesync_common.db import WriteBatch, prepared, rows_matched, upsert_insert
 from salesync_common.timeutil import iso, utcnow
 
 from .models import COMPLETED, MIXED, PENDING, Payment, ReceiptCounter, Refund, RefundTender, Sale
@@ -118,8 +118,9 @@ def number_sale(session: Session, sale_id: int, store_id: int, business_day: dat
 
 # PostgreSQL: the day's counter taken and the sale numbered in one statement, in the format of
 # ``format_receipt_no`` (at least four digits, zero-padded).
-_NUMBER_SALE = text(
-    """
+_NUMBER_SALE = prepared(
+    text(
+        """
     WITH counter AS (
         INSERT INTO receipt_counters AS counter (store_id, business_date, last_no)
         VALUES (:store_id, :business_date, 1)
@@ -134,6 +135,7 @@ _NUMBER_SALE = text(
     WHERE sales.id = :sale_id
     RETURNING sales.receipt_no
     """
+    )
 )
 
 

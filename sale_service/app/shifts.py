@@ -35,7 +35,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from salesync_common import pricing
-from salesync_common.db import reads_without_transaction
+from salesync_common.db import prepared, reads_without_transaction
 from salesync_common.errors import Conflict, Forbidden, NotFound
 from salesync_common.permissions import FORBIDDEN_MESSAGE
 from salesync_common.timeutil import business_date, iso, utcnow
@@ -92,12 +92,12 @@ def _not_own_shift() -> Forbidden:
 
 
 # Built once (a payment binds the store): the open shift, and the store's setting.
-_OPEN_SHIFT = select(Shift.id).where(
-    Shift.store_id == bindparam("shift_store_id"), Shift.status == OPEN
+_OPEN_SHIFT = prepared(
+    select(Shift.id).where(Shift.store_id == bindparam("shift_store_id"), Shift.status == OPEN)
 )
 _OPEN_SHIFT_SHARED = _OPEN_SHIFT.with_for_update(read=True)
-_REQUIRE_OPEN_SHIFT = select(ShiftSettings.require_open_shift).where(
-    ShiftSettings.store_id == bindparam("store_id")
+_REQUIRE_OPEN_SHIFT = prepared(
+    select(ShiftSettings.require_open_shift).where(ShiftSettings.store_id == bindparam("store_id"))
 )
 # The open shift inside a writer's INSERT (a column value, bound by ``shift_store_id``): the same
 # ``FOR SHARE`` read as :func:`open_shift_id`, without a statement of its own.

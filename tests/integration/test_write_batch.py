@@ -1,6 +1,9 @@
-"""``db.WriteBatch``: on PostgreSQL the queued writes reach the server as one message and run in
-order in the caller's transaction; on SQLite each runs when added. The same writes leave the
-same rows on both.
+"""``db.WriteBatch`` and ``db.prepared``.
+
+WriteBatch: on PostgreSQL the queued writes reach the server as one message and run in order in
+the caller's transaction; on SQLite each runs when added. The same writes leave the same rows
+on both. ``prepared`` statements run as ``EXECUTE`` of a statement prepared once per
+connection, with the same answers and row counts; one PostgreSQL cannot prepare runs as it is.
 
 Round trips are counted at the driver (``before_cursor_execute``: one per ``cursor.execute``).
 """
@@ -28,7 +31,13 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from salesync_common.db import WriteBatch
+from salesync_common.db import (
+    WriteBatch,
+    prepared,
+    prepared_source,
+    reads_without_transaction,
+    rows_matched,
+)
 
 metadata = MetaData()
 notes = Table(
@@ -132,3 +141,66 @@ def test_nothing_queued_sends_nothing(engine, round_trips) -> None:
         assert WriteBatch(session).send() is None
         session.rollback()
     assert round_trips == []
+
+
+# ---- db.prepared: server-side prepared statements on PostgreSQL
+
+
+@pytest.fixture
+def pg_engine(request) -> Iterator[Engine]:
+    url = (
+        request.getfixturevalue("pg")
+        .url("order")
+        .replace("postgresql://", "postgresql+psycopg2://")
+    )
+    created = create_engine(url, pool_size=1, max_overflow=0)
+    with created.begin() as connection:
+        connection.execute(text("DROP TABLE IF EXISTS write_batch_notes"))
+    metadata.create_all(created)
+    try:
+        yield created
+    finally:
+        metadata.drop_all(created)
+        created.dispose()
+
+
+def test_prepared_statements_run_as_execute_with_the_same_answers(pg_engine) -> None:
+    find = prepared(
+        select(notes.c.name, notes.c.revision)
+        .where(notes.c.body.like("%" + "x"))  # a literal % in the statement
+        .where(notes.c.name == bindparam("name"))
+    )
+    revise = prepared(REVISE)
+    sent: list[str] = []
+    event.listen(pg_engine, "before_cursor_execute", lambda *a: sent.append(a[2]))
+    for round_ in range(7):  # past the 5 custom plans: PostgreSQL's generic plan from then on
+        with Session(pg_engine) as session:
+            if round_ == 0:
+                session.execute(ADD, {"name": "n", "body": "box"})
+            changed = session.execute(revise, {"note_name": "n", "new_body": "50% x"})
+            assert rows_matched(changed) == 1  # the row count of the statement EXECUTE ran
+            assert session.execute(find, {"name": "n"}).all() == [("n", round_ + 1)]
+            missing = session.execute(revise, {"note_name": "none", "new_body": "x"})
+            assert rows_matched(missing) == 0
+            session.commit()
+    executed = [s for s in sent if s.startswith("EXECUTE salesync_")]
+    assert len(executed) == 7 * 3, sent
+    with pg_engine.connect() as connection:
+        names = connection.execute(
+            text("SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'salesync_%'")
+        ).scalar()
+        assert names == 2  # one PREPARE per statement on the pool's one connection
+        source = prepared_source(connection, executed[0])
+        assert source.startswith("UPDATE write_batch_notes SET body=%(new_body)s"), source
+
+
+def test_a_statement_postgresql_cannot_prepare_runs_as_it_is(pg_engine) -> None:
+    untyped = prepared(text("SELECT :value IS NULL"))  # $1 of no type: PREPARE refuses it
+    with Session(pg_engine) as session:
+        session.execute(ADD, {"name": "kept", "body": None})
+        assert session.execute(untyped, {"value": None}).scalar() is True
+        session.commit()  # the refused PREPARE did not abort the transaction
+    with Session(pg_engine) as session:
+        reads_without_transaction(session)  # autocommit: no savepoint around the PREPARE
+        assert session.execute(untyped, {"value": 1}).scalar() is False
+    assert rows(pg_engine) == [("kept", None, 0)]
