@@ -179,11 +179,19 @@ class WriteBatch:
     round trip each. Nothing may read what a queued statement writes before ``send``.
     """
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, *, alone: bool = False) -> None:
+        """``alone``: these writes are the whole transaction. On PostgreSQL, when the session has
+        not begun one, the connection is put in autocommit and ``send`` is one message that
+        PostgreSQL runs as a single implicit transaction (all of it or none): no BEGIN or COMMIT
+        round trip. ``send`` is then called once; the session is transactional after it."""
         self._session = session
         self._batched = session.get_bind().dialect.name == "postgresql"
         self._queued: list[bytes] = []
         self._last: Result[Any] | None = None
+        self._alone = False
+        if self._batched and alone and not session.in_transaction():
+            reads_without_transaction(session)
+            self._alone = True
 
     @property
     def batched(self) -> bool:
@@ -219,10 +227,15 @@ class WriteBatch:
             return None
         query = b";\n".join(self._queued).decode()
         self._queued.clear()
+        connection = self._session.connection()
         # no parameters: psycopg2 must not read the interpolated values' % signs again
-        return self._session.connection().exec_driver_sql(
-            query, execution_options={"no_parameters": True}
-        )
+        result = connection.exec_driver_sql(query, execution_options={"no_parameters": True})
+        if self._alone:  # committed by PostgreSQL: what follows is transactional again
+            self._alone = False
+            pooled = connection.connection
+            if pooled.dbapi_connection is not None and pooled.info.pop(_READ_IN_AUTOCOMMIT, False):
+                pooled.dbapi_connection.autocommit = False
+        return result
 
 
 def _scalar_default(column: Any, default: Any) -> Any:

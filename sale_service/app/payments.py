@@ -214,8 +214,16 @@ def record_outcome(
         now = utcnow()
         applied = int(answer["amount"])
         given = tender.tendered if tender.tendered is not None else applied
-        # the payment row travels with the sale's insert (one round trip on PostgreSQL)
-        writes = WriteBatch(session)
+        paid = answer.get("status") == "paid"
+        # this payment settled the whole order: it is the order's one tender
+        sole_tender = (
+            (tender.payment_type, tender.label)
+            if paid and applied == int(answer["total"]) and applied > 0
+            else None
+        )
+        # The payment row and the sale travel together; unless the sale's tender must be read
+        # from the order's payments first, they are the whole transaction: one message.
+        writes = WriteBatch(session, alone=not paid or sole_tender is not None)
         record_payment(
             session,
             writes=writes,
@@ -233,7 +241,7 @@ def record_outcome(
             card=tender.card,
         )
         completed = RecordOutcome(None, None)
-        if answer.get("status") == "paid":
+        if paid:
             completed = complete_sale(
                 session,
                 writes=writes,
@@ -245,12 +253,7 @@ def record_outcome(
                 pricing_figures=answer.get("pricing"),
                 paid_at=parse_instant(answer.get("paid_at")) or now,
                 paid_business_date=date.fromisoformat(str(answer["paid_business_date"])),
-                # this payment settled the whole order: it is the order's one tender
-                sole_tender=(
-                    (tender.payment_type, tender.label)
-                    if applied == int(answer["total"]) and applied > 0
-                    else None
-                ),
+                sole_tender=sole_tender,
             )
         writes.send()
         session.commit()

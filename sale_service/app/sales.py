@@ -116,25 +116,47 @@ def number_sale(session: Session, sale_id: int, store_id: int, business_day: dat
     return number
 
 
-# PostgreSQL: the day's counter taken and the sale numbered in one statement, in the format of
-# ``format_receipt_no`` (at least four digits, zero-padded).
+# PostgreSQL: ``format_receipt_no`` in SQL, of the day's counter just taken (``counter``).
+_RECEIPT_NO_SQL = """CAST(:day AS text) || '-'
+        || lpad(CAST(counter.last_no AS text), greatest(4, length(CAST(counter.last_no AS text))),
+                '0')"""
+# PostgreSQL: the day's counter taken and the sale numbered in one statement.
 _NUMBER_SALE = prepared(
     text(
-        """
+        f"""
     WITH counter AS (
         INSERT INTO receipt_counters AS counter (store_id, business_date, last_no)
         VALUES (:store_id, :business_date, 1)
         ON CONFLICT (store_id, business_date) DO UPDATE SET last_no = counter.last_no + 1
         RETURNING last_no
     )
-    UPDATE sales
-    SET receipt_no = CAST(:day AS text) || '-'
-        || lpad(CAST(counter.last_no AS text), greatest(4, length(CAST(counter.last_no AS text))),
-                '0')
+    UPDATE sales SET receipt_no = {_RECEIPT_NO_SQL}
     FROM counter
     WHERE sales.id = :sale_id
     RETURNING sales.receipt_no
-    """
+    """  # noqa: S608 (a constant fragment, no input)
+    )
+)
+# PostgreSQL: the same for the sale the previous statement of the same transaction inserted (its
+# ref, and the ``created_at`` that insert wrote: a sale inserted by another writer has its own,
+# and a number already); no row when that insert did nothing.
+_NUMBER_NEW_SALE = prepared(
+    text(
+        f"""
+    WITH sale AS (
+        SELECT id FROM sales
+        WHERE payment_ref = :payment_ref AND created_at = :created_at AND receipt_no IS NULL
+    ), counter AS (
+        INSERT INTO receipt_counters AS counter (store_id, business_date, last_no)
+        SELECT :store_id, :business_date, 1 FROM sale
+        ON CONFLICT (store_id, business_date) DO UPDATE SET last_no = counter.last_no + 1
+        RETURNING last_no
+    )
+    UPDATE sales SET receipt_no = {_RECEIPT_NO_SQL}
+    FROM counter, sale
+    WHERE sales.id = sale.id
+    RETURNING sales.id, sales.receipt_no
+    """  # noqa: S608 (a constant fragment, no input)
     )
 )
 
@@ -185,7 +207,8 @@ def complete_sale(
     order's payments rows (its tender is computed from them, unless the caller knows the
     order was paid by one payment: ``sole_tender`` = its type and label); only the insert that
     created the sale issues a receipt number, so the request and the consumer never issue two.
-    The caller's queued ``writes`` (its payment row) are sent with the sale's insert.
+    The caller's queued ``writes`` (its payment row) are sent with the sale's insert and, on
+    PostgreSQL, the statement that numbers it: one round trip.
     """
     writes = writes or WriteBatch(session)
     if sole_tender is None:
@@ -211,11 +234,28 @@ def complete_sale(
             **figures,
         },
     )
-    sent = writes.send()
-    inserted = sent.scalar() if sent is not None else None
-    if inserted is not None:
-        number = number_sale(session, int(inserted), store_id, paid_business_date)
-        return RecordOutcome(int(inserted), number)
+    if writes.batched:
+        # PostgreSQL: numbered in the same message, only if this insert created the sale
+        writes.add(
+            _NUMBER_NEW_SALE,
+            {
+                "payment_ref": payment_ref,
+                "created_at": now,
+                "store_id": store_id,
+                "business_date": paid_business_date,
+                "day": f"{paid_business_date:%Y%m%d}",
+            },
+        )
+        sent = writes.send()
+        numbered = sent.first() if sent is not None else None
+        if numbered is not None:
+            return RecordOutcome(int(numbered.id), str(numbered.receipt_no))
+    else:
+        sent = writes.send()
+        inserted = sent.scalar() if sent is not None else None
+        if inserted is not None:
+            number = number_sale(session, int(inserted), store_id, paid_business_date)
+            return RecordOutcome(int(inserted), number)
     sale = session.execute(
         select(Sale.id, Sale.receipt_no).where(
             Sale.store_id == store_id, Sale.order_id == order_id, Sale.status == COMPLETED

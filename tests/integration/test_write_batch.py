@@ -143,6 +143,37 @@ def test_nothing_queued_sends_nothing(engine, round_trips) -> None:
     assert round_trips == []
 
 
+def test_a_batch_alone_is_its_own_transaction_in_one_message(pg_engine) -> None:
+    """``alone``: no BEGIN or COMMIT round trip; PostgreSQL commits the message as a whole (a
+    later rollback of the session cannot undo it), or nothing of it when a statement fails; the
+    session is transactional again afterwards."""
+    sent: list[str] = []
+    event.listen(pg_engine, "before_cursor_execute", lambda *a: sent.append(a[2]))
+    with Session(pg_engine) as session:
+        writes = WriteBatch(session, alone=True)
+        writes.add(ADD, {"name": "a", "body": None})
+        writes.add(ADD, {"name": "b", "body": None})
+        writes.send()
+        session.rollback()  # too late: committed by PostgreSQL with the message
+    assert rows(pg_engine) == [("a", None, 0), ("b", None, 0)]
+    with Session(pg_engine) as session, pytest.raises(IntegrityError):
+        writes = WriteBatch(session, alone=True)
+        writes.add(ADD, {"name": "c", "body": None})
+        writes.add(ADD, {"name": "a", "body": None})  # duplicate: the whole message fails
+        writes.send()
+    assert rows(pg_engine) == [("a", None, 0), ("b", None, 0)]
+    with Session(pg_engine) as session:
+        writes = WriteBatch(session, alone=True)
+        writes.add(ADD, {"name": "d", "body": None})
+        writes.send()
+        first, second = (session.scalar(text("SELECT txid_current()")) for _ in range(2))
+        assert first == second  # one transaction again after the message
+        session.rollback()
+    assert [name for name, _body, _revision in rows(pg_engine)] == ["a", "b", "d"]
+    batches = [s for s in sent if s.startswith("EXECUTE salesync_")]  # one message each
+    assert [s.count("EXECUTE") for s in batches] == [2, 2, 1], sent
+
+
 # ---- db.prepared: server-side prepared statements on PostgreSQL
 
 
