@@ -83,7 +83,7 @@ def _tender_of_order(session: Session, store_id: int, order_id: int) -> tuple[st
 
 def format_receipt_no(business_day: date, number: int) -> str:
     """The receipt number of a day's ``number``-th sale: ``YYYYMMDD-NNNN`` (more digits past
-    9999). ``_NUMBER_SALE`` writes the same in SQL (a test compares them)."""
+    9999). ``_RECEIPT_NO_SQL`` writes the same in SQL (a test compares them)."""
     return f"{business_day:%Y%m%d}-{number:04d}"
 
 
