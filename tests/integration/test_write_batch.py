@@ -58,17 +58,8 @@ REVISE = (
 RENAME = text("UPDATE write_batch_notes SET name = :to_name WHERE name = :from_name RETURNING id")
 
 
-@pytest.fixture(params=["postgresql", "sqlite"])
-def engine(request, tmp_path) -> Iterator[Engine]:
-    if request.param == "postgresql":
-        url = (
-            request.getfixturevalue("pg")
-            .url("order")
-            .replace("postgresql://", "postgresql+psycopg2://")
-        )
-        created = create_engine(url, pool_size=1, max_overflow=0)
-    else:
-        created = create_engine(f"sqlite:///{tmp_path / 'batch.db'}")
+def _with_notes(created: Engine) -> Iterator[Engine]:
+    """``created`` with an empty notes table, dropped and disposed of afterwards."""
     with created.begin() as connection:
         connection.execute(text("DROP TABLE IF EXISTS write_batch_notes"))
     metadata.create_all(created)
@@ -77,6 +68,21 @@ def engine(request, tmp_path) -> Iterator[Engine]:
     finally:
         metadata.drop_all(created)
         created.dispose()
+
+
+def _postgresql(request) -> Engine:
+    url = request.getfixturevalue("pg").url("order")
+    return create_engine(
+        url.replace("postgresql://", "postgresql+psycopg2://"), pool_size=1, max_overflow=0
+    )
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+def engine(request, tmp_path) -> Iterator[Engine]:
+    if request.param == "postgresql":
+        yield from _with_notes(_postgresql(request))
+    else:
+        yield from _with_notes(create_engine(f"sqlite:///{tmp_path / 'batch.db'}"))
 
 
 @pytest.fixture
@@ -179,20 +185,7 @@ def test_a_batch_alone_is_its_own_transaction_in_one_message(pg_engine) -> None:
 
 @pytest.fixture
 def pg_engine(request) -> Iterator[Engine]:
-    url = (
-        request.getfixturevalue("pg")
-        .url("order")
-        .replace("postgresql://", "postgresql+psycopg2://")
-    )
-    created = create_engine(url, pool_size=1, max_overflow=0)
-    with created.begin() as connection:
-        connection.execute(text("DROP TABLE IF EXISTS write_batch_notes"))
-    metadata.create_all(created)
-    try:
-        yield created
-    finally:
-        metadata.drop_all(created)
-        created.dispose()
+    yield from _with_notes(_postgresql(request))
 
 
 def test_prepared_statements_run_as_execute_with_the_same_answers(pg_engine) -> None:
